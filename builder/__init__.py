@@ -1,0 +1,40 @@
+"""The builder: consumes compilation jobs, compiles per language, publishes results."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def main() -> None:
+    from builder.settings import Settings
+    from builder.toolchains import all_toolchains
+    from builder.worker import Builder
+    from common.config import env_str
+    from common.db import open_pool
+    from common.health_server import serve_health
+    from common.logging import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging("builder", settings.log_level)
+    pool = open_pool(settings.database_url, min_size=1, max_size=3, name="builder")
+    toolchains = all_toolchains()
+    builder = Builder(pool, settings, toolchains)
+    builder.stop_flag.install_signal_handlers()
+    host = env_str("NIL_BUILDER_HOST", "127.0.0.1") or "127.0.0.1"
+    server = serve_health(host, settings.health_port, lambda: not builder.stop_flag.stopping)
+    for toolchain in toolchains.values():
+        toolchain.warm_up(settings.compile_timeout_seconds)
+    logger.info(
+        "builder.started",
+        extra={"languages": sorted(toolchains), "healthPort": settings.health_port},
+    )
+    try:
+        builder.run()
+    finally:
+        server.shutdown()
+        for toolchain in toolchains.values():
+            toolchain.close()
+        pool.close()
+        logger.info("builder.stopped")

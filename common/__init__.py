@@ -1,0 +1,1 @@
+"""Code shared by the gateway, the builder and the runner: contracts, config, logging."""

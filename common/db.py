@@ -1,0 +1,49 @@
+"""The process's one connection pool, and the one place psycopg errors are translated."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import psycopg
+import psycopg_pool
+
+from common.errors import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def open_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, name: str = "nil"
+) -> psycopg_pool.ConnectionPool:
+    """Open a pool; connections are checked on checkout so a restarted server heals."""
+    pool = psycopg_pool.ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        timeout=5.0,
+        check=psycopg_pool.ConnectionPool.check_connection,
+        kwargs={"connect_timeout": 5},
+    )
+    pool.open(wait=False)
+    return pool
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn connection-level failures into DatabaseUnavailable (HTTP 503)."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        logger.warning("database.unavailable", extra={"error": str(exc).strip()[:200]})
+        raise DatabaseUnavailable() from exc
+
+
+@contextlib.contextmanager
+def transaction(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A connection from the pool inside one transaction, with errors translated."""
+    with translate_errors(), pool.connection() as conn, conn.transaction():
+        yield conn

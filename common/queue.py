@@ -1,0 +1,106 @@
+"""Every pgmq call the platform makes, on the process's own pool.
+
+Delivery is at least once: callers keep their work idempotent (revisions) and
+remove a message only once its effect is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from pgmq import PGMQueue
+
+from common.contracts import JOBS_QUEUE, RESULTS_QUEUE, CompilationJob, CompilationResult
+from common.db import translate_errors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One read of a queue message: its id, how often it was read, its payload."""
+
+    msg_id: int
+    read_ct: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queue: str
+    length: int
+    visible: int
+    oldest_age_seconds: float
+
+
+class CompilationQueues:
+    """The two compilation queues, reached through the pgmq client on a shared pool."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool) -> None:
+        self._pgmq = PGMQueue(pool=pool, conn_string=None, init_extension=False)
+
+    def publish_job(self, conn: psycopg.Connection, job: CompilationJob) -> int:
+        """Send a job inside the caller's transaction (the outbox of the function row)."""
+        return self._pgmq.send(JOBS_QUEUE, job.to_json(), conn=conn)
+
+    def publish_result(self, result: CompilationResult) -> int:
+        with translate_errors():
+            return self._pgmq.send(RESULTS_QUEUE, result.to_json())
+
+    def read_job(self, *, vt: int, poll_seconds: int = 1) -> Delivery | None:
+        batch = self._read(JOBS_QUEUE, vt=vt, qty=1, poll_seconds=poll_seconds)
+        return batch[0] if batch else None
+
+    def read_results(self, *, vt: int, qty: int, poll_seconds: int = 1) -> list[Delivery]:
+        return self._read(RESULTS_QUEUE, vt=vt, qty=qty, poll_seconds=poll_seconds)
+
+    def delete_job(self, msg_id: int) -> None:
+        with translate_errors():
+            self._pgmq.delete(JOBS_QUEUE, msg_id)
+
+    def archive_job(self, msg_id: int) -> None:
+        """Move a job to the archive table: the dead letter of a job that keeps failing."""
+        with translate_errors():
+            self._pgmq.archive(JOBS_QUEUE, msg_id)
+
+    def return_job(self, msg_id: int) -> None:
+        """Make a job visible again at once (used when shutting down mid-job)."""
+        with translate_errors():
+            self._pgmq.set_vt(JOBS_QUEUE, msg_id, 0)
+
+    def delete_result(self, conn: psycopg.Connection, msg_id: int) -> None:
+        """Delete a result inside the caller's transaction, so it goes with the update."""
+        self._pgmq.delete(RESULTS_QUEUE, msg_id, conn=conn)
+
+    def archive_result(self, msg_id: int) -> None:
+        with translate_errors():
+            self._pgmq.archive(RESULTS_QUEUE, msg_id)
+
+    def depths(self) -> list[QueueDepth]:
+        with translate_errors():
+            found = []
+            for name in (JOBS_QUEUE, RESULTS_QUEUE):
+                m = self._pgmq.metrics(name)
+                found.append(
+                    QueueDepth(
+                        queue=name,
+                        length=m.queue_length,
+                        visible=m.queue_visible_length,
+                        oldest_age_seconds=float(m.oldest_msg_age_sec or 0),
+                    )
+                )
+            return found
+
+    def _read(self, queue: str, *, vt: int, qty: int, poll_seconds: int) -> list[Delivery]:
+        with translate_errors():
+            if poll_seconds > 0:
+                messages = self._pgmq.read_with_poll(
+                    queue, vt=vt, qty=qty, max_poll_seconds=poll_seconds, poll_interval_ms=20
+                )
+            else:
+                messages = self._pgmq.read_batch(queue, vt=vt, batch_size=qty)
+        return [Delivery(m.msg_id, m.read_ct, m.message) for m in messages]

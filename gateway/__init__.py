@@ -1,0 +1,30 @@
+"""The HTTP gateway: REST API, persistence, compilation outbox, execution dispatch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from gateway.settings import Settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, overridden by `config`."""
+    from gateway import auth, errors, metrics, platform, pool, request_ids
+    from gateway.api import executions, functions, system
+
+    settings = Settings.from_env(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    request_ids.init_app(app)
+    metrics.init_app(app)
+    auth.init_app(app, settings.api_keys)
+    errors.init_app(app)
+    platform.init_app(app, settings)
+    pool.init_app(app)
+    for blueprint in (functions.bp, executions.bp, system.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,123 @@
+"""/functions: register, list, read, replace and delete functions."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from common.contracts import CompilationJob
+from common.db import transaction
+from db import functions as repo
+from db.records import FunctionRecord, PageCursor
+from gateway.errors import NotFound, ValidationError
+from gateway.platform import Platform, json_body, platform
+from gateway.serialize import function_json, function_summary_json
+from gateway.validation import Page, parse_function_spec, parse_page, parse_uuid
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("functions", __name__)
+_MIN_UUID = UUID(int=0)
+
+
+def _spec_from_request(p: Platform):
+    return parse_function_spec(
+        json_body(), policy=p.policy, max_source_bytes=p.settings.max_source_bytes
+    )
+
+
+def _publish(p: Platform, conn, record: FunctionRecord) -> None:
+    job = CompilationJob(str(record.id), record.revision, record.language, record.source)
+    p.queues.publish_job(conn, job)
+
+
+def _log_published(record: FunctionRecord) -> None:
+    logger.info(
+        "compilation.job.published",
+        extra={"functionId": str(record.id), "revision": record.revision},
+    )
+
+
+@bp.post("/functions")
+def create_function() -> tuple[Response, int, dict[str, str]]:
+    p = platform()
+    spec = _spec_from_request(p)
+    with transaction(p.pool) as conn:
+        record = repo.create_function(conn, spec)
+        _publish(p, conn, record)
+    logger.info(
+        "function.created", extra={"functionId": str(record.id), "language": record.language}
+    )
+    _log_published(record)
+    location = url_for("functions.get_function", function_id=record.id)
+    return jsonify(function_json(record)), 201, {"Location": location}
+
+
+@bp.get("/functions")
+def list_functions() -> Response:
+    p = platform()
+    page = parse_page(request.args)
+    with transaction(p.pool) as conn:
+        cursor = _resolve_cursor(conn, page)
+        rows = repo.list_functions(conn, limit=page.limit, before=cursor)
+    response = jsonify([function_summary_json(r) for r in rows])
+    if len(rows) == page.limit:
+        next_url = url_for("functions.list_functions", limit=page.limit, before=rows[-1].id)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return response
+
+
+def _resolve_cursor(conn, page: Page) -> PageCursor | None:
+    if page.before_id is not None:
+        cursor = repo.function_cursor(conn, page.before_id)
+        if cursor is None:
+            raise ValidationError("before names no known function")
+        return cursor
+    if page.before_time is not None:
+        return PageCursor(page.before_time, _MIN_UUID)
+    return None
+
+
+@bp.get("/functions/<function_id>")
+def get_function(function_id: str) -> Response:
+    p = platform()
+    fid = parse_uuid(function_id)
+    with transaction(p.pool) as conn:
+        record = repo.get_function(conn, fid)
+    if record is None:
+        raise NotFound(f"function {fid} not found")
+    return jsonify(function_json(record))
+
+
+@bp.put("/functions/<function_id>")
+def update_function(function_id: str) -> Response:
+    p = platform()
+    fid = parse_uuid(function_id)
+    spec = _spec_from_request(p)
+    with transaction(p.pool) as conn:
+        updated = repo.update_function(conn, fid, spec)
+        if updated is None:
+            raise NotFound(f"function {fid} not found")
+        record, recompile = updated
+        if recompile:
+            _publish(p, conn, record)
+    logger.info(
+        "function.updated",
+        extra={"functionId": str(fid), "revision": record.revision, "recompile": recompile},
+    )
+    if recompile:
+        _log_published(record)
+    return jsonify(function_json(record))
+
+
+@bp.delete("/functions/<function_id>")
+def delete_function(function_id: str) -> tuple[str, int]:
+    p = platform()
+    fid = parse_uuid(function_id)
+    with transaction(p.pool) as conn:
+        deleted = repo.delete_function(conn, fid)
+    if not deleted:
+        raise NotFound(f"function {fid} not found")
+    logger.info("function.deleted", extra={"functionId": str(fid)})
+    return "", 204

@@ -1,0 +1,48 @@
+"""Liveness, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from common.db import translate_errors
+from common.errors import NilError
+from gateway.openapi import openapi_document
+from gateway.platform import platform
+
+bp = Blueprint("system", __name__)
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "UP"})
+
+
+@bp.get("/ready")
+def ready() -> tuple[Response, int]:
+    p = platform()
+    components = {"database": _database_state(p), "runners": _runner_state(p)}
+    up = all(c["status"] == "UP" for c in components.values())
+    return jsonify({"status": "UP" if up else "DOWN", "components": components}), (
+        200 if up else 503
+    )
+
+
+def _database_state(p) -> dict:
+    try:
+        with translate_errors(), p.pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return {"status": "UP"}
+    except NilError as exc:
+        return {"status": "DOWN", "message": exc.message}
+
+
+def _runner_state(p) -> dict:
+    if p.runners is None:
+        return {"status": "DOWN", "message": "no runner pool configured", "healthy": 0}
+    healthy = p.runners.healthy_count()
+    return {"status": "UP" if healthy else "DOWN", "healthy": healthy, "size": p.runners.size()}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())

@@ -1,0 +1,140 @@
+"""The result consumer: applies compilation results to functions (SPEC §4).
+
+Each result is applied and its message deleted in one transaction, so a crash
+anywhere leaves the message to be redelivered and applied again — idempotently,
+because a result only ever targets its own revision.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import psycopg_pool
+
+from common.contracts import CompilationResult
+from common.db import transaction
+from common.errors import NilError
+from common.lifecycle import StopFlag
+from common.queue import CompilationQueues, Delivery
+from db import executions as executions_repo
+from db import functions as repo
+
+logger = logging.getLogger(__name__)
+
+
+class ResultConsumer:
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool,
+        *,
+        batch_size: int = 10,
+        visibility_timeout: int = 30,
+        max_reads: int = 5,
+        poll_seconds: int = 1,
+        sweep_every_seconds: float = 10.0,
+        sweep_margin_ms: int = 30_000,
+    ) -> None:
+        self.pool = pool
+        self.queues = CompilationQueues(pool)
+        self.batch_size = batch_size
+        self.visibility_timeout = visibility_timeout
+        self.max_reads = max_reads
+        self.poll_seconds = poll_seconds
+        self.stop_flag = StopFlag()
+        self.sweep_every_seconds = sweep_every_seconds
+        self.sweep_margin_ms = sweep_margin_ms
+        self._swept_at = 0.0
+
+    def run(self, *, wait: bool = True, max_results: int | None = None) -> int:
+        """Apply results until stopped; with wait=False, return once the queue is empty."""
+        applied = 0
+        while not self.stop_flag.stopping:
+            try:
+                self.sweep_if_due()
+                batch = self.queues.read_results(
+                    vt=self.visibility_timeout,
+                    qty=self.batch_size,
+                    poll_seconds=self.poll_seconds if wait else 0,
+                )
+            except NilError:
+                if not wait:
+                    raise
+                self.stop_flag.wait(1.0)
+                continue
+            for delivery in batch:
+                try:
+                    self.handle(delivery)
+                except NilError:
+                    logger.warning("consumer.database_unavailable")
+                    break
+                applied += 1
+                if max_results is not None and applied >= max_results:
+                    return applied
+            if not batch and not wait:
+                return applied
+        return applied
+
+    def sweep_if_due(self) -> int:
+        """Fail executions stuck in RUNNING (their runner or gateway died)."""
+        now = time.monotonic()
+        if now - self._swept_at < self.sweep_every_seconds:
+            return 0
+        self._swept_at = now
+        with transaction(self.pool) as conn:
+            swept = executions_repo.fail_stale_executions(conn, self.sweep_margin_ms)
+        if swept:
+            logger.warning("executions.swept", extra={"count": swept})
+        return swept
+
+    def handle(self, delivery: Delivery) -> None:
+        try:
+            result = CompilationResult.from_json(delivery.payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.error(
+                "compilation.result.malformed", extra={"msgId": delivery.msg_id, "error": str(exc)}
+            )
+            self.queues.archive_result(delivery.msg_id)
+            return
+        try:
+            with transaction(self.pool) as conn:
+                outcome = repo.apply_result(conn, result)
+                self.queues.delete_result(conn, delivery.msg_id)
+        except Exception:
+            logger.exception("compilation.result.retry", extra={"functionId": result.function_id})
+            if delivery.read_ct >= self.max_reads:
+                self.queues.archive_result(delivery.msg_id)
+                logger.error(
+                    "compilation.result.dead_lettered", extra={"functionId": result.function_id}
+                )
+            return
+        logger.info(
+            "compilation.result.applied",
+            extra={
+                "functionId": result.function_id,
+                "revision": result.revision,
+                "success": result.success,
+                "outcome": outcome.value,
+            },
+        )
+
+
+def main() -> None:
+    from common.config import database_url, env_str
+    from common.db import open_pool
+    from common.logging import configure_logging
+
+    configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
+    pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
+    consumer = ResultConsumer(pool)
+    consumer.stop_flag.install_signal_handlers()
+    logger.info("consumer.started")
+    try:
+        consumer.run()
+    finally:
+        pool.close()
+        logger.info("consumer.stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""API errors and the one handler that renders SPEC §3's JSON error shape."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from common.errors import NilError
+
+logger = logging.getLogger(__name__)
+
+
+class ValidationError(NilError):
+    """The request is invalid."""
+
+    status = 400
+    error = "Bad Request"
+
+
+class FunctionNotReady(NilError):
+    """The function is not READY; only READY functions can be executed."""
+
+    status = 400
+    error = "Bad Request"
+
+
+class Unauthorized(NilError):
+    """A valid API key is required: send Authorization: Bearer <key>."""
+
+    status = 401
+    error = "Unauthorized"
+
+
+class NotFound(NilError):
+    """No such resource."""
+
+    status = 404
+    error = "Not Found"
+
+
+class PayloadTooLarge(NilError):
+    """The request is larger than the platform accepts."""
+
+    status = 413
+    error = "Payload Too Large"
+
+
+class UnsupportedLanguage(NilError):
+    """The language is not supported."""
+
+    status = 415
+    error = "Unsupported Media Type"
+
+
+class ServiceUnavailable(NilError):
+    """The platform cannot serve this request right now; try again shortly."""
+
+    status = 503
+    error = "Service Unavailable"
+
+
+def error_response(status: int, error: str, message: str) -> Response:
+    body = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "status": status,
+        "error": error,
+        "message": message,
+    }
+    request_id = g.get("request_id")
+    if request_id:
+        body["requestId"] = request_id
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(NilError)
+    def handle_nil_error(exc: NilError) -> Response:
+        if exc.status >= 500:
+            logger.warning("request.failed", extra={"status": exc.status, "error": exc.message})
+        return error_response(exc.status, exc.error, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        response = error_response(status, exc.name, exc.description or exc.name)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        logger.exception("request.crashed")
+        return error_response(500, "Internal Server Error", "Unexpected platform failure.")

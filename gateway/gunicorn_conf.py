@@ -1,0 +1,46 @@
+"""gunicorn settings for the gateway.
+
+With the `local` runner backend the gunicorn master also starts the one runner
+supervisor (runner/supervisor.py) for all workers, and stops it on exit.
+"""
+
+import os
+import subprocess
+import sys
+
+bind = f"{os.environ.get('NIL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("NIL_GATEWAY_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("NIL_GATEWAY_THREADS", "8"))
+timeout = 120
+graceful_timeout = 20
+accesslog = None
+proc_name = "nil-gateway"
+control_socket_disable = True
+
+_supervisor: subprocess.Popen | None = None
+
+
+def on_starting(server) -> None:
+    global _supervisor
+    if (
+        os.environ.get("NIL_POOL_BACKEND", "local") == "local"
+        and os.environ.get("NIL_SUPERVISE_RUNNERS", "1") == "1"
+    ):
+        _supervisor = subprocess.Popen([sys.executable, "-m", "runner.supervisor"])
+
+
+def on_exit(server) -> None:
+    if _supervisor is not None and _supervisor.poll() is None:
+        _supervisor.terminate()
+        try:
+            _supervisor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _supervisor.kill()
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,300 @@
+"""The OpenAPI 3 description of the gateway (kept true by tests/unit/test_openapi.py)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from common.contracts import LANGUAGES
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): {"$ref": "#/components/responses/Error"} for c in codes}
+
+
+_TS = {"type": "string", "format": "date-time"}
+_NULLABLE_TS = {"type": ["string", "null"], "format": "date-time"}
+_ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+_PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "an id or an RFC 3339 timestamp",
+        "schema": {"type": "string"},
+    },
+]
+_LIMITS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "timeoutMs": {"type": "integer", "minimum": 1},
+        "memoryMb": {"type": "integer", "minimum": 1},
+        "fuel": {"type": "integer", "minimum": 1},
+    },
+}
+_STATUS = {"type": "string", "enum": ["PENDING", "COMPILING", "READY", "FAILED"]}
+_EXEC_STATUS = {"type": "string", "enum": ["PENDING", "RUNNING", "COMPLETED", "FAILED"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["timestamp", "status", "error", "message"],
+        "properties": {
+            "timestamp": _TS,
+            "status": {"type": "integer"},
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "requestId": {"type": "string"},
+        },
+    },
+    "FunctionRequest": {
+        "type": "object",
+        "required": ["name", "language", "source"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": {"type": ["string", "null"], "maxLength": 4096},
+            "language": {"type": "string", "enum": list(LANGUAGES)},
+            "source": {"type": "string", "minLength": 1},
+            "limits": _LIMITS,
+        },
+    },
+    "Function": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "language",
+            "source",
+            "status",
+            "revision",
+            "limits",
+            "createdAt",
+            "updatedAt",
+        ],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "language": {"type": "string"},
+            "source": {"type": "string"},
+            "status": _STATUS,
+            "compileError": {"type": ["string", "null"]},
+            "revision": {"type": "integer", "minimum": 1},
+            "limits": {**_LIMITS, "required": ["timeoutMs", "memoryMb", "fuel"]},
+            "wasmSize": {"type": ["integer", "null"]},
+            "wasmSha256": {"type": ["string", "null"]},
+            "createdAt": _TS,
+            "updatedAt": _TS,
+        },
+    },
+    "FunctionSummary": {
+        "type": "object",
+        "required": ["id", "name", "language", "status", "createdAt", "updatedAt"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "language": {"type": "string"},
+            "status": _STATUS,
+            "createdAt": _TS,
+            "updatedAt": _TS,
+        },
+    },
+    "ExecuteRequest": {
+        "type": "object",
+        "properties": {"input": {"type": ["object", "null"]}},
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["id", "functionId", "status", "input", "createdAt"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "functionId": {"type": "string", "format": "uuid"},
+            "status": _EXEC_STATUS,
+            "input": {"type": "object"},
+            "output": {},
+            "errorMessage": {"type": ["string", "null"]},
+            "durationMs": {"type": ["number", "null"]},
+            "fuelUsed": {"type": ["integer", "null"]},
+            "startedAt": _NULLABLE_TS,
+            "completedAt": _NULLABLE_TS,
+            "createdAt": _TS,
+        },
+    },
+    "ExecutionSummary": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": _EXEC_STATUS,
+            "startedAt": _NULLABLE_TS,
+            "completedAt": _NULLABLE_TS,
+            "durationMs": {"type": ["number", "null"]},
+        },
+    },
+    "Probe": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}, "components": {"type": "object"}},
+    },
+}
+
+
+def _paths() -> dict[str, Any]:
+    body = {"required": True, "content": {"application/json": {"schema": _ref("FunctionRequest")}}}
+    return {
+        "/functions": {
+            "post": {
+                "operationId": "createFunction",
+                "summary": "Register a function",
+                "requestBody": body,
+                "responses": {
+                    "201": _json(_ref("Function"), "Created, compiling"),
+                    **_errors(400, 413, 415, 503),
+                },
+            },
+            "get": {
+                "operationId": "listFunctions",
+                "summary": "Functions, newest first",
+                "parameters": _PAGE_PARAMS,
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("FunctionSummary")}, "Functions"),
+                    **_errors(400, 503),
+                },
+            },
+        },
+        "/functions/{id}": {
+            "parameters": [_ID_PARAM],
+            "get": {
+                "operationId": "getFunction",
+                "summary": "One function",
+                "responses": {
+                    "200": _json(_ref("Function"), "The function"),
+                    **_errors(400, 404, 503),
+                },
+            },
+            "put": {
+                "operationId": "updateFunction",
+                "summary": "Replace a function",
+                "requestBody": body,
+                "responses": {
+                    "200": _json(_ref("Function"), "Updated"),
+                    **_errors(400, 404, 413, 415, 503),
+                },
+            },
+            "delete": {
+                "operationId": "deleteFunction",
+                "summary": "Delete a function",
+                "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 503)},
+            },
+        },
+        "/functions/{id}/execute": {
+            "parameters": [_ID_PARAM],
+            "post": {
+                "operationId": "executeFunction",
+                "summary": "Run a READY function",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("ExecuteRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Execution"), "Executed (see status)"),
+                    **_errors(400, 404, 413, 503),
+                },
+            },
+        },
+        "/functions/{id}/executions": {
+            "parameters": [_ID_PARAM],
+            "get": {
+                "operationId": "listExecutions",
+                "summary": "Executions, newest first",
+                "parameters": _PAGE_PARAMS,
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("ExecutionSummary")}, "History"),
+                    **_errors(400, 404, 503),
+                },
+            },
+        },
+        "/executions/{id}": {
+            "parameters": [_ID_PARAM],
+            "get": {
+                "operationId": "getExecution",
+                "summary": "One execution",
+                "responses": {
+                    "200": _json(_ref("Execution"), "The execution"),
+                    **_errors(400, 404, 503),
+                },
+            },
+        },
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness",
+                "responses": {"200": _json(_ref("Probe"), "Serving")},
+            }
+        },
+        "/ready": {
+            "get": {
+                "operationId": "ready",
+                "summary": "Readiness",
+                "responses": {
+                    "200": _json(_ref("Probe"), "Ready"),
+                    "503": _json(_ref("Probe"), "Not ready"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Text exposition",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+            }
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Nil",
+            "version": "0.1.0",
+            "description": "Serverless WebAssembly functions.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {"Error": _json(_ref("Error"), "An error (SPEC §3 shape)")},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

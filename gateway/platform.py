@@ -1,0 +1,68 @@
+"""What the gateway's views reach: settings, the one DB pool, the queues, the runner pool."""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg_pool
+from flask import Flask, current_app, request
+
+from common.contracts import Limits
+from common.db import open_pool
+from common.queue import CompilationQueues
+from gateway.errors import ValidationError
+from gateway.settings import Settings
+from gateway.validation import LimitPolicy
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    pool: psycopg_pool.ConnectionPool
+    queues: CompilationQueues
+    policy: LimitPolicy
+    runners: Any = None  # gateway.pool.RunnerPool, attached by gateway.pool.init_app
+
+    def close(self) -> None:
+        if self.runners is not None:
+            self.runners.close()
+        self.pool.close()
+
+
+def init_app(app: Flask, settings: Settings) -> Platform:
+    pool = open_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        name="gateway",
+    )
+    platform = Platform(
+        settings=settings,
+        pool=pool,
+        queues=CompilationQueues(pool),
+        policy=LimitPolicy(
+            defaults=Limits(
+                settings.default_timeout_ms, settings.default_memory_mb, settings.default_fuel
+            ),
+            maxima=Limits(settings.max_timeout_ms, settings.max_memory_mb, settings.max_fuel),
+        ),
+    )
+    app.extensions["nil"] = platform
+    atexit.register(platform.close)
+    return platform
+
+
+def platform() -> Platform:
+    return current_app.extensions["nil"]
+
+
+def json_body(*, allow_empty: bool = False) -> Any:
+    """The request body parsed as JSON, whatever the Content-Type says; 400 if it is not."""
+    if allow_empty and not request.get_data(cache=True):
+        return None
+    body = request.get_json(force=True, silent=True, cache=True)
+    if body is None and request.get_data(cache=True).strip() != b"null":
+        raise ValidationError("request body must be valid JSON")
+    return body

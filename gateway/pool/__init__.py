@@ -1,0 +1,30 @@
+"""The runner pool as the gateway sees it: pick a runner, run a call on it.
+
+Backends: `local` (runners on unix sockets in a directory, supervised by
+runner/supervisor.py) and `static` (a fixed list of addresses, e.g. Kubernetes
+endpoints). Both keep function affinity: rendezvous hashing on the function id
+orders the runners, the first free one in that order takes the call.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.pool.base import NoRunnerAvailable, RunnerFailed, RunnerPool
+from gateway.pool.local import DirectoryPool, StaticPool
+from gateway.settings import Settings
+
+__all__ = ["NoRunnerAvailable", "RunnerFailed", "RunnerPool", "init_app", "make_pool"]
+
+
+def make_pool(settings: Settings) -> RunnerPool:
+    if settings.pool_backend == "local":
+        return DirectoryPool(settings.runner_dir, wait_seconds=settings.runner_wait_seconds)
+    if settings.pool_backend == "static":
+        return StaticPool(settings.runner_endpoints, wait_seconds=settings.runner_wait_seconds)
+    raise ValueError(f"unknown NIL_POOL_BACKEND {settings.pool_backend!r}")
+
+
+def init_app(app: Flask) -> None:
+    platform = app.extensions["nil"]
+    platform.runners = make_pool(platform.settings)

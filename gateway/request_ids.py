@@ -1,0 +1,24 @@
+"""X-Request-Id: taken from the request when sane, else generated; always echoed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, Response, g, request
+
+HEADER = "X-Request-Id"
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        given = request.headers.get(HEADER, "")
+        g.request_id = given if _SANE.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[HEADER] = g.request_id
+        return response

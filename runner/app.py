@@ -1,0 +1,110 @@
+"""The runner's HTTP protocol: a plain WSGI app, served by gunicorn on a unix socket.
+
+    POST /execute  {"sha256", "input": "<JSON text>", "limits": {timeoutMs, memoryMb, fuel}}
+        200 {"outcome", "output", "error", "durationMs", "fuelUsed", "logs"}
+        404 {"error": "module_not_cached"}  → send the module, then retry
+    PUT  /modules/<sha256>?language=<lang>   body: the .wasm bytes
+        204 cached | 400 {"error": "..."} rejected
+    GET  /health             200 {"status": "UP", "modules": n}
+    GET  /metrics            Prometheus text
+
+The runner holds no database credentials and grants functions no host capability
+beyond their ABI's imports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from common.metrics import exposition
+from runner.executor import CallLimits, Executor, ModuleRejected
+from runner.settings import Settings
+
+logger = logging.getLogger(__name__)
+_MODULE_PATH = re.compile(r"^/modules/([0-9a-f]{64})$")
+MAX_MODULE_BYTES = 64 * 1024 * 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _reply(start: StartResponse, status: str, body: Any, content_type: str = "application/json"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    start(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _read_body(environ: dict, limit: int) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest("invalid Content-Length") from None
+    if length > limit:
+        raise BadRequest(f"body larger than {limit} bytes")
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+class RunnerApp:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.executor = Executor(settings or Settings.from_env())
+
+    def __call__(self, environ: dict, start: StartResponse) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        try:
+            if method == "POST" and path == "/execute":
+                return self.execute(environ, start)
+            match = _MODULE_PATH.match(path)
+            if method == "PUT" and match:
+                return self.put_module(match.group(1), environ, start)
+            if method == "GET" and path == "/health":
+                return _reply(
+                    start, "200 OK", {"status": "UP", "modules": len(self.executor.cache)}
+                )
+            if method == "GET" and path == "/metrics":
+                body, content_type = exposition()
+                return _reply(start, "200 OK", body, content_type)
+            return _reply(start, "404 Not Found", {"error": "not_found"})
+        except BadRequest as exc:
+            return _reply(start, "400 Bad Request", {"error": str(exc)})
+
+    def execute(self, environ: dict, start: StartResponse) -> Iterable[bytes]:
+        try:
+            request = json.loads(_read_body(environ, MAX_REQUEST_BYTES))
+            limits = request["limits"]
+            call = CallLimits(
+                int(limits["timeoutMs"]), int(limits["memoryMb"]), int(limits["fuel"])
+            )
+            sha256, text = str(request["sha256"]), str(request["input"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadRequest(f"malformed execute request: {exc}") from None
+        outcome = self.executor.execute(sha256, text, call)
+        if outcome is None:
+            return _reply(start, "404 Not Found", {"error": "module_not_cached"})
+        return _reply(start, "200 OK", outcome.to_json())
+
+    def put_module(self, sha256: str, environ: dict, start: StartResponse) -> Iterable[bytes]:
+        language = _query_param(environ.get("QUERY_STRING", ""), "language")
+        wasm = _read_body(environ, MAX_MODULE_BYTES)
+        if not self.executor.has_module(sha256):
+            try:
+                self.executor.load_module(sha256, language, wasm)
+            except ModuleRejected as exc:
+                raise BadRequest(str(exc)) from None
+        start("204 No Content", [])
+        return []
+
+
+def _query_param(query: str, name: str) -> str:
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return value
+    return ""

@@ -1,0 +1,101 @@
+"""One wasmtime Engine per process, its epoch ticker, and the compiled-module cache.
+
+Engine and Modules live long; Stores live for one call. The ticker advances the
+epoch every `tick_ms`, which is what makes the per-call wall-clock deadline fire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import wasmtime
+
+from common.abi import engine_config
+from runner import metrics
+
+
+def make_engine(max_wasm_stack: int) -> wasmtime.Engine:
+    config = engine_config()
+    config.consume_fuel = True
+    config.epoch_interruption = True
+    config.max_wasm_stack = max_wasm_stack
+    config.cranelift_opt_level = "speed"
+    return wasmtime.Engine(config)
+
+
+class EpochTicker:
+    """The one thread that advances the engine's epoch."""
+
+    def __init__(self, engine: wasmtime.Engine, tick_ms: int) -> None:
+        self.engine = engine
+        self.tick_seconds = tick_ms / 1000
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="epoch-ticker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            self.engine.increment_epoch()
+
+    def ticks_for(self, timeout_ms: int) -> int:
+        return max(1, int(timeout_ms / (self.tick_seconds * 1000)) + 1)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass(frozen=True)
+class CachedModule:
+    sha256: str
+    language: str
+    module: wasmtime.Module
+    size: int
+    abi_problem: str | None = None  # checked once when cached
+
+
+class ModuleCache:
+    """A bounded LRU of compiled modules keyed by sha256: a hit never compiles."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, CachedModule] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str) -> CachedModule | None:
+        with self._lock:
+            entry = self._entries.get(sha256)
+            if entry is not None:
+                self._entries.move_to_end(sha256)
+        (metrics.CACHE_HITS if entry else metrics.CACHE_MISSES).inc()
+        return entry
+
+    def put(self, entry: CachedModule) -> None:
+        with self._lock:
+            if entry.sha256 in self._entries:
+                return
+            self._entries[entry.sha256] = entry
+            self._bytes += entry.size
+            while self._entries and (
+                len(self._entries) > self.max_entries or self._bytes > self.max_bytes
+            ):
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
+                metrics.CACHE_EVICTIONS.inc()
+            metrics.CACHE_BYTES.set(self._bytes)
+            metrics.CACHE_ENTRIES.set(len(self._entries))
+
+    def __contains__(self, sha256: str) -> bool:
+        with self._lock:
+            return sha256 in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def now_ms() -> float:
+    return time.perf_counter() * 1000

@@ -1,0 +1,1 @@
+"""Developer tooling: the local platform launcher used by `make dev` and the tests."""

