@@ -122,15 +122,22 @@ class CompilerProcess:
 
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
-        for raw in proc.stderr:
-            self._stderr_tail.append(raw.decode(errors="replace").rstrip()[:500])
+        try:
+            for raw in proc.stderr:
+                self._stderr_tail.append(raw.decode(errors="replace").rstrip()[:500])
+        except (ValueError, OSError):  # closed by _kill
+            pass
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=5)
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

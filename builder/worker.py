@@ -62,6 +62,12 @@ class Builder:
                     raise
                 self.stop_flag.wait(1.0)
                 continue
+            except Exception:
+                # Transient: the job stays in the queue and reappears after its timeout.
+                logger.exception("builder.job_error")
+                if not wait:
+                    raise
+                continue
             handled += 1
             if max_jobs is not None and handled >= max_jobs:
                 break

@@ -22,9 +22,13 @@ def main() -> int:
     applied = migrate(url)
     print(f"dev | migrations applied: {applied or 'none (up to date)'}", flush=True)
     port = env_int("PORT", 8080)
-    platform = LocalPlatform(url, home, port=port,
-                             builder_port=env_int("NIL_BUILDER_PORT", port + 1),
-                             runners=env_int("NIL_RUNNERS", 2))
+    platform = LocalPlatform(
+        url,
+        home,
+        port=port,
+        builder_port=env_int("NIL_BUILDER_PORT", port + 1),
+        runners=env_int("NIL_RUNNERS", 2),
+    )
 
     def stop(signum, frame):
         raise KeyboardInterrupt

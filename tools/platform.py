@@ -65,16 +65,28 @@ class LocalPlatform:
         env = self.env()
         py = sys.executable
         self.processes = [
-            ManagedProcess("gateway", [py, "-m", "gunicorn", "-c",
-                                       str(ROOT / "gateway" / "gunicorn_conf.py"),
-                                       "gateway.wsgi:app"]),
+            ManagedProcess(
+                "gateway",
+                [
+                    py,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    str(ROOT / "gateway" / "gunicorn_conf.py"),
+                    "gateway.wsgi:app",
+                ],
+            ),
             ManagedProcess("consumer", [py, "-m", "gateway.consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
         ]
         for managed in self.processes:
             managed.proc = subprocess.Popen(
-                managed.argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                managed.argv,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             threading.Thread(target=self._pump, args=(managed,), daemon=True).start()
 

@@ -1,0 +1,155 @@
+"""The functions API and the error shape of every error status (SPEC §3)."""
+
+import pytest
+
+from tests.integration.helpers import function_body
+
+ERROR_KEYS = {"timestamp", "status", "error", "message", "requestId"}
+
+
+def assert_error(response, status, fragment=""):
+    assert response.status_code == status, response.data
+    assert response.content_type == "application/json"
+    body = response.json
+    assert set(body) == ERROR_KEYS
+    assert body["status"] == status
+    assert fragment in body["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_create_answers_201_with_location(client):
+    response = client.post("/functions", json=function_body(description="echoes"))
+    assert response.status_code == 201
+    body = response.json
+    assert response.headers["Location"] == f"/functions/{body['id']}"
+    assert body["status"] == "PENDING" and body["revision"] == 1
+    assert body["limits"] == {"timeoutMs": 10000, "memoryMb": 64, "fuel": 2_000_000_000}
+    assert body["createdAt"].endswith("Z")
+    assert client.get(body and response.headers["Location"]).json == body
+
+
+def test_list_is_newest_first_and_paginates(client):
+    ids = [client.post("/functions", json=function_body(name=f"f{i}")).json["id"] for i in range(5)]
+    listed = client.get("/functions").json
+    assert [f["id"] for f in listed] == ids[::-1]
+    assert set(listed[0]) == {"id", "name", "language", "status", "createdAt", "updatedAt"}
+    page = client.get("/functions?limit=2")
+    assert [f["id"] for f in page.json] == ids[:2:-1]
+    assert 'rel="next"' in page.headers["Link"]
+    rest = client.get(f"/functions?limit=10&before={ids[3]}").json
+    assert [f["id"] for f in rest] == ids[2::-1]
+
+
+def test_delete_returns_204_and_the_function_is_gone(client):
+    fid = client.post("/functions", json=function_body()).json["id"]
+    response = client.delete(f"/functions/{fid}")
+    assert response.status_code == 204 and response.data == b""
+    assert_error(client.get(f"/functions/{fid}"), 404, "not found")
+    assert_error(client.delete(f"/functions/{fid}"), 404)
+
+
+@pytest.mark.parametrize(
+    "data, status, fragment",
+    [
+        ("{not json", 400, "valid JSON"),
+        ("[1, 2]", 400, "JSON object"),
+        ('{"language": "wat", "source": "x"}', 400, "name is required"),
+        (
+            '{"name": "n", "language": "wat", "source": "x", "limits": {"memoryMb": 9999}}',
+            400,
+            "limits.memoryMb",
+        ),
+        ('{"name": "n", "language": "rust", "source": "x"}', 415, "not supported"),
+    ],
+)
+def test_bad_bodies(client, data, status, fragment):
+    assert_error(
+        client.post("/functions", data=data, content_type="application/json"), status, fragment
+    )
+
+
+def test_put_validates_like_post(client):
+    fid = client.post("/functions", json=function_body()).json["id"]
+    assert_error(client.put(f"/functions/{fid}", json={"name": ""}), 400)
+    assert_error(client.put(f"/functions/{fid}", json=function_body(language="go")), 415)
+    assert_error(
+        client.put("/functions/00000000-0000-0000-0000-000000000000", json=function_body()), 404
+    )
+
+
+def test_path_id_that_is_not_a_uuid_is_400(client):
+    for method, path in [
+        ("get", "/functions/nope"),
+        ("delete", "/functions/nope"),
+        ("post", "/functions/nope/execute"),
+        ("get", "/executions/42"),
+        ("get", "/functions/x/executions"),
+    ]:
+        assert_error(getattr(client, method)(path), 400, "must be a UUID")
+
+
+def test_unknown_route_is_404_and_wrong_method_405(client):
+    assert_error(client.get("/nowhere"), 404)
+    response = client.patch("/functions")
+    assert_error(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_oversize_body_is_413(app, client):
+    limit = app.extensions["nil"].settings.max_body_bytes
+    assert_error(
+        client.post("/functions", data=b"x" * (limit + 1), content_type="application/json"), 413
+    )
+
+
+def test_oversize_source_is_413(client):
+    assert_error(
+        client.post("/functions", json=function_body(src="x" * (1024 * 1024 + 1))),
+        413,
+        "source must be at most",
+    )
+
+
+def test_request_id_is_echoed_or_generated(client):
+    assert (
+        client.get("/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
+        == "abc-123"
+    )
+    assert len(client.get("/health").headers["X-Request-Id"]) == 32
+
+
+def test_probes(client):
+    assert client.get("/health").json == {"status": "UP"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json["components"]["database"] == {"status": "UP"}
+    assert ready.json["components"]["runners"]["status"] == "UP"
+
+
+def test_ready_is_503_without_runners(db_url, tmp_path):
+    from gateway import create_app
+
+    app = create_app({"database_url": db_url, "runner_dir": str(tmp_path)})
+    try:
+        response = app.test_client().get("/ready")
+        assert response.status_code == 503
+        assert response.json["components"]["runners"]["status"] == "DOWN"
+    finally:
+        app.extensions["nil"].close()
+
+
+def test_api_keys_guard_everything_but_the_probes(db_url, runner_dir):
+    from gateway import create_app
+
+    app = create_app(
+        {"database_url": db_url, "runner_dir": str(runner_dir), "api_keys": ("k1", "k2")}
+    )
+    client = app.test_client()
+    try:
+        assert_error(client.get("/functions"), 401)
+        assert_error(client.get("/functions", headers={"Authorization": "Bearer nope"}), 401)
+        assert client.get("/functions", headers={"Authorization": "Bearer k2"}).status_code == 200
+        for open_path in ("/health", "/ready", "/metrics"):
+            assert client.get(open_path).status_code == 200
+    finally:
+        app.extensions["nil"].close()

@@ -1,0 +1,107 @@
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from common.contracts import Limits
+from db.records import FunctionSpec
+from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
+from gateway.validation import (
+    LimitPolicy,
+    Page,
+    parse_execute_input,
+    parse_function_spec,
+    parse_page,
+    parse_uuid,
+)
+
+POLICY = LimitPolicy(defaults=Limits(10_000, 64, 1_000), maxima=Limits(60_000, 512, 10_000))
+
+
+def spec(**body):
+    base = {"name": "echo", "language": "wat", "source": "(module)"}
+    return parse_function_spec({**base, **body}, policy=POLICY, max_source_bytes=100)
+
+
+def test_valid_body_gets_default_limits():
+    assert spec(description="d") == FunctionSpec("echo", "d", "wat", "(module)", POLICY.defaults)
+
+
+def test_partial_limits_are_completed_with_defaults():
+    assert spec(limits={"timeoutMs": 500}).limits == Limits(500, 64, 1_000)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"name": ""}, "name is required"),
+        ({"name": "x" * 256}, "at most 255"),
+        ({"name": 7}, "name is required"),
+        ({"source": ""}, "source is required"),
+        ({"source": None}, "source is required"),
+        ({"description": 3}, "description must be"),
+        ({"language": None}, "language is required"),
+        ({"limits": {"timeoutMs": 0}}, "between 1 and 60000"),
+        ({"limits": {"timeoutMs": 60_001}}, "between 1 and 60000"),
+        ({"limits": {"memoryMb": "64"}}, "must be an integer"),
+        ({"limits": {"fuel": True}}, "must be an integer"),
+        ({"limits": {"cpu": 1}}, "unknown fields: cpu"),
+        ({"limits": []}, "limits must be a JSON object"),
+    ],
+)
+def test_invalid_fields_are_400(body, message):
+    with pytest.raises(ValidationError, match=message):
+        spec(**body)
+
+
+def test_body_must_be_an_object():
+    with pytest.raises(ValidationError, match="request body must be a JSON object"):
+        parse_function_spec([1], policy=POLICY, max_source_bytes=100)
+
+
+def test_unsupported_language_is_415():
+    with pytest.raises(UnsupportedLanguage, match="'cobol' is not supported"):
+        spec(language="cobol")
+
+
+def test_oversize_source_is_413():
+    with pytest.raises(PayloadTooLarge, match="at most 100 bytes"):
+        spec(source="x" * 101)
+
+
+@pytest.mark.parametrize("body", [None, {}, {"input": None}])
+def test_missing_input_means_empty_object(body):
+    assert parse_execute_input(body, max_input_bytes=100) == {}
+
+
+@pytest.mark.parametrize("value", [[1], "s", 3, True])
+def test_input_must_be_an_object(value):
+    with pytest.raises(ValidationError, match="input must be a JSON object"):
+        parse_execute_input({"input": value}, max_input_bytes=100)
+
+
+def test_oversize_input_is_413():
+    with pytest.raises(PayloadTooLarge):
+        parse_execute_input({"input": {"k": "v" * 200}}, max_input_bytes=100)
+
+
+def test_uuid_parsing():
+    assert parse_uuid("00000000-0000-0000-0000-000000000001") == UUID(int=1)
+    with pytest.raises(ValidationError, match="must be a UUID"):
+        parse_uuid("abc")
+
+
+def test_page_defaults_and_cursors():
+    assert parse_page({}) == Page(100)
+    assert parse_page({"limit": "5", "before": str(UUID(int=1))}) == Page(5, before_id=UUID(int=1))
+    assert parse_page({"before": "2026-01-02T03:04:05Z"}).before_time == datetime(
+        2026, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [{"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"before": "yesterday"}]
+)
+def test_bad_pages_are_400(args):
+    with pytest.raises(ValidationError):
+        parse_page(args)
