@@ -76,11 +76,14 @@ class ResultConsumer:
         return applied
 
     def sweep_if_due(self) -> int:
-        """Fail executions stuck in RUNNING (their runner or gateway died)."""
         now = time.monotonic()
         if now - self._swept_at < self.sweep_every_seconds:
             return 0
         self._swept_at = now
+        return self.sweep()
+
+    def sweep(self) -> int:
+        """Fail executions stuck in RUNNING (their runner or gateway died)."""
         with transaction(self.pool) as conn:
             swept = executions_repo.fail_stale_executions(conn, self.sweep_margin_ms)
         if swept:

@@ -5,7 +5,7 @@
         404 {"error": "module_not_cached"}  → send the module, then retry
     PUT  /modules/<sha256>?language=<lang>   body: the .wasm bytes
         204 cached | 400 {"error": "..."} rejected
-    GET  /health             200 {"status": "UP", "modules": n}
+    GET  /health             200 {"status": "UP", "pid": worker pid, "modules": n}
     GET  /metrics            Prometheus text
 
 The runner holds no database credentials and grants functions no host capability
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -66,7 +67,9 @@ class RunnerApp:
                 return self.put_module(match.group(1), environ, start)
             if method == "GET" and path == "/health":
                 return _reply(
-                    start, "200 OK", {"status": "UP", "modules": len(self.executor.cache)}
+                    start,
+                    "200 OK",
+                    {"status": "UP", "pid": os.getpid(), "modules": len(self.executor.cache)},
                 )
             if method == "GET" and path == "/metrics":
                 body, content_type = exposition()

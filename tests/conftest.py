@@ -70,6 +70,17 @@ def pool(db_url: str):
 
 
 @pytest.fixture(scope="session")
+def toolchains():
+    """The real compilers, kept warm for the whole session."""
+    from builder.toolchains import all_toolchains
+
+    chains = all_toolchains()
+    yield chains
+    for chain in chains.values():
+        chain.close()
+
+
+@pytest.fixture(scope="session")
 def runner_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two real runner processes under the local supervisor, shared by the session."""
     from runner.supervisor import LocalSupervisor

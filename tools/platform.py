@@ -31,6 +31,7 @@ class ManagedProcess:
     name: str
     argv: list[str]
     proc: subprocess.Popen | None = None
+    pump: threading.Thread | None = None
 
 
 @dataclass
@@ -88,7 +89,8 @@ class LocalPlatform:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            threading.Thread(target=self._pump, args=(managed,), daemon=True).start()
+            managed.pump = threading.Thread(target=self._pump, args=(managed,), daemon=True)
+            managed.pump.start()
 
     def _pump(self, managed: ManagedProcess) -> None:
         assert managed.proc is not None and managed.proc.stdout is not None
@@ -132,6 +134,10 @@ class LocalPlatform:
             except subprocess.TimeoutExpired:
                 os.killpg(managed.proc.pid, signal.SIGKILL)
                 managed.proc.wait()
+            if managed.pump is not None:
+                managed.pump.join(timeout=5)
+            if managed.proc.stdout is not None:
+                managed.proc.stdout.close()
 
     def wait(self) -> int:
         """Block until a process exits; returns its code."""

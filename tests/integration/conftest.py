@@ -1,18 +1,8 @@
 import pytest
 
 from builder.settings import Settings as BuilderSettings
-from builder.toolchains import all_toolchains
 from builder.worker import Builder
 from gateway.consumer import ResultConsumer
-
-
-@pytest.fixture(scope="session")
-def toolchains():
-    """The real compilers, kept warm for the whole session."""
-    chains = all_toolchains()
-    yield chains
-    for chain in chains.values():
-        chain.close()
 
 
 @pytest.fixture

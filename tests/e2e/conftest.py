@@ -1,0 +1,73 @@
+"""The whole platform as real processes — gunicorn gateway with its runner supervisor,
+result consumer, builder — on a fresh database, driven over HTTP."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+import uuid
+
+import psycopg
+import pytest
+import requests
+
+from tests.conftest import TEMPLATE, database_url
+from tools.platform import LocalPlatform
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def __getattr__(self, method: str):
+        def call(path: str, **kwargs):
+            return self.session.request(method.upper(), self.base + path, timeout=30, **kwargs)
+
+        return call
+
+    def wait_for_status(self, fid: str, wanted: set[str], timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fn = self.get(f"/functions/{fid}").json()
+            if fn["status"] in wanted:
+                return fn
+            time.sleep(0.05)
+        raise TimeoutError(f"function {fid} stayed {fn['status']}")
+
+
+@pytest.fixture(scope="session")
+def platform(pg_url, template_url, tmp_path_factory):
+    name = f"nil_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    log = io.StringIO()
+    platform = LocalPlatform(
+        database_url(pg_url, name),
+        tmp_path_factory.mktemp("nil_home"),
+        port=free_port(),
+        builder_port=free_port(),
+        runners=2,
+        output=log,
+    )
+    platform.start()
+    try:
+        platform.wait_ready(timeout=90)
+    except Exception:
+        platform.stop()
+        raise RuntimeError(f"platform failed to start:\n{log.getvalue()[-5000:]}") from None
+    platform.log = log
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture(scope="session")
+def api(platform) -> Api:
+    return Api(f"http://127.0.0.1:{platform.port}")
