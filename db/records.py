@@ -21,6 +21,7 @@ class FunctionRecord:
     compile_error: str | None
     revision: int
     limits: Limits
+    isolation: str
     wasm_size: int | None
     wasm_sha256: str | None
     created_at: datetime
@@ -28,7 +29,7 @@ class FunctionRecord:
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
-        " timeout_ms, memory_mb, fuel, wasm_size, wasm_sha256, created_at, updated_at"
+        " timeout_ms, memory_mb, fuel, isolation, wasm_size, wasm_sha256, created_at, updated_at"
     )
 
     @classmethod
@@ -43,6 +44,7 @@ class FunctionRecord:
             compile_error=row["compile_error"],
             revision=row["revision"],
             limits=Limits(row["timeout_ms"], row["memory_mb"], row["fuel"]),
+            isolation=row["isolation"],
             wasm_size=row["wasm_size"],
             wasm_sha256=row["wasm_sha256"],
             created_at=row["created_at"],
@@ -118,6 +120,7 @@ class FunctionSpec:
     language: str
     source: str
     limits: Limits
+    isolation: str = "shared"
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,4 @@ class ExecutionTarget:
     language: str
     limits: Limits
     wasm_sha256: str | None
+    isolation: str = "shared"

@@ -44,7 +44,10 @@ def execute_function(p: Platform, function_id: UUID, input_value: dict) -> Execu
         return wasm
 
     try:
-        with metrics.time_runner_wait() as waited, p.runners.lease(str(function_id)) as runner:
+        with (
+            metrics.time_runner_wait() as waited,
+            p.runners.lease(str(function_id), dedicated=target.isolation == "dedicated") as runner,
+        ):
             waited()
             result = runner.run(
                 sha256=target.wasm_sha256,

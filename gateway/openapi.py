@@ -50,6 +50,12 @@ _LIMITS = {
         "fuel": {"type": "integer", "minimum": 1},
     },
 }
+_ISOLATION = {
+    "type": "string",
+    "enum": ["shared", "dedicated"],
+    "description": "shared: the common runner pool; dedicated: runners reserved for this "
+    "function, started on first call and reaped when idle",
+}
 _STATUS = {"type": "string", "enum": ["PENDING", "COMPILING", "READY", "FAILED"]}
 _EXEC_STATUS = {"type": "string", "enum": ["PENDING", "RUNNING", "COMPLETED", "FAILED"]}
 
@@ -74,6 +80,7 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string", "enum": list(LANGUAGES)},
             "source": {"type": "string", "minLength": 1},
             "limits": _LIMITS,
+            "isolation": _ISOLATION,
         },
     },
     "Function": {
@@ -99,6 +106,7 @@ SCHEMAS: dict[str, Any] = {
             "compileError": {"type": ["string", "null"]},
             "revision": {"type": "integer", "minimum": 1},
             "limits": {**_LIMITS, "required": ["timeoutMs", "memoryMb", "fuel"]},
+            "isolation": _ISOLATION,
             "wasmSize": {"type": ["integer", "null"]},
             "wasmSha256": {"type": ["string", "null"]},
             "createdAt": _TS,

@@ -25,6 +25,7 @@ def function_json(f: FunctionRecord) -> dict[str, Any]:
         "compileError": f.compile_error,
         "revision": f.revision,
         "limits": f.limits.to_json(),
+        "isolation": f.isolation,
         "wasmSize": f.wasm_size,
         "wasmSha256": f.wasm_sha256,
         "createdAt": timestamp(f.created_at),

@@ -16,6 +16,7 @@ MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 4096
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+ISOLATIONS = ("shared", "dedicated")
 _LIMIT_FIELDS = {"timeoutMs": "timeout_ms", "memoryMb": "memory_mb", "fuel": "fuel"}
 
 
@@ -70,7 +71,10 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     if len(source.encode("utf-8")) > max_source_bytes:
         raise PayloadTooLarge(f"source must be at most {max_source_bytes} bytes")
     limits = parse_limits(body.get("limits"), policy)
-    return FunctionSpec(name, description, language, source, limits)
+    isolation = body.get("isolation") or "shared"
+    if isolation not in ISOLATIONS:
+        raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
+    return FunctionSpec(name, description, language, source, limits, isolation)
 
 
 def parse_limits(raw: Any, policy: LimitPolicy) -> Limits:

@@ -83,10 +83,11 @@ def toolchains():
 @pytest.fixture(scope="session")
 def runner_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two real runner processes under the local supervisor, shared by the session."""
-    from runner.supervisor import LocalSupervisor
+    from runner.launchers import ProcessLauncher
+    from runner.supervisor import Supervisor
 
     directory = tmp_path_factory.mktemp("runners")
-    supervisor = LocalSupervisor(directory, 2, check_interval=0.2)
+    supervisor = Supervisor(ProcessLauncher(), directory, min_runners=2, check_interval=0.2)
     supervisor.start()
     thread = threading.Thread(target=supervisor.run, daemon=True)
     thread.start()
@@ -104,7 +105,7 @@ def _wait_for_runners(directory: Path, count: int, timeout: float = 30.0) -> Non
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        sockets = sorted(directory.glob("*.sock"))
+        sockets = sorted(directory.glob("*/runner.sock"))
         if len(sockets) == count and all(Runner(f"unix:{s}").healthy() for s in sockets):
             return
         time.sleep(0.1)

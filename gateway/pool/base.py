@@ -129,17 +129,26 @@ class RunnerPool:
     def addresses(self) -> list[str]:
         raise NotImplementedError
 
+    def dedicated_addresses(self, function_key: str) -> list[str]:
+        """Runners reserved for one function; backends without them share the pool."""
+        return self.addresses()
+
+    dedicated_wait_seconds = 0.0
+
     def try_lease(self, address: str) -> Callable[[], None] | None:
         """Take the runner if it is free; returns its release function."""
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def lease(self, function_key: str) -> Iterator[Runner]:
-        """The preferred free runner for this function, waiting up to `wait_seconds`."""
-        deadline = time.monotonic() + self.wait_seconds
+    def lease(self, function_key: str, *, dedicated: bool = False) -> Iterator[Runner]:
+        """The preferred free runner for this function, waiting up to `wait_seconds`
+        (longer for a dedicated runner, which may have to be started first)."""
+        wait = max(self.wait_seconds, self.dedicated_wait_seconds if dedicated else 0)
+        deadline = time.monotonic() + wait
         pause = 0.0005
         while True:
-            for address in affinity_order(function_key, self.addresses()):
+            candidates = self.dedicated_addresses(function_key) if dedicated else self.addresses()
+            for address in affinity_order(function_key, candidates):
                 release = self.try_lease(address)
                 if release is not None:
                     try:

@@ -1,27 +1,34 @@
-"""Pool backends: runners found in a directory of sockets, or given as a static list."""
+"""Pool backends: runners found in the runner directory, or given as a static list."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from common import runner_dir as rd
 from gateway.pool.base import RunnerPool
 
 
 class DirectoryPool(RunnerPool):
-    """Runners supervised by runner/supervisor.py: `runner-<i>.sock` in one directory.
+    """Runners kept by runner/supervisor.py (processes or containers) in one directory.
 
-    A runner is leased with an exclusive flock on `runner-<i>.lock`, so every thread
-    of every gateway worker process sees the same busy/free state.
+    A runner is leased with an exclusive flock on its lock file, so every thread of
+    every gateway worker process sees the same busy/free state.
     """
 
-    def __init__(self, runner_dir: str, *, wait_seconds: float, rescan_seconds: float = 1.0):
+    def __init__(
+        self,
+        runner_dir: str,
+        *,
+        wait_seconds: float,
+        dedicated_wait_seconds: float = 60.0,
+        rescan_seconds: float = 0.25,
+    ) -> None:
         super().__init__(wait_seconds)
-        self.dir = Path(runner_dir)
+        self.root = Path(runner_dir).resolve()
+        self.dedicated_wait_seconds = dedicated_wait_seconds
         self.rescan_seconds = rescan_seconds
         self._cached: list[str] = []
         self._scanned_at = 0.0
@@ -29,42 +36,27 @@ class DirectoryPool(RunnerPool):
     def addresses(self) -> list[str]:
         now = time.monotonic()
         if now - self._scanned_at > self.rescan_seconds or not self._cached:
-            try:
-                names = sorted(p for p in os.listdir(self.dir) if p.endswith(".sock"))
-            except FileNotFoundError:
-                names = []
-            self._cached = [f"unix:{self.dir / n}" for n in names]
+            self._cached = [f"unix:{s}" for s in rd.shared_sockets(self.root)]
             self._scanned_at = now
         return self._cached
 
+    def dedicated_addresses(self, function_key: str) -> list[str]:
+        rd.request_dedicated(self.root, function_key)
+        directory = self.root / rd.dedicated_name(function_key)
+        return [rd.socket_address(directory)] if (directory / rd.SOCKET).exists() else []
+
     def try_lease(self, address: str) -> Callable[[], None] | None:
-        lock_path = address[len("unix:") :].removesuffix(".sock") + ".lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-
-        def release() -> None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-        return release
+        return rd.try_lock(Path(address.removeprefix("unix:")).parent)
 
     def busy_count(self) -> int:
-        busy = 0
-        for address in self.addresses():
-            release = self.try_lease(address)
-            if release is None:
-                busy += 1
-            else:
-                release()
-        return busy
+        return sum(1 for a in self.addresses() if rd.is_busy(Path(a.removeprefix("unix:")).parent))
 
 
 class StaticPool(RunnerPool):
-    """A fixed list of runner addresses (`host:port` or `unix:/path`), leased in-process."""
+    """A fixed list of runner addresses (`host:port` or `unix:/path`), leased in-process.
+
+    Dedicated isolation is not available here: those functions use the same runners.
+    """
 
     def __init__(self, endpoints: tuple[str, ...], *, wait_seconds: float) -> None:
         super().__init__(wait_seconds)

@@ -23,6 +23,7 @@ EXPECTED_COLUMNS = {
         ("wasm_sha256", "text", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("updated_at", "timestamp with time zone", "NO"),
+        ("isolation", "text", "NO"),
     ],
     "executions": [
         ("id", "uuid", "NO"),

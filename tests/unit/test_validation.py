@@ -24,7 +24,9 @@ def spec(**body):
 
 
 def test_valid_body_gets_default_limits():
-    assert spec(description="d") == FunctionSpec("echo", "d", "wat", "(module)", POLICY.defaults)
+    assert spec(description="d") == FunctionSpec(
+        "echo", "d", "wat", "(module)", POLICY.defaults, "shared"
+    )
 
 
 def test_partial_limits_are_completed_with_defaults():
@@ -47,6 +49,7 @@ def test_partial_limits_are_completed_with_defaults():
         ({"limits": {"fuel": True}}, "must be an integer"),
         ({"limits": {"cpu": 1}}, "unknown fields: cpu"),
         ({"limits": []}, "limits must be a JSON object"),
+        ({"isolation": "private"}, "isolation must be one of: shared, dedicated"),
     ],
 )
 def test_invalid_fields_are_400(body, message):

