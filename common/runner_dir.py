@@ -1,7 +1,7 @@
 """The runner directory: how gateways and the supervisor share a pool without talking.
 
 <root>/shared-<n>/runner.sock     a shared runner
-<root>/fn-<function id>/runner.sock  a runner dedicated to one function
+<root>/fn-<hash of function id>/runner.sock  a runner dedicated to one function
 <root>/<runner>/runner.lock       held (flock) by the gateway thread using it
 <root>/requests/<function id>     touched by gateways that want a dedicated runner
 <root>/supervisor.json            the supervisor's view, for operators and tests
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,9 @@ DEDICATED_PREFIX = "fn-"
 
 
 def dedicated_name(function_id: str) -> str:
-    return f"{DEDICATED_PREFIX}{function_id}"
+    """Short, so the socket path stays under the 108-byte AF_UNIX limit."""
+    digest = hashlib.blake2b(function_id.encode(), digest_size=8).hexdigest()
+    return f"{DEDICATED_PREFIX}{digest}"
 
 
 def socket_address(directory: Path) -> str:

@@ -14,7 +14,11 @@ class UnixHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
+        try:
+            sock.connect(self.unix_path)
+        except OSError:
+            sock.close()
+            raise
         self.sock = sock
 
 

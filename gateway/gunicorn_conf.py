@@ -24,7 +24,7 @@ _supervisor: subprocess.Popen | None = None
 def on_starting(server) -> None:
     global _supervisor
     if (
-        os.environ.get("NIL_POOL_BACKEND", "local") == "local"
+        os.environ.get("NIL_POOL_BACKEND", "local") in ("local", "docker")
         and os.environ.get("NIL_SUPERVISE_RUNNERS", "1") == "1"
     ):
         _supervisor = subprocess.Popen([sys.executable, "-m", "runner.supervisor"])

@@ -25,6 +25,7 @@ LABEL = "dev.nil.runner"
 
 class RunnerHandle(Protocol):
     name: str
+    function_id: str | None  # set for a runner dedicated to one function
 
     def alive(self) -> bool: ...
 
@@ -36,7 +37,9 @@ class RunnerHandle(Protocol):
 
 
 class Launcher(Protocol):
-    def launch(self, name: str, directory: Path) -> RunnerHandle: ...
+    def launch(
+        self, name: str, directory: Path, function_id: str | None = None
+    ) -> RunnerHandle: ...
 
     def adopt(self) -> list[RunnerHandle]: ...
 
@@ -48,6 +51,7 @@ class Launcher(Protocol):
 class ProcessHandle:
     name: str
     proc: subprocess.Popen
+    function_id: str | None = None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -82,7 +86,7 @@ class ProcessLauncher:
         self.request_timeout = request_timeout
         self.cgroups_enabled: bool | None = None
 
-    def launch(self, name: str, directory: Path) -> ProcessHandle:
+    def launch(self, name: str, directory: Path, function_id: str | None = None) -> ProcessHandle:
         (directory / SOCKET).unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         env["NIL_RUNNER_BIND"] = f"unix:{directory / SOCKET}"
@@ -93,7 +97,7 @@ class ProcessLauncher:
             if self.cgroups_enabled is None:
                 self.cgroups_enabled = placed
                 logger.info("runner.cgroups", extra={"enabled": placed})
-        return ProcessHandle(name, proc)
+        return ProcessHandle(name, proc, function_id)
 
     def adopt(self) -> list[RunnerHandle]:
         return []  # processes die with their session; nothing to adopt
@@ -114,6 +118,7 @@ class ContainerLimits:
 class ContainerHandle:
     name: str
     container: object  # docker.models.containers.Container
+    function_id: str | None = None
 
     def _state(self) -> dict:
         try:
@@ -163,15 +168,21 @@ class DockerLauncher:
         self.limits = limits
         self.uid = uid
 
-    def launch(self, name: str, directory: Path) -> ContainerHandle:
+    def launch(self, name: str, directory: Path, function_id: str | None = None) -> ContainerHandle:
         (directory / SOCKET).unlink(missing_ok=True)
-        os.chown(directory, self.uid, self.uid)
+        if os.geteuid() == 0:  # else the directory is ours already
+            os.chown(directory, self.uid, self.uid)
         directory.chmod(0o755)
         container = self.client.containers.run(
             self.image,
             detach=True,
             name=f"nil-{self.pool}-{name}",
-            labels={LABEL: "1", f"{LABEL}.pool": self.pool, f"{LABEL}.name": name},
+            labels={
+                LABEL: "1",
+                f"{LABEL}.pool": self.pool,
+                f"{LABEL}.name": name,
+                f"{LABEL}.function": function_id or "",
+            },
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"size={self.limits.tmpfs_size},mode=1777"},
@@ -188,11 +199,16 @@ class DockerLauncher:
                 "NIL_LOG_LEVEL": os.environ.get("NIL_LOG_LEVEL", "INFO"),
             },
         )
-        return ContainerHandle(name, container)
+        return ContainerHandle(name, container, function_id)
 
     def adopt(self) -> list[RunnerHandle]:
         """Containers a previous supervisor of this pool left behind."""
         found = self.client.containers.list(
             all=True, filters={"label": f"{LABEL}.pool={self.pool}"}
         )
-        return [ContainerHandle(c.labels.get(f"{LABEL}.name", c.name), c) for c in found]
+        return [
+            ContainerHandle(
+                c.labels.get(f"{LABEL}.name", c.name), c, c.labels.get(f"{LABEL}.function") or None
+            )
+            for c in found
+        ]

@@ -168,15 +168,13 @@ class Supervisor:
     def _launch(self, name: str, function_id: str | None) -> None:
         directory = self.root / name
         directory.mkdir(parents=True, exist_ok=True)
-        handle = self.launcher.launch(name, directory)
-        self._add(handle, directory, function_id)
+        handle = self.launcher.launch(name, directory, function_id)
+        self._add(handle, directory)
         logger.info("runner.started", extra={"runner": name, "functionId": function_id})
 
-    def _add(self, handle: RunnerHandle, directory: Path, function_id: str | None = None):
-        if function_id is None and handle.name.startswith(rd.DEDICATED_PREFIX):
-            function_id = handle.name[len(rd.DEDICATED_PREFIX) :]
+    def _add(self, handle: RunnerHandle, directory: Path) -> None:
         now = time.monotonic()
-        self.slots[handle.name] = Slot(handle, directory, function_id, now, now)
+        self.slots[handle.name] = Slot(handle, directory, handle.function_id, now, now)
 
     def _retire(self, slot: Slot) -> bool:
         """Stop an idle runner gracefully. Its lock is held meanwhile, so no gateway

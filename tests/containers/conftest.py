@@ -1,0 +1,88 @@
+"""Container tests need a Docker engine and the three images. Without an engine they
+skip with the reason; with one, missing images are built (`make images`)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ("nil-gateway:dev", "nil-builder:dev", "nil-runner:dev")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # no SDK, no socket, no daemon
+        pytest.skip(
+            f"no Docker engine reachable ({type(exc).__name__}); "
+            "start dockerd to run the container tests (see .ci/run)"
+        )
+    missing = [i for i in IMAGES if not client.images.list(name=i)]
+    if missing:
+        subprocess.run(["make", "images"], cwd=ROOT, check=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def runner_root():
+    """A short runner directory (socket paths are limited to 108 bytes) that the
+    containers' user (uid 10001) can write."""
+    root = Path(tempfile.mkdtemp(prefix="nil-rd-"))
+    root.chmod(0o777)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class UnixToTcpForwarder:
+    """Loopback TCP → unix socket, so containers on the host network reach the
+    embedded PostgreSQL, which listens on a unix socket only."""
+
+    def __init__(self, unix_path: str) -> None:
+        self.unix_path = unix_path
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.unix_path)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self.server.close()
