@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -35,10 +37,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+class ContextFilter(logging.Filter):
+    """Adds fields from the current context (e.g. the request id) to every record."""
+
+    def __init__(self, context: Callable[[], dict[str, Any]]) -> None:
+        super().__init__()
+        self.context = context
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self.context().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def configure_logging(
+    service: str, level: str = "INFO", context: Callable[[], dict[str, Any]] | None = None
+) -> None:
     """Configure the root logger; called only from entry points."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    if context is not None:
+        handler.addFilter(ContextFilter(context))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -17,10 +17,18 @@ from prometheus_client import (
 )
 
 
-def exposition() -> tuple[bytes, str]:
-    """The current metrics as Prometheus text, aggregated across processes if needed."""
+def exposition(*scrape_time: object) -> tuple[bytes, str]:
+    """The current metrics as Prometheus text, aggregated across processes if needed,
+    plus collectors that read their values at scrape time."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        base = CollectorRegistry()
+        multiprocess.MultiProcessCollector(base)
+    else:
+        base = REGISTRY
+    body = generate_latest(base)
+    if scrape_time:
+        extra = CollectorRegistry(auto_describe=False)
+        for collector in scrape_time:
+            extra.register(collector)
+        body += generate_latest(extra)
+    return body, CONTENT_TYPE_LATEST

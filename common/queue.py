@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -27,6 +28,7 @@ class Delivery:
     msg_id: int
     read_ct: int
     payload: dict[str, Any]
+    enqueued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -103,4 +105,4 @@ class CompilationQueues:
                 )
             else:
                 messages = self._pgmq.read_batch(queue, vt=vt, batch_size=qty)
-        return [Delivery(m.msg_id, m.read_ct, m.message) for m in messages]
+        return [Delivery(m.msg_id, m.read_ct, m.message, m.enqueued_at) for m in messages]

@@ -11,6 +11,7 @@ import logging
 import time
 
 import psycopg_pool
+from prometheus_client import Counter, Histogram
 
 from common.contracts import CompilationResult
 from common.db import transaction
@@ -21,6 +22,16 @@ from db import executions as executions_repo
 from db import functions as repo
 
 logger = logging.getLogger(__name__)
+
+RESULTS = Counter(
+    "nil_consumer_results_total", "Compilation results handled, by outcome", ["outcome"]
+)
+LAG_SECONDS = Histogram(
+    "nil_consumer_lag_seconds",
+    "Time from a result being published to it being applied",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+SWEPT = Counter("nil_executions_swept_total", "Executions failed by the sweeper (lost)")
 
 
 class ResultConsumer:
@@ -87,6 +98,7 @@ class ResultConsumer:
         with transaction(self.pool) as conn:
             swept = executions_repo.fail_stale_executions(conn, self.sweep_margin_ms)
         if swept:
+            SWEPT.inc(swept)
             logger.warning("executions.swept", extra={"count": swept})
         return swept
 
@@ -98,6 +110,7 @@ class ResultConsumer:
                 "compilation.result.malformed", extra={"msgId": delivery.msg_id, "error": str(exc)}
             )
             self.queues.archive_result(delivery.msg_id)
+            RESULTS.labels("malformed").inc()
             return
         try:
             with transaction(self.pool) as conn:
@@ -110,7 +123,11 @@ class ResultConsumer:
                 logger.error(
                     "compilation.result.dead_lettered", extra={"functionId": result.function_id}
                 )
+                RESULTS.labels("dead_lettered").inc()
             return
+        RESULTS.labels(outcome.value).inc()
+        if delivery.enqueued_at is not None:
+            LAG_SECONDS.observe(max(0.0, time.time() - delivery.enqueued_at.timestamp()))
         logger.info(
             "compilation.result.applied",
             extra={
@@ -123,18 +140,26 @@ class ResultConsumer:
 
 
 def main() -> None:
-    from common.config import database_url, env_str
+    from common.config import database_url, env_int, env_str
     from common.db import open_pool
+    from common.health_server import serve_health
     from common.logging import configure_logging
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
     pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
     consumer = ResultConsumer(pool)
     consumer.stop_flag.install_signal_handlers()
-    logger.info("consumer.started")
+    port = env_int("NIL_CONSUMER_PORT", 8082)
+    server = serve_health(
+        env_str("NIL_CONSUMER_HOST", "127.0.0.1") or "127.0.0.1",
+        port,
+        lambda: not consumer.stop_flag.stopping,
+    )
+    logger.info("consumer.started", extra={"healthPort": port})
     try:
         consumer.run()
     finally:
+        server.shutdown()
         pool.close()
         logger.info("consumer.stopped")
 

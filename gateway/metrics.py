@@ -21,8 +21,15 @@ HTTP_LATENCY = Histogram(
 )
 
 
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+
+
 def _route() -> str:
     return request.url_rule.rule if request.url_rule is not None else "unmatched"
+
+
+def _method() -> str:
+    return request.method if request.method in _METHODS else "OTHER"
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +39,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def record(response: Response) -> Response:
-        route, method = _route(), request.method
+        route, method = _route(), _method()
         HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
         if "started" in g:
             HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - g.started)
@@ -40,7 +47,9 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        body, content_type = exposition()
+        from gateway.collector import PlatformCollector
+
+        body, content_type = exposition(PlatformCollector(app.extensions["nil"]))
         return Response(body, content_type=content_type)
 
 

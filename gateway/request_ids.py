@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def log_context() -> dict[str, str]:
+    """The request id for log records written while serving a request."""
+    if has_request_context() and "request_id" in g:
+        return {"requestId": g.request_id}
+    return {}
 
 
 def init_app(app: Flask) -> None:

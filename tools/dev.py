@@ -27,6 +27,7 @@ def main() -> int:
         home,
         port=port,
         builder_port=env_int("NIL_BUILDER_PORT", port + 1),
+        consumer_port=env_int("NIL_CONSUMER_PORT", port + 2),
         runners=env_int("NIL_RUNNERS", 2),
     )
 
@@ -40,9 +41,11 @@ def main() -> int:
         print(
             f"dev | Nil is up: API http://127.0.0.1:{port}  (try: curl "
             f"http://127.0.0.1:{port}/ready)\n"
-            f"dev | metrics: gateway http://127.0.0.1:{port}/metrics, builder "
-            f"http://127.0.0.1:{platform.builder_port}/metrics, runners "
-            f"unix:{home / 'runners'}/runner-<i>.sock /metrics\n"
+            f"dev | metrics: gateway http://127.0.0.1:{port}/metrics\n"
+            f"dev |          builder http://127.0.0.1:{platform.builder_port}/metrics\n"
+            f"dev |          consumer http://127.0.0.1:{platform.consumer_port}/metrics\n"
+            f"dev |          runners curl --unix-socket "
+            f"{home / 'runners'}/shared-<n>/runner.sock http://runner/metrics\n"
             f"dev | press Ctrl-C to stop",
             flush=True,
         )

@@ -40,27 +40,32 @@ class LocalPlatform:
     home: Path
     port: int = 8080
     builder_port: int = 8081
+    consumer_port: int = 8082
     runners: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        metrics_dir = self.home / "metrics" / "gateway"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
         return {
             **os.environ,
             "DATABASE_URL": self.database_url,
             "NIL_HOME": str(self.home),
             "PORT": str(self.port),
             "NIL_BUILDER_PORT": str(self.builder_port),
+            "NIL_CONSUMER_PORT": str(self.consumer_port),
             "NIL_RUNNERS": str(self.runners),
             "NIL_RUNNER_DIR": str(self.home / "runners"),
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+
+    def gateway_env(self) -> dict[str, str]:
+        """The gateway's gunicorn workers share metrics through a multiprocess dir."""
+        metrics_dir = self.home / "metrics" / "gateway"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        return {**self.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
     def start(self) -> None:
         env = self.env()
@@ -84,7 +89,7 @@ class LocalPlatform:
             managed.proc = subprocess.Popen(
                 managed.argv,
                 cwd=ROOT,
-                env=env,
+                env=self.gateway_env() if managed.name == "gateway" else env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -107,8 +112,13 @@ class LocalPlatform:
             for managed in self.processes:
                 if managed.proc is not None and managed.proc.poll() is not None:
                     raise RuntimeError(f"{managed.name} exited with {managed.proc.returncode}")
-            if self._ok(f"127.0.0.1:{self.port}", "/ready") and self._ok(
-                f"127.0.0.1:{self.builder_port}", "/health"
+            if all(
+                self._ok(f"127.0.0.1:{port}", path)
+                for port, path in (
+                    (self.port, "/ready"),
+                    (self.builder_port, "/health"),
+                    (self.consumer_port, "/health"),
+                )
             ):
                 return
             time.sleep(0.2)

@@ -54,6 +54,7 @@ def platform(pg_url, template_url, tmp_path_factory):
         tmp_path_factory.mktemp("nil_home"),
         port=free_port(),
         builder_port=free_port(),
+        consumer_port=free_port(),
         runners=2,
         output=log,
     )

@@ -1,0 +1,85 @@
+"""Gauges read at scrape time: functions by status, compilation queues (pgmq's own
+metrics), and the runner pool (the runner directory and the supervisor's state)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from common import runner_dir as rd
+from common.contracts import FunctionStatus
+from common.errors import NilError
+
+logger = logging.getLogger(__name__)
+
+
+class PlatformCollector:
+    def __init__(self, platform) -> None:
+        self.platform = platform
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._database()
+        yield from self._pool()
+
+    def _database(self) -> Iterator[Metric]:
+        from common.db import transaction
+        from db import functions as repo
+
+        try:
+            with transaction(self.platform.pool) as conn:
+                counts = repo.count_by_status(conn)
+            depths = self.platform.queues.depths()
+        except NilError:
+            return
+        functions = GaugeMetricFamily("nil_functions", "Functions by status", labels=["status"])
+        for status in FunctionStatus:
+            functions.add_metric([status.value], counts.get(status.value, 0))
+        yield functions
+        length = GaugeMetricFamily(
+            "nil_queue_messages", "Messages in a compilation queue", labels=["queue"]
+        )
+        visible = GaugeMetricFamily(
+            "nil_queue_visible_messages", "Messages ready to be read", labels=["queue"]
+        )
+        age = GaugeMetricFamily(
+            "nil_queue_oldest_message_age_seconds",
+            "Age of the oldest message (for results: the consumer's lag)",
+            labels=["queue"],
+        )
+        for depth in depths:
+            length.add_metric([depth.queue], depth.length)
+            visible.add_metric([depth.queue], depth.visible)
+            age.add_metric([depth.queue], depth.oldest_age_seconds)
+        yield from (length, visible, age)
+
+    def _pool(self) -> Iterator[Metric]:
+        runners = self.platform.runners
+        if runners is None:
+            return
+        addresses = runners.addresses()
+        busy = runners.busy_count() if hasattr(runners, "busy_count") else 0
+        size = GaugeMetricFamily("nil_runner_pool_runners", "Shared runners in the pool")
+        size.add_metric([], len(addresses))
+        busy_gauge = GaugeMetricFamily("nil_runner_pool_busy", "Runners running a call now")
+        busy_gauge.add_metric([], busy)
+        idle = GaugeMetricFamily("nil_runner_pool_idle", "Runners free now")
+        idle.add_metric([], len(addresses) - busy)
+        yield from (size, busy_gauge, idle)
+        root = getattr(runners, "root", None)
+        if root is not None:
+            replacements = CounterMetricFamily(
+                "nil_runner_pool_replacements", "Runners replaced after dying or hanging"
+            )
+            replacements.add_metric([], _supervisor_state(root).get("replacements", 0))
+            yield replacements
+
+
+def _supervisor_state(root: Path) -> dict:
+    try:
+        return json.loads((root / rd.STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
