@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,10 +22,18 @@ class PlatformCollector:
         self.platform = platform
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._database()
-        yield from self._pool()
+        database_up = yield from self._database()
+        runners_up = yield from self._pool()
+        up = GaugeMetricFamily(
+            "nil_component_up",
+            "1 when a component the gateway needs answers (readiness)",
+            labels=["component"],
+        )
+        up.add_metric(["database"], 1 if database_up else 0)
+        up.add_metric(["runners"], 1 if runners_up else 0)
+        yield up
 
-    def _database(self) -> Iterator[Metric]:
+    def _database(self) -> Generator[Metric, None, bool]:
         from common.db import transaction
         from db import functions as repo
 
@@ -34,7 +42,7 @@ class PlatformCollector:
                 counts = repo.count_by_status(conn)
             depths = self.platform.queues.depths()
         except NilError:
-            return
+            return False
         functions = GaugeMetricFamily("nil_functions", "Functions by status", labels=["status"])
         for status in FunctionStatus:
             functions.add_metric([status.value], counts.get(status.value, 0))
@@ -55,13 +63,14 @@ class PlatformCollector:
             visible.add_metric([depth.queue], depth.visible)
             age.add_metric([depth.queue], depth.oldest_age_seconds)
         yield from (length, visible, age)
+        return True
 
-    def _pool(self) -> Iterator[Metric]:
+    def _pool(self) -> Generator[Metric, None, bool]:
         runners = self.platform.runners
         if runners is None:
-            return
+            return False
         addresses = runners.addresses()
-        busy = runners.busy_count() if hasattr(runners, "busy_count") else 0
+        busy = sum(1 for a in addresses if runners.is_busy(a))
         size = GaugeMetricFamily("nil_runner_pool_runners", "Shared runners in the pool")
         size.add_metric([], len(addresses))
         busy_gauge = GaugeMetricFamily("nil_runner_pool_busy", "Runners running a call now")
@@ -76,6 +85,7 @@ class PlatformCollector:
             )
             replacements.add_metric([], _supervisor_state(root).get("replacements", 0))
             yield replacements
+        return bool(addresses)
 
 
 def _supervisor_state(root: Path) -> dict:

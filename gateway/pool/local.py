@@ -48,8 +48,8 @@ class DirectoryPool(RunnerPool):
     def try_lease(self, address: str) -> Callable[[], None] | None:
         return rd.try_lock(Path(address.removeprefix("unix:")).parent)
 
-    def busy_count(self) -> int:
-        return sum(1 for a in self.addresses() if rd.is_busy(Path(a.removeprefix("unix:")).parent))
+    def is_busy(self, address: str) -> bool:
+        return rd.is_busy(Path(address.removeprefix("unix:")).parent)
 
 
 class StaticPool(RunnerPool):
