@@ -1,7 +1,8 @@
 """gunicorn settings for the gateway.
 
-With the `local` or `docker` runner backend the gunicorn master also starts the one
-runner supervisor (runner/supervisor.py) for all workers, and stops it on exit.
+With the `local` or `docker` runner backend (not `static` or `kubernetes`) the
+gunicorn master also starts the one runner supervisor (runner/supervisor.py) for
+all workers, and stops it on exit.
 """
 
 import os

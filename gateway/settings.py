@@ -33,6 +33,7 @@ class Settings:
     runner_count: int = 2
     runner_wait_seconds: float = 5.0
     runner_endpoints: tuple[str, ...] = ()
+    runner_service: str = ""
 
     @classmethod
     def from_env(cls, overrides: dict[str, Any] | None = None) -> Settings:
@@ -57,6 +58,7 @@ class Settings:
             "runner_count": env_int("NIL_RUNNERS", cls.runner_count),
             "runner_wait_seconds": float(env_int("NIL_RUNNER_WAIT_MS", 5000)) / 1000,
             "runner_endpoints": env_list("NIL_RUNNER_ENDPOINTS"),
+            "runner_service": env_str("NIL_RUNNER_SERVICE", "") or "",
         }
         values.update(overrides or {})
         return dataclasses.replace(cls(), **values)

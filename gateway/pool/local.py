@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -78,3 +79,30 @@ class StaticPool(RunnerPool):
                 self._busy.discard(address)
 
         return release
+
+
+class DnsPool(StaticPool):
+    """Runners behind a Kubernetes headless Service: every address the name resolves
+    to is a runner pod. Re-resolved every `refresh_seconds`; affinity is kept because
+    rendezvous hashing only moves the functions of runners that come or go."""
+
+    def __init__(self, service: str, *, wait_seconds: float, refresh_seconds: float = 5.0):
+        super().__init__((), wait_seconds=wait_seconds)
+        host, _, port = service.rpartition(":")
+        self.host, self.port = host, int(port)
+        self.refresh_seconds = refresh_seconds
+        self._resolved_at = float("-inf")
+
+    def addresses(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._resolved_at > self.refresh_seconds:
+            self._resolved_at = now
+            try:
+                infos = socket.getaddrinfo(
+                    self.host, self.port, family=socket.AF_INET, type=socket.SOCK_STREAM
+                )
+            except OSError:
+                infos = []  # keep serving the last known runners while DNS hiccups
+            if infos:
+                self._addresses = sorted({f"{info[4][0]}:{self.port}" for info in infos})
+        return self._addresses
