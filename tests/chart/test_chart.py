@@ -231,7 +231,7 @@ def test_selectors_match_labels(case):
 @pytest.mark.parametrize("case", CASES)
 def test_images_are_pinned_never_latest(case):
     app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
-    for doc, container in containers(render(case)):
+    for _doc, container in containers(render(case)):
         image = container["image"]
         assert not image.endswith(":latest") and ":" in image.rsplit("/", 1)[-1]
         if "nil-" in image:
@@ -325,15 +325,15 @@ def test_a_changed_secret_rolls_the_pods():
 @pytest.mark.parametrize(
     "sets, message",
     [
-        (EXTERNAL_DB + ["--set", "image.tag=latest"], "/image/tag"),
-        (EXTERNAL_DB + ["--set", "gateway.replicas=0"], "/gateway/replicas"),
-        (EXTERNAL_DB + ["--set", "logLevel=LOUD"], "/logLevel"),
-        (EXTERNAL_DB + ["--set", "runner.port=70000"], "/runner/port"),
-        (EXTERNAL_DB + ["--set", "gatway.replicas=2"], "gatway"),
+        ([*EXTERNAL_DB, "--set", "image.tag=latest"], "/image/tag"),
+        ([*EXTERNAL_DB, "--set", "gateway.replicas=0"], "/gateway/replicas"),
+        ([*EXTERNAL_DB, "--set", "logLevel=LOUD"], "/logLevel"),
+        ([*EXTERNAL_DB, "--set", "runner.port=70000"], "/runner/port"),
+        ([*EXTERNAL_DB, "--set", "gatway.replicas=2"], "gatway"),
         (["--set", "database.url=mysql://x"], "/database/url"),
-        (EXTERNAL_DB + ["--set", "apiKeys.keys={short}"], "/apiKeys/keys/0"),
+        ([*EXTERNAL_DB, "--set", "apiKeys.keys={short}"], "/apiKeys/keys/0"),
         ([], "set database.url, database.existingSecret, or database.bundled.enabled=true"),
-        (EXTERNAL_DB + ["--set", "database.bundled.enabled=true"], "not both"),
+        ([*EXTERNAL_DB, "--set", "database.bundled.enabled=true"], "not both"),
     ],
 )
 def test_wrong_values_are_refused(sets, message):
