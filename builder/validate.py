@@ -7,12 +7,15 @@ import wasmtime
 from common.abi import ABI_BY_LANGUAGE, AbiError, check_module, engine_config
 
 _ENGINE = wasmtime.Engine(engine_config())
+MAX_MODULE_BYTES = 16 * 1024 * 1024  # what a runner accepts (runner/settings.py)
 
 
 def validate_artifact(language: str, wasm: bytes) -> str | None:
     """None when the module is acceptable, else the reason for the user."""
     if not wasm.startswith(b"\0asm"):
         return "the compiler produced no WebAssembly module"
+    if len(wasm) > MAX_MODULE_BYTES:
+        return f"the compiled module is larger than {MAX_MODULE_BYTES} bytes"
     try:
         wasmtime.Module.validate(_ENGINE, wasm)
         module = wasmtime.Module(_ENGINE, wasm)

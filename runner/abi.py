@@ -87,6 +87,14 @@ def read_as_string(store, memory: wasmtime.Memory, ptr: int, max_bytes: int) -> 
         raise InvalidOutput("output is not valid UTF-16") from None
 
 
+def _readable(store, memory: wasmtime.Memory, ptr: int, max_bytes: int) -> str | None:
+    """A string for a diagnostic: what cannot be read is said so, not raised."""
+    try:
+        return read_as_string(store, memory, ptr, max_bytes)
+    except InvalidOutput:
+        return "<unreadable>"
+
+
 class AbiAdapter:
     abi: Abi
 
@@ -123,8 +131,8 @@ class AssemblyScriptAdapter(AbiAdapter):
 
         def abort(caller, msg_ptr, file_ptr, line, column):
             memory = _memory(caller)
-            message = read_as_string(caller, memory, msg_ptr, 64 * 1024) or "abort"
-            file = read_as_string(caller, memory, file_ptr, 4096) or "unknown"
+            message = _readable(caller, memory, msg_ptr, 64 * 1024) or "abort"
+            file = _readable(caller, memory, file_ptr, 4096) or "unknown"
             raise GuestAbort(f"{message} (at {file}:{line}:{column})")
 
         def trace(caller, msg_ptr, n, *values):

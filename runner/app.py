@@ -27,7 +27,6 @@ from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
 _MODULE_PATH = re.compile(r"^/modules/([0-9a-f]{64})$")
-MAX_MODULE_BYTES = 64 * 1024 * 1024
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -49,8 +48,18 @@ def _read_body(environ: dict, limit: int) -> bytes:
     except ValueError:
         raise BadRequest("invalid Content-Length") from None
     if length > limit:
+        _discard(environ["wsgi.input"], length)  # so the client reads our answer
         raise BadRequest(f"body larger than {limit} bytes")
     return environ["wsgi.input"].read(length) if length else b""
+
+
+def _discard(stream, length: int, most: int = 128 * 1024 * 1024) -> None:
+    remaining = min(length, most)
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 class RunnerApp:
@@ -95,7 +104,7 @@ class RunnerApp:
 
     def put_module(self, sha256: str, environ: dict, start: StartResponse) -> Iterable[bytes]:
         language = _query_param(environ.get("QUERY_STRING", ""), "language")
-        wasm = _read_body(environ, MAX_MODULE_BYTES)
+        wasm = _read_body(environ, self.executor.settings.max_module_bytes)
         if not self.executor.has_module(sha256):
             try:
                 self.executor.load_module(sha256, language, wasm)

@@ -70,6 +70,10 @@ class Executor:
         """Compile bytes once (after checking their hash and ABI) and cache them."""
         if language not in self.adapters:
             raise ModuleRejected(f"unsupported language {language!r}")
+        if len(wasm) > self.settings.max_module_bytes:
+            raise ModuleRejected(
+                f"the module is larger than {self.settings.max_module_bytes} bytes"
+            )
         if hashlib.sha256(wasm).hexdigest() != sha256:
             raise ModuleRejected("the module's bytes do not match its sha256")
         if not wasm.startswith(b"\0asm"):
@@ -107,6 +111,7 @@ class Executor:
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         outcome.fuel_used = limits.fuel - store.get_fuel()
         outcome.logs = ctx.logs
+        store.close()  # free the instance's memory now, not at the next GC cycle
         metrics.EXECUTIONS.labels(entry.language, outcome.outcome).inc()
         return outcome
 

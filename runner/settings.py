@@ -13,6 +13,7 @@ class Settings:
     cache_entries: int = 256
     max_wasm_stack: int = 512 * 1024
     max_output_bytes: int = 6 * 1024 * 1024
+    max_module_bytes: int = 16 * 1024 * 1024
     max_log_bytes: int = 64 * 1024
     epoch_tick_ms: int = 5
     max_table_elements: int = 100_000
