@@ -14,11 +14,12 @@ class Settings:
     max_reads: int = 5
     health_port: int = 8081
     log_level: str = "INFO"
+    visibility_seconds: int | None = None
 
     @property
     def visibility_timeout(self) -> int:
         """Longer than a compile can take, so a job is not redelivered while compiling."""
-        return int(self.compile_timeout_seconds) + 30
+        return self.visibility_seconds or int(self.compile_timeout_seconds) + 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +29,5 @@ class Settings:
             max_reads=env_int("NIL_BUILDER_MAX_READS", 5),
             health_port=env_int("NIL_BUILDER_PORT", 8081),
             log_level=env_str("NIL_LOG_LEVEL", "INFO") or "INFO",
+            visibility_seconds=env_int("NIL_BUILDER_VISIBILITY_SECONDS", 0) or None,
         )

@@ -9,6 +9,7 @@ class NilError(Exception):
 
     status = 500
     error = "Internal Server Error"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
@@ -23,3 +24,4 @@ class DatabaseUnavailable(NilError):
 
     status = 503
     error = "Service Unavailable"
+    retry_after = 1

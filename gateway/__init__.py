@@ -21,7 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     request_ids.init_app(app)
     metrics.init_app(app)
-    auth.init_app(app, settings.api_keys)
+    auth.init_app(app, settings.api_keys, settings.rate_limit_per_second, settings.rate_limit_burst)
     errors.init_app(app)
     platform.init_app(app, settings)
     pool.init_app(app)

@@ -60,6 +60,7 @@ class ServiceUnavailable(NilError):
 
     status = 503
     error = "Service Unavailable"
+    retry_after = 1
 
 
 def error_response(status: int, error: str, message: str) -> Response:
@@ -82,7 +83,10 @@ def init_app(app: Flask) -> None:
     def handle_nil_error(exc: NilError) -> Response:
         if exc.status >= 500:
             logger.warning("request.failed", extra={"status": exc.status, "error": exc.message})
-        return error_response(exc.status, exc.error, exc.message)
+        response = error_response(exc.status, exc.error, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:

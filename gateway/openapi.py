@@ -17,7 +17,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"$ref": "#/components/responses/Error"} for c in codes}
+    """The listed statuses, plus 401 and 429 that API keys can bring to any of them."""
+    return {str(c): {"$ref": "#/components/responses/Error"} for c in sorted({*codes, 401, 429})}
 
 
 _TS = {"type": "string", "format": "date-time"}

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from common.config import database_url, env_int, env_list, env_str
+from common.config import database_url, env_float, env_int, env_list, env_str
 
 MIB = 1024 * 1024
 
@@ -27,6 +27,8 @@ class Settings:
     default_fuel: int = 2_000_000_000
     max_fuel: int = 200_000_000_000
     api_keys: tuple[str, ...] = ()
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
     # Runner pool (see gateway/pool): backend name and its settings.
     pool_backend: str = "local"
     runner_dir: str = ".nil/runners"
@@ -53,6 +55,10 @@ class Settings:
             "default_fuel": env_int("NIL_DEFAULT_FUEL", cls.default_fuel),
             "max_fuel": env_int("NIL_MAX_FUEL", cls.max_fuel),
             "api_keys": env_list("NIL_API_KEYS"),
+            "rate_limit_per_second": env_float(
+                "NIL_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second
+            ),
+            "rate_limit_burst": env_int("NIL_RATE_LIMIT_BURST", cls.rate_limit_burst),
             "pool_backend": env_str("NIL_POOL_BACKEND", cls.pool_backend),
             "runner_dir": env_str("NIL_RUNNER_DIR", f"{home}/runners"),
             "runner_count": env_int("NIL_RUNNERS", cls.runner_count),

@@ -153,3 +153,30 @@ def test_api_keys_guard_everything_but_the_probes(db_url, runner_dir):
             assert client.get(open_path).status_code == 200
     finally:
         app.extensions["nil"].close()
+
+
+def test_each_api_key_is_rate_limited_on_its_own(db_url, runner_dir):
+    from gateway import create_app
+
+    app = create_app(
+        {
+            "database_url": db_url,
+            "runner_dir": str(runner_dir),
+            "api_keys": ("key-a", "key-b"),
+            "rate_limit_per_second": 0.5,
+            "rate_limit_burst": 2,
+        }
+    )
+    client = app.test_client()
+    a = {"Authorization": "Bearer key-a"}
+    try:
+        assert [client.get("/functions", headers=a).status_code for _ in range(2)] == [200, 200]
+        limited = client.get("/functions", headers=a)
+        assert_error(limited, 429, "rate limit exceeded")
+        assert limited.headers["Retry-After"] == "2"
+        assert (
+            client.get("/functions", headers={"Authorization": "Bearer key-b"}).status_code == 200
+        )
+        assert client.get("/health").status_code == 200  # probes are never limited
+    finally:
+        app.extensions["nil"].close()

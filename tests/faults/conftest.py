@@ -1,0 +1,1 @@
+from tests.integration.conftest import builder, compile_all, consumer  # noqa: F401

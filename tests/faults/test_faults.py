@@ -1,0 +1,296 @@
+"""Breaking things on purpose, with real processes: killed builders and consumers,
+a restarted database, and a result delivered a thousand times."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from psycopg.conninfo import conninfo_to_dict
+
+from common.contracts import CompilationResult
+from common.queue import CompilationQueues
+from db import migrate
+from tests.e2e.conftest import free_port
+from tests.integration.helpers import function_body, queue_messages, source
+from tools.platform import LocalPlatform, start_embedded_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(what)
+
+
+def status_of(pool, fid: str) -> str:
+    with pool.connection() as conn:
+        return conn.execute("SELECT status FROM functions WHERE id = %s", (fid,)).fetchone()[0]
+
+
+def spawn(module: str, db_url: str, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", module],
+        cwd=ROOT,
+        start_new_session=True,
+        env={**os.environ, "DATABASE_URL": db_url, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, pool, db_url, consumer):
+    env = {"NIL_BUILDER_VISIBILITY_SECONDS": "3", "NIL_BUILDER_PORT": str(free_port())}
+    first = spawn("builder", db_url, **env)
+    try:
+        wait_for(
+            lambda: (
+                requests.get(f"http://127.0.0.1:{env['NIL_BUILDER_PORT']}/health", timeout=1).ok
+                if _port_open(env)
+                else False
+            ),
+            30,
+            "the first builder",
+        )
+        fid = client.post(
+            "/functions", json=function_body(language="assemblyscript", src=source("add.ts"))
+        ).json["id"]
+        wait_for(lambda: status_of(pool, fid) == "COMPILING", 30, "the compile to start")
+        kill_group(first)  # the builder and its compiler, mid-compile
+    finally:
+        if first.poll() is None:
+            kill_group(first)
+    with pool.connection() as conn:
+        assert queue_messages(conn, "compilation_results") == []  # nothing was published
+    env["NIL_BUILDER_PORT"] = str(free_port())
+    second = spawn("builder", db_url, **env)
+    try:
+
+        def applied() -> bool:
+            consumer.run(wait=False)
+            return status_of(pool, fid) in ("READY", "FAILED")
+
+        wait_for(applied, 60, "the successor to compile the returned job")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    fn = client.get(f"/functions/{fid}").json
+    assert (fn["status"], fn["revision"]) == ("READY", 1)
+    with pool.connection() as conn:
+        assert queue_messages(conn, "compilation_jobs") == []
+        assert queue_messages(conn, "compilation_results") == []
+
+
+def _port_open(env) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", int(env["NIL_BUILDER_PORT"]))) == 0
+
+
+def test_a_result_applied_but_not_deleted_is_applied_again_idempotently(
+    client, builder, consumer, pool
+):
+    fid = client.post("/functions", json=function_body()).json["id"]
+    builder.run(wait=False)
+    queues = CompilationQueues(pool)
+    [delivery] = queues.read_results(vt=1, qty=1, poll_seconds=0)
+    from db import functions as repo
+
+    with pool.connection() as conn:  # the consumer updated, then died before the delete
+        repo.apply_result(conn, CompilationResult.from_json(delivery.payload))
+    first = client.get(f"/functions/{fid}").json
+    time.sleep(1.1)  # the visibility timeout runs out; the message is back
+    assert consumer.run(wait=False) == 1
+    again = client.get(f"/functions/{fid}").json
+    assert {**again, "updatedAt": None} == {**first, "updatedAt": None}
+    with pool.connection() as conn:
+        assert queue_messages(conn, "compilation_results") == []
+
+
+def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, pool, db_url, consumer):
+    fids = [
+        client.post(
+            "/functions",
+            json=function_body(name=f"f{i}", src=source("echo.wat").replace("1024", str(1024 + i))),
+        ).json["id"]
+        for i in range(30)
+    ]
+    builder.run(wait=False)
+    proc = spawn("gateway.consumer", db_url, NIL_CONSUMER_PORT=str(free_port()))
+    wait_for(
+        lambda: sum(status_of(pool, f) == "READY" for f in fids) >= 3,
+        30,
+        "the consumer to start applying",
+    )
+    kill_group(proc)
+    time.sleep(0.2)
+    consumer.visibility_timeout = 1
+    time.sleep(1.1)
+    consumer.run(wait=False)
+    assert [status_of(pool, f) for f in fids] == ["READY"] * 30
+    with pool.connection() as conn:
+        assert queue_messages(conn, "compilation_results") == []
+
+
+def test_the_same_result_delivered_a_thousand_times_equals_one_delivery(
+    client, builder, consumer, pool
+):
+    fid = client.post("/functions", json=function_body()).json["id"]
+    builder.run(wait=False)
+    with pool.connection() as conn:
+        [payload] = queue_messages(conn, "compilation_results")
+    consumer.run(wait=False)
+    once = client.get(f"/functions/{fid}").json
+    result = CompilationResult.from_json(payload)
+    queues = CompilationQueues(pool)
+    for _ in range(1000):
+        queues.publish_result(result)
+    consumer.batch_size = 100
+    assert consumer.run(wait=False) == 1000
+    after = client.get(f"/functions/{fid}").json
+    assert {**after, "updatedAt": None} == {**once, "updatedAt": None}
+    with pool.connection() as conn:
+        assert queue_messages(conn, "compilation_results") == []
+
+
+# ------------------------------------------------------------------ database restart
+
+
+@pytest.fixture
+def own_postgres(tmp_path):
+    """A PostgreSQL server of this test's own, so restarting it disturbs nothing else."""
+    home = tmp_path / "pg"
+    home.mkdir()
+    url = start_embedded_postgres(home)
+    migrate(url)
+    return home / "pgdata", url
+
+
+def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    socket_dir = conninfo_to_dict(url)["host"]
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user="embedded_postgres", timeout=30)
+    time.sleep(down_seconds)
+    pg_ctl(
+        ["-w", "-o", f"-h '' -k {socket_dir}", "-l", str(pgdata / "log"), "start"],
+        pgdata=pgdata,
+        user="embedded_postgres",
+        timeout=30,
+    )
+
+
+def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_path):
+    pgdata, url = own_postgres
+    platform = LocalPlatform(
+        url,
+        tmp_path / "home",
+        port=free_port(),
+        builder_port=free_port(),
+        consumer_port=free_port(),
+        output=io.StringIO(),
+    )
+    platform.start()
+    base = f"http://127.0.0.1:{platform.port}"
+    answers: list[tuple[int, dict]] = []
+    try:
+        platform.wait_ready(90)
+        fid = requests.post(f"{base}/functions", json=function_body(), timeout=10).json()["id"]
+        wait_for(
+            lambda: requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"] == "READY",
+            60,
+            "compilation",
+        )
+        stop = threading.Event()
+
+        def stream() -> None:
+            session = requests.Session()
+            while not stop.is_set():
+                try:
+                    r = session.post(
+                        f"{base}/functions/{fid}/execute",
+                        json={"input": {"n": len(answers)}},
+                        timeout=30,
+                    )
+                except requests.RequestException:
+                    continue
+                answers.append((r.status_code, r.json()))
+
+        thread = threading.Thread(target=stream)
+        thread.start()
+        time.sleep(1.0)
+        restart_postgres(pgdata, url, down_seconds=7.0)  # longer than the pool timeout
+        time.sleep(2.0)
+        stop.set()
+        thread.join(timeout=60)
+        recovered = requests.post(f"{base}/functions/{fid}/execute", json={"input": {}}, timeout=30)
+        assert recovered.status_code == 200, recovered.text  # no restart of the platform
+    finally:
+        platform.stop()
+    statuses = {status for status, _ in answers}
+    assert statuses <= {200, 503}, statuses  # never a 500
+    assert 503 in statuses and 200 in statuses
+    for status, body in answers:
+        assert set(body) >= ({"id", "status"} if status == 200 else {"status", "message"})
+        assert "Traceback" not in str(body)
+    with psycopg.connect(url) as conn:
+        stored = dict(conn.execute("SELECT id::text, status::text FROM executions").fetchall())
+    for status, body in answers:
+        if status == 200:
+            assert stored[body["id"]] == body["status"] == "COMPLETED"
+    print(
+        f"{len(answers)} requests: {sum(s == 200 for s, _ in answers)} × 200, "
+        f"{sum(s == 503 for s, _ in answers)} × 503 during the outage"
+    )
+
+
+def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, pool):
+    from common import unix_http
+    from gateway.pool.base import affinity_order
+
+    fid = client.post(
+        "/functions",
+        json=function_body(
+            language="assemblyscript",
+            src=source("loop.ts"),
+            limits={"timeoutMs": 20_000, "fuel": 10**11},
+        ),
+    ).json["id"]
+    compile_all()
+    target = affinity_order(fid, app.extensions["nil"].runners.addresses())[0]
+    import json as _json
+
+    victim = _json.loads(unix_http.request(target, "GET", "/health")[1])["pid"]
+    responses = []
+    thread = threading.Thread(
+        target=lambda: responses.append(client.post(f"/functions/{fid}/execute", json={}))
+    )
+    thread.start()
+    time.sleep(0.5)
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=10)
+    assert responses[0].status_code == 503
+    with pool.connection() as conn:
+        running = conn.execute("SELECT count(*) FROM executions WHERE status = 'RUNNING'")
+        assert running.fetchone()[0] == 0
+    assert uuid.UUID(fid)
