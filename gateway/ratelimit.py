@@ -2,7 +2,7 @@
 
 A bucket holds up to `burst` tokens and refills at `rate` per second; a request
 takes one. An empty bucket answers 429 with Retry-After. Buckets live in the
-process, so N gateway processes allow N × rate in total (documented).
+process, so N gateway processes allow N x rate in total (documented).
 """
 
 from __future__ import annotations

@@ -259,8 +259,8 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
         if status == 200:
             assert stored[body["id"]] == body["status"] == "COMPLETED"
     print(
-        f"{len(answers)} requests: {sum(s == 200 for s, _ in answers)} × 200, "
-        f"{sum(s == 503 for s, _ in answers)} × 503 during the outage"
+        f"{len(answers)} requests: {sum(s == 200 for s, _ in answers)} x 200, "
+        f"{sum(s == 503 for s, _ in answers)} x 503 during the outage"
     )
 
 
