@@ -1,0 +1,105 @@
+"""Load: 5,000 executions at concurrency 32 across 10 functions that succeed, throw or
+time out, against the whole platform on loopback. Bounded in count; stops by itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from common import runner_dir as rd
+from common import unix_http
+from tests.conftest import TEMPLATE, database_url
+from tests.e2e.conftest import free_port
+from tests.integration.helpers import source
+from tools.platform import LocalPlatform
+
+TOTAL = 5000
+CONCURRENCY = 32
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def loaded_platform(pg_url, template_url, tmp_path_factory):
+    name = f"nil_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    platform = LocalPlatform(database_url(pg_url, name), tmp_path_factory.mktemp("load"),
+                             port=free_port(), builder_port=free_port(),
+                             consumer_port=free_port(), runners=2, output=io.StringIO(),
+                             extra_env={"NIL_GATEWAY_THREADS": "16"})
+    platform.start()
+    platform.wait_ready(90)
+    yield platform, database_url(pg_url, name)
+    platform.stop()
+
+
+def runner_rss_kb(home: Path) -> int:
+    total = 0
+    for sock in rd.shared_sockets(home / "runners"):
+        pid = json.loads(unix_http.request(f"unix:{sock}", "GET", "/health")[1])["pid"]
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def register(base: str, name: str, src: str, **extra) -> str:
+    fid = requests.post(f"{base}/functions", json={"name": name, "language": "assemblyscript",
+                                                   "source": src, **extra}, timeout=10).json()["id"]
+    deadline = time.monotonic() + 90
+    while requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"] != "READY":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return fid
+
+
+def test_five_thousand_executions_at_concurrency_32(loaded_platform):
+    platform, url = loaded_platform
+    base = f"http://127.0.0.1:{platform.port}"
+    kinds = ["echo"] * 6 + ["throw"] * 3 + ["loop"]
+    functions = []
+    for i, kind in enumerate(kinds):
+        src = source(f"{kind}.ts") + f"\n// function {i}\n"
+        limits = {"timeoutMs": 50, "fuel": 10**11} if kind == "loop" else None
+        fid = register(base, f"{kind}-{i}", src, **({"limits": limits} if limits else {}))
+        functions.append((fid, kind))
+    expected = {"echo": "COMPLETED", "throw": "FAILED", "loop": "FAILED"}
+    local = threading.local()
+
+    def call(n: int) -> tuple[int, str, dict]:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        fid, kind = functions[n % len(functions)]
+        response = session.post(f"{base}/functions/{fid}/execute",
+                                json={"input": {"n": n}}, timeout=60)
+        return response.status_code, kind, response.json()
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:  # warm-up: every module cached
+        list(pool.map(call, range(200)))
+    warmed_rss = runner_rss_kb(platform.home)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(call, range(TOTAL)))
+    elapsed = time.perf_counter() - started
+    after_rss = runner_rss_kb(platform.home)
+
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(200) == TOTAL, {s: statuses.count(s) for s in set(statuses)}
+    for _, kind, body in results:
+        assert body["status"] == expected[kind], body
+    with psycopg.connect(url) as conn:
+        stored = dict(conn.execute("SELECT id::text, status::text FROM executions").fetchall())
+    for _, _, body in results:
+        assert stored[body["id"]] == body["status"]  # every 200 has its row, same status
+    assert after_rss <= warmed_rss * 1.2, (warmed_rss, after_rss)
+    print(f"\n{TOTAL} executions at concurrency {CONCURRENCY}: {elapsed:.1f} s, "
+          f"{TOTAL / elapsed:.0f} executions/s; runner RSS {warmed_rss} → {after_rss} kB")
