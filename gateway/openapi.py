@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
 from common.contracts import LANGUAGES
+from gateway.settings import Settings
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -21,6 +23,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"$ref": "#/components/responses/Error"} for c in sorted({*codes, 401, 429})}
 
 
+_NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL
 _TS = {"type": "string", "format": "date-time"}
 _NULLABLE_TS = {"type": ["string", "null"], "format": "date-time"}
 _ID_PARAM = {
@@ -38,8 +41,13 @@ _PAGE_PARAMS = [
     {
         "name": "before",
         "in": "query",
-        "description": "an id or an RFC 3339 timestamp",
-        "schema": {"type": "string"},
+        "description": "rows older than this id (404 if there is no such row) or timestamp",
+        "schema": {
+            "anyOf": [
+                {"type": "string", "format": "uuid"},
+                {"type": "string", "format": "date-time"},
+            ]
+        },
     },
 ]
 _LIMITS = {
@@ -76,10 +84,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "language", "source"],
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 255},
-            "description": {"type": ["string", "null"], "maxLength": 4096},
+            "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _NO_NUL},
+            "description": {"type": ["string", "null"], "maxLength": 4096, "pattern": _NO_NUL},
             "language": {"type": "string", "enum": list(LANGUAGES)},
-            "source": {"type": "string", "minLength": 1},
+            "source": {"type": "string", "minLength": 1, "pattern": _NO_NUL},
             "limits": _LIMITS,
             "isolation": _ISOLATION,
         },
@@ -128,7 +136,23 @@ SCHEMAS: dict[str, Any] = {
     },
     "ExecuteRequest": {
         "type": "object",
-        "properties": {"input": {"type": ["object", "null"]}},
+        "properties": {
+            "input": {"anyOf": [{"type": "null"}, _ref("JsonObject")]},
+        },
+    },
+    # JSON that PostgreSQL's jsonb can store: no NUL in any key or string.
+    "JsonObject": {
+        "type": "object",
+        "propertyNames": {"pattern": _NO_NUL},
+        "additionalProperties": _ref("JsonValue"),
+    },
+    "JsonValue": {
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            {"type": "string", "pattern": _NO_NUL},
+            {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+            _ref("JsonObject"),
+        ]
     },
     "Execution": {
         "type": "object",
@@ -185,7 +209,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": _PAGE_PARAMS,
                 "responses": {
                     "200": _json({"type": "array", "items": _ref("FunctionSummary")}, "Functions"),
-                    **_errors(400, 503),
+                    **_errors(400, 404, 503),
                 },
             },
         },
@@ -291,8 +315,24 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _with_settings(settings: Settings) -> dict[str, Any]:
+    """The schemas, with the limits this gateway is configured with."""
+    schemas = copy.deepcopy(SCHEMAS)
+    request = schemas["FunctionRequest"]["properties"]
+    request["source"]["maxLength"] = settings.max_source_bytes
+    request["source"]["description"] = f"at most {settings.max_source_bytes} bytes as UTF-8"
+    maxima = {
+        "timeoutMs": settings.max_timeout_ms,
+        "memoryMb": settings.max_memory_mb,
+        "fuel": settings.max_fuel,
+    }
+    for field, maximum in maxima.items():
+        request["limits"]["properties"][field]["maximum"] = maximum
+    return schemas
+
+
 @cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(settings: Settings) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -302,7 +342,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": _paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": _with_settings(settings),
             "responses": {"Error": _json(_ref("Error"), "An error (SPEC §3 shape)")},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from common.contracts import LANGUAGES, Limits
+from common.jsonvalues import unstorable_reason
 from db.records import FunctionSpec
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
 
@@ -40,6 +41,23 @@ def parse_uuid(text: str, what: str = "id") -> UUID:
         raise ValidationError(f"{what} must be a UUID, got {text[:64]!r}") from None
 
 
+def require_text(value: Any, field: str) -> str:
+    """A non-empty string that PostgreSQL can store: valid Unicode, no NUL."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{field} is required and must be a non-empty string")
+    check_storable(value, field)
+    return value
+
+
+def check_storable(text: str, field: str) -> None:
+    if "\x00" in text:
+        raise ValidationError(f"{field} must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{field} must be valid Unicode (no lone surrogates)") from None
+
+
 def require_object(body: Any, what: str = "request body") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError(f"{what} must be a JSON object")
@@ -48,9 +66,7 @@ def require_object(body: Any, what: str = "request body") -> dict[str, Any]:
 
 def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int) -> FunctionSpec:
     body = require_object(body)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError("name is required and must be a non-empty string")
+    name = require_text(body.get("name"), "name")
     if len(name) > MAX_NAME_CHARS:
         raise ValidationError(f"name must be at most {MAX_NAME_CHARS} characters")
     description = body.get("description")
@@ -58,6 +74,8 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         raise ValidationError("description must be a string or null")
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
         raise ValidationError(f"description must be at most {MAX_DESCRIPTION_CHARS} characters")
+    if description is not None:
+        check_storable(description, "description")
     language = body.get("language")
     if not isinstance(language, str) or not language:
         raise ValidationError("language is required and must be a string")
@@ -65,9 +83,7 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         raise UnsupportedLanguage(
             f"language {language[:64]!r} is not supported; use one of: {', '.join(LANGUAGES)}"
         )
-    source = body.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise ValidationError("source is required and must be a non-empty string")
+    source = require_text(body.get("source"), "source")
     if len(source.encode("utf-8")) > max_source_bytes:
         raise PayloadTooLarge(f"source must be at most {max_source_bytes} bytes")
     limits = parse_limits(body.get("limits"), policy)
@@ -91,6 +107,8 @@ def parse_limits(raw: Any, policy: LimitPolicy) -> Limits:
         if value is None:
             values[attr] = getattr(policy.defaults, attr)
             continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 64.0 is the integer 64
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"limits.{field} must be an integer")
         if not 1 <= value <= maximum:
@@ -109,7 +127,11 @@ def parse_execute_input(body: Any, *, max_input_bytes: int) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise ValidationError("input must be a JSON object")
-    if len(json.dumps(value, separators=(",", ":")).encode("utf-8")) > max_input_bytes:
+    problem = unstorable_reason(value)
+    if problem is not None:
+        raise ValidationError(f"input {problem}")
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > max_input_bytes:
         raise PayloadTooLarge(f"input must be at most {max_input_bytes} bytes as JSON")
     return value
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import wasmtime
 
 from common.abi import ABI_BY_LANGUAGE, AbiError, check_module
+from common.jsonvalues import unstorable_reason
 from runner import metrics
 from runner.abi import ADAPTERS, AbiAdapter, CallContext, GuestAbort, InvalidOutput
 from runner.engine import CachedModule, EpochTicker, ModuleCache, make_engine
@@ -193,9 +194,12 @@ def _check_output(output: str, max_bytes: int) -> Outcome:
             "invalid_output", error=f"invalid output: output is larger than {max_bytes} bytes"
         )
     try:
-        json.loads(output)
+        value = json.loads(output)
     except ValueError:
         return Outcome("invalid_output", error="function returned invalid JSON")
+    problem = unstorable_reason(value)
+    if problem is not None:
+        return Outcome("invalid_output", error=f"invalid output: the JSON {problem}")
     return Outcome("ok", output=output)
 
 

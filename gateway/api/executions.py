@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from common.db import transaction
 from db import executions as repo
 from db.records import PageCursor
-from gateway.errors import NotFound, ValidationError
+from gateway.errors import NotFound
 from gateway.execution import execute_function
 from gateway.platform import json_body, platform
 from gateway.serialize import execution_json, execution_summary_json
@@ -41,7 +41,7 @@ def list_executions(function_id: str) -> Response:
         if page.before_id is not None:
             cursor = repo.execution_cursor(conn, page.before_id)
             if cursor is None:
-                raise ValidationError("before names no known execution")
+                raise NotFound(f"no execution {page.before_id} to page before")
         elif page.before_time is not None:
             cursor = PageCursor(page.before_time, _MIN_UUID)
         rows = repo.list_executions(conn, fid, limit=page.limit, before=cursor)

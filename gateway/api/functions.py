@@ -11,7 +11,7 @@ from common.contracts import CompilationJob
 from common.db import transaction
 from db import functions as repo
 from db.records import FunctionRecord, PageCursor
-from gateway.errors import NotFound, ValidationError
+from gateway.errors import NotFound
 from gateway.platform import Platform, json_body, platform
 from gateway.serialize import function_json, function_summary_json
 from gateway.validation import Page, parse_function_spec, parse_page, parse_uuid
@@ -72,7 +72,7 @@ def _resolve_cursor(conn, page: Page) -> PageCursor | None:
     if page.before_id is not None:
         cursor = repo.function_cursor(conn, page.before_id)
         if cursor is None:
-            raise ValidationError("before names no known function")
+            raise NotFound(f"no function {page.before_id} to page before")
         return cursor
     if page.before_time is not None:
         return PageCursor(page.before_time, _MIN_UUID)

@@ -45,4 +45,4 @@ def _runner_state(p) -> dict:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(platform().settings))

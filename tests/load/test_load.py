@@ -32,10 +32,16 @@ def loaded_platform(pg_url, template_url, tmp_path_factory):
     name = f"nil_load_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    platform = LocalPlatform(database_url(pg_url, name), tmp_path_factory.mktemp("load"),
-                             port=free_port(), builder_port=free_port(),
-                             consumer_port=free_port(), runners=2, output=io.StringIO(),
-                             extra_env={"NIL_GATEWAY_THREADS": "16"})
+    platform = LocalPlatform(
+        database_url(pg_url, name),
+        tmp_path_factory.mktemp("load"),
+        port=free_port(),
+        builder_port=free_port(),
+        consumer_port=free_port(),
+        runners=2,
+        output=io.StringIO(),
+        extra_env={"NIL_GATEWAY_THREADS": "16"},
+    )
     platform.start()
     platform.wait_ready(90)
     yield platform, database_url(pg_url, name)
@@ -53,8 +59,11 @@ def runner_rss_kb(home: Path) -> int:
 
 
 def register(base: str, name: str, src: str, **extra) -> str:
-    fid = requests.post(f"{base}/functions", json={"name": name, "language": "assemblyscript",
-                                                   "source": src, **extra}, timeout=10).json()["id"]
+    fid = requests.post(
+        f"{base}/functions",
+        json={"name": name, "language": "assemblyscript", "source": src, **extra},
+        timeout=10,
+    ).json()["id"]
     deadline = time.monotonic() + 90
     while requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"] != "READY":
         assert time.monotonic() < deadline
@@ -79,8 +88,9 @@ def test_five_thousand_executions_at_concurrency_32(loaded_platform):
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         fid, kind = functions[n % len(functions)]
-        response = session.post(f"{base}/functions/{fid}/execute",
-                                json={"input": {"n": n}}, timeout=60)
+        response = session.post(
+            f"{base}/functions/{fid}/execute", json={"input": {"n": n}}, timeout=60
+        )
         return response.status_code, kind, response.json()
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:  # warm-up: every module cached
@@ -101,5 +111,7 @@ def test_five_thousand_executions_at_concurrency_32(loaded_platform):
     for _, _, body in results:
         assert stored[body["id"]] == body["status"]  # every 200 has its row, same status
     assert after_rss <= warmed_rss * 1.2, (warmed_rss, after_rss)
-    print(f"\n{TOTAL} executions at concurrency {CONCURRENCY}: {elapsed:.1f} s, "
-          f"{TOTAL / elapsed:.0f} executions/s; runner RSS {warmed_rss} → {after_rss} kB")
+    print(
+        f"\n{TOTAL} executions at concurrency {CONCURRENCY}: {elapsed:.1f} s, "
+        f"{TOTAL / elapsed:.0f} executions/s; runner RSS {warmed_rss} → {after_rss} kB"
+    )

@@ -108,3 +108,38 @@ def test_page_defaults_and_cursors():
 def test_bad_pages_are_400(args):
     with pytest.raises(ValidationError):
         parse_page(args)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"name": "a\x00b"}, "name must not contain NUL characters"),
+        ({"name": "\ud800"}, "name must be valid Unicode"),
+        ({"name": " "}, None),  # any non-empty name, as the spec says
+        ({"source": ""}, "source is required"),
+        ({"description": "x\x00"}, "description must not contain NUL"),
+    ],
+)
+def test_text_postgres_cannot_store_is_400(body, message):
+    if message is None:
+        assert spec(**body).name == body["name"]
+        return
+    with pytest.raises(ValidationError, match=message):
+        spec(**body)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"a": "x\x00"}, "input contains NUL characters"),
+        ({"k\x00": 1}, "input contains NUL characters"),
+        ({"a": ["\udc00"]}, "input contains lone UTF-16 surrogates"),
+    ],
+)
+def test_input_postgres_cannot_store_is_400(value, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_execute_input({"input": value}, max_input_bytes=1000)
+
+
+def test_a_literal_backslash_u0000_is_fine():
+    assert parse_execute_input({"input": {"a": "\\u0000"}}, max_input_bytes=100) == {"a": "\\u0000"}
