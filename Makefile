@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLCHAINS := builder/toolchains
 
-.PHONY: setup dev test lint format clean
+.PHONY: setup dev test lint format clean bench
 
 setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed $(VENV)/bin/helm
 
@@ -54,3 +54,6 @@ images: base-image $(addprefix image-,$(IMAGES))
 $(addprefix image-,$(IMAGES)): image-%: base-image
 	docker build --quiet --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	  -f Dockerfile.$* -t nil-$*:$(VERSION) -t nil-$*:dev .
+
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
