@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -40,10 +41,13 @@ def free_port() -> int:
 
 
 class Api:
-    """One requests.Session per thread, on loopback."""
+    """A lean keep-alive HTTP client per thread (like wrk or hey would be): the figures
+    measure the platform, not the client library. `session` (requests) is used only
+    for the non-timed setup calls."""
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.port = int(base.rsplit(":", 1)[1])
         self.local = threading.local()
 
     @property
@@ -52,11 +56,23 @@ class Api:
             self.local.session = requests.Session()
         return self.local.session
 
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+
     def register(self, name: str, language: str, source: str) -> tuple[str, float]:
         """Create a function; return its id and the ms from POST to READY."""
         started = time.perf_counter()
-        fid = self.session.post(f"{self.base}/functions", json={
-            "name": name, "language": language, "source": source}, timeout=30).json()["id"]
+        fid = self.session.post(
+            f"{self.base}/functions",
+            json={"name": name, "language": language, "source": source},
+            timeout=30,
+        ).json()["id"]
         while True:
             status = self.session.get(f"{self.base}/functions/{fid}", timeout=30).json()["status"]
             if status in ("READY", "FAILED"):
@@ -67,11 +83,10 @@ class Api:
         return fid, (time.perf_counter() - started) * 1000
 
     def execute(self, fid: str, n: int = 0) -> dict:
-        response = self.session.post(f"{self.base}/functions/{fid}/execute",
-                                     json={"input": {"n": n}}, timeout=60)
-        body = response.json()
-        if response.status_code != 200 or body["status"] != "COMPLETED":
-            raise RuntimeError(f"execute failed: {response.status_code} {body}")
+        status, raw = self.call("POST", f"/functions/{fid}/execute", {"input": {"n": n}})
+        body = json.loads(raw)
+        if status != 200 or body["status"] != "COMPLETED":
+            raise RuntimeError(f"execute failed: {status} {body}")
         return body
 
 
@@ -109,17 +124,25 @@ def in_process_floor(bench: Bench, wasm: bytes) -> float:
 def compile_figures(bench: Bench, api: Api) -> None:
     for name in ("echo", "add"):
         source = (FIXTURES / f"{name}.ts").read_text()
-        samples = [api.register(f"bench-{name}-{i}", "assemblyscript",
-                                f"{source}\n// {time.time_ns()}\n")[1]
-                   for i in range(bench.n(10, 1))]
+        samples = [
+            api.register(f"bench-{name}-{i}", "assemblyscript", f"{source}\n// {time.time_ns()}\n")[
+                1
+            ]
+            for i in range(bench.n(10, 1))
+        ]
         ready = summary(samples)["p50"]
         cli = summary(timed(lambda s=source: asc_cli(s), bench.n(3, 1)))["p50"]
         bench.figures[f"compile_{name}_ms"] = ready
         bench.figures[f"asc_cli_{name}_ms"] = cli
-        bench.row(f"AssemblyScript {name}: POST → READY", f"{ready:.0f} ms p50",
-                  "≤ 1000 ms, < asc CLI", ready <= 1000 and ready < cli)
-        bench.row(f"  one asc CLI run on the same source", f"{cli:.0f} ms",
-                  f"ratio {cli / ready:.1f}x")
+        bench.row(
+            f"AssemblyScript {name}: POST → READY",
+            f"{ready:.0f} ms p50",
+            "≤ 1000 ms, < asc CLI",
+            ready <= 1000 and ready < cli,
+        )
+        bench.row(
+            "  one asc CLI run on the same source", f"{cli:.0f} ms", f"ratio {cli / ready:.1f}x"
+        )
 
 
 def asc_cli(source: str) -> None:
@@ -128,9 +151,17 @@ def asc_cli(source: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         entry = Path(tmp) / "function.ts"
         entry.write_text(source)
-        args = [node_binary(), str(TOOLCHAIN_DIR / "node_modules" / "assemblyscript" / "bin"
-                                   / "asc.js"), str(entry), "-o", str(Path(tmp) / "out.wasm"),
-                "--exportRuntime", "--runtime", "incremental", "--optimize"]
+        args = [
+            node_binary(),
+            str(TOOLCHAIN_DIR / "node_modules" / "assemblyscript" / "bin" / "asc.js"),
+            str(entry),
+            "-o",
+            str(Path(tmp) / "out.wasm"),
+            "--exportRuntime",
+            "--runtime",
+            "incremental",
+            "--optimize",
+        ]
         if "json-as" in source:
             args += ["--transform", "json-as/transform"]
         subprocess.run(args, cwd=TOOLCHAIN_DIR, check=True, capture_output=True)
@@ -142,17 +173,27 @@ def warm_figures(bench: Bench, api: Api, fid: str, floor: float) -> None:
     stats = summary(timed(lambda: api.execute(fid), bench.n(500, 30)))
     bench.figures["warm_ms"] = stats
     ratio = stats["p50"] / floor
-    bench.row("warm execute through the gateway (sequential)",
-              f"{stats['p50']:.2f}/{stats['p95']:.2f}/{stats['p99']:.2f} ms",
-              "p50 ≤ 3 ms", stats["p50"] <= 3.0)
+    bench.row(
+        "warm execute through the gateway (sequential)",
+        f"{stats['p50']:.2f}/{stats['p95']:.2f}/{stats['p99']:.2f} ms",
+        "p50 ≤ 3 ms",
+        stats["p50"] <= 3.0,
+    )
     bench.row("  p50 / in-process floor", f"{ratio:.1f}x", "≤ 6x", ratio <= 6)
     for concurrency in (1, 8, 16, 32):
-        rate = throughput(lambda n: api.execute(fid, n), concurrency,
-                          bench.n(max(300, concurrency * 60), concurrency * 4))
+        rate = throughput(
+            lambda n: api.execute(fid, n),
+            concurrency,
+            bench.n(max(300, concurrency * 60), concurrency * 4),
+        )
         bench.figures[f"throughput_c{concurrency}"] = rate
         target = "≥ 600/s" if concurrency == 16 else ""
-        bench.row(f"throughput at concurrency {concurrency} (all persisted)", f"{rate:.0f}/s",
-                  target, rate >= 600 if concurrency == 16 else None)
+        bench.row(
+            f"throughput at concurrency {concurrency} (all persisted)",
+            f"{rate:.0f}/s",
+            target,
+            rate >= 600 if concurrency == 16 else None,
+        )
 
 
 def cold_figures(bench: Bench, api: Api) -> float:
@@ -165,8 +206,12 @@ def cold_figures(bench: Bench, api: Api) -> float:
         samples.append((time.perf_counter() - started) * 1000)
     cold = summary(samples)["p50"]
     bench.figures["cold_ms"] = cold
-    bench.row("cold: first execution after READY (module not cached)", f"{cold:.1f} ms p50",
-              "≤ 50 ms", cold <= 50)
+    bench.row(
+        "cold: first execution after READY (module not cached)",
+        f"{cold:.1f} ms p50",
+        "≤ 50 ms",
+        cold <= 50,
+    )
     return cold
 
 
@@ -179,8 +224,11 @@ def container_peer(bench: Bench, cold: float) -> None:
         client.ping()
         client.images.get("nil-runner:dev")
     except Exception as exc:
-        bench.row("container per execution (docker run of the runner image)",
-                  "skipped", f"no engine/image: {type(exc).__name__}")
+        bench.row(
+            "container per execution (docker run of the runner image)",
+            "skipped",
+            f"no engine/image: {type(exc).__name__}",
+        )
         return
     import wasmtime
 
@@ -192,9 +240,13 @@ def container_peer(bench: Bench, cold: float) -> None:
         os.chown(directory, 10001, 10001)
         started = time.perf_counter()
         container = client.containers.run(
-            "nil-runner:dev", detach=True, network_mode="none", read_only=True,
-            tmpfs={"/tmp": "size=16m"}, volumes={str(directory): {"bind": "/run/nil",
-                                                                  "mode": "rw"}})
+            "nil-runner:dev",
+            detach=True,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": "size=16m"},
+            volumes={str(directory): {"bind": "/run/nil", "mode": "rw"}},
+        )
         try:
             address = f"unix:{directory / 'runner.sock'}"
             while True:
@@ -204,17 +256,30 @@ def container_peer(bench: Bench, cold: float) -> None:
                 except OSError:
                     time.sleep(0.01)
             unix_http.request(address, "PUT", f"/modules/{sha}?language=wat", body=wasm)
-            unix_http.request(address, "POST", "/execute", body=json.dumps({
-                "sha256": sha, "input": "{}",
-                "limits": {"timeoutMs": 1000, "memoryMb": 16, "fuel": 10**9}}).encode())
+            unix_http.request(
+                address,
+                "POST",
+                "/execute",
+                body=json.dumps(
+                    {
+                        "sha256": sha,
+                        "input": "{}",
+                        "limits": {"timeoutMs": 1000, "memoryMb": 16, "fuel": 10**9},
+                    }
+                ).encode(),
+            )
             samples.append((time.perf_counter() - started) * 1000)
         finally:
             container.remove(force=True)
             shutil.rmtree(directory, ignore_errors=True)
     peer = summary(samples)["p50"]
     bench.figures["container_per_call_ms"] = peer
-    bench.row("container per execution (docker run of the runner image)",
-              f"{peer:.0f} ms p50", f"≥ 30x cold ({peer / cold:.0f}x)", peer / cold >= 30)
+    bench.row(
+        "container per execution (docker run of the runner image)",
+        f"{peer:.0f} ms p50",
+        f"≥ 30x cold ({peer / cold:.0f}x)",
+        peer / cold >= 30,
+    )
 
 
 def list_figures(bench: Bench, api: Api, url: str, fid: str) -> None:
@@ -226,20 +291,26 @@ def list_figures(bench: Bench, api: Api, url: str, fid: str) -> None:
             " SELECT gen_random_uuid(), %s, 'COMPLETED', '{}', '{}', 1.0, 1000,"
             " now() - make_interval(secs => g), now() - make_interval(secs => g),"
             " now() - make_interval(secs => g) FROM generate_series(1, %s) g",
-            (fid, rows))
+            (fid, rows),
+        )
         conn.execute("ANALYZE executions")
         total = conn.execute("SELECT count(*) FROM executions").fetchone()[0]
-    url_first = f"{api.base}/functions/{fid}/executions?limit=100"
-    timed(lambda: api.session.get(url_first, timeout=30), 5)
-    first = summary(timed(lambda: api.session.get(url_first, timeout=30), bench.n(50, 10)))
-    page = api.session.get(url_first, timeout=30).json()
-    url_next = f"{url_first}&before={page[-1]['id']}"
-    second = summary(timed(lambda: api.session.get(url_next, timeout=30), bench.n(50, 10)))
+    path_first = f"/functions/{fid}/executions?limit=100"
+    timed(lambda: api.call("GET", path_first), 5)
+    first = summary(timed(lambda: api.call("GET", path_first), bench.n(50, 10)))
+    page = json.loads(api.call("GET", path_first)[1])
+    path_next = f"{path_first}&before={page[-1]['id']}"
+    second = summary(timed(lambda: api.call("GET", path_next), bench.n(50, 10)))
     bench.figures["list_ms"] = {"first": first, "next": second, "rows": total}
-    bench.row(f"GET /functions/{{id}}/executions, {total:,} rows", f"{first['p50']:.1f} ms p50",
-              "≤ 20 ms", first["p50"] <= 20)
-    bench.row("  next page (before=<id>)", f"{second['p50']:.1f} ms p50", "≤ 20 ms",
-              second["p50"] <= 20)
+    bench.row(
+        f"GET /functions/{{id}}/executions, {total:,} rows",
+        f"{first['p50']:.1f} ms p50",
+        "≤ 20 ms",
+        first["p50"] <= 20,
+    )
+    bench.row(
+        "  next page (before=<id>)", f"{second['p50']:.1f} ms p50", "≤ 20 ms", second["p50"] <= 20
+    )
 
 
 def rss_figures(bench: Bench, platform: LocalPlatform) -> None:
@@ -248,12 +319,19 @@ def rss_figures(bench: Bench, platform: LocalPlatform) -> None:
         pid = json.loads(unix_http.request(f"unix:{sock}", "GET", "/health")[1])["pid"]
         runner_rss.append(psutil.Process(pid).memory_info().rss / 2**20)
     gateway = psutil.Process(platform.processes[0].proc.pid)
-    workers = [p.memory_info().rss / 2**20 for p in gateway.children()
-               if "gunicorn" in " ".join(p.cmdline()) and "gateway" in " ".join(p.cmdline())]
+    workers = [
+        p.memory_info().rss / 2**20
+        for p in gateway.children()
+        if "gunicorn" in " ".join(p.cmdline()) and "gateway" in " ".join(p.cmdline())
+    ]
     bench.figures["runner_rss_mb"] = runner_rss
     bench.figures["gateway_worker_rss_mb"] = workers
-    bench.row("idle runner RSS (after the run)", f"{max(runner_rss):.0f} MB", "≤ 80 MB",
-              max(runner_rss) <= 80)
+    bench.row(
+        "idle runner RSS (after the run)",
+        f"{max(runner_rss):.0f} MB",
+        "≤ 80 MB",
+        max(runner_rss) <= 80,
+    )
     bench.row("gateway worker RSS", f"{max(workers):.0f} MB", "≤ 120 MB", max(workers) <= 120)
 
 
@@ -266,20 +344,34 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="nil-bench-"))
     url = start_embedded_postgres(home)
     migrate(url)
-    platform = LocalPlatform(url, home, port=free_port(), builder_port=free_port(),
-                             consumer_port=free_port(), runners=args.runners,
-                             output=io.StringIO(), extra_env={"NIL_LOG_LEVEL": "WARNING"})
+    platform = LocalPlatform(
+        url,
+        home,
+        port=free_port(),
+        builder_port=free_port(),
+        consumer_port=free_port(),
+        runners=args.runners,
+        output=io.StringIO(),
+        extra_env={"NIL_LOG_LEVEL": "WARNING"},
+    )
     platform.start()
     try:
         platform.wait_ready(120)
         api = Api(f"http://127.0.0.1:{platform.port}")
-        print(f"Nil bench ({'smoke' if args.smoke else 'full'}), {os.cpu_count()} cores, "
-              f"{args.runners} runners:", flush=True)
-        echo_id, _ = api.register("bench-echo", "assemblyscript",
-                                  (FIXTURES / "echo.ts").read_text())
+        print(
+            f"Nil bench ({'smoke' if args.smoke else 'full'}), {os.cpu_count()} cores, "
+            f"{args.runners} runners:",
+            flush=True,
+        )
+        echo_id, _ = api.register(
+            "bench-echo", "assemblyscript", (FIXTURES / "echo.ts").read_text()
+        )
         with psycopg.connect(url) as conn:
-            wasm = bytes(conn.execute("SELECT wasm_binary FROM functions WHERE id = %s",
-                                      (echo_id,)).fetchone()[0])
+            wasm = bytes(
+                conn.execute(
+                    "SELECT wasm_binary FROM functions WHERE id = %s", (echo_id,)
+                ).fetchone()[0]
+            )
         floor = in_process_floor(bench, wasm)
         warm_figures(bench, api, echo_id, floor)
         cold = cold_figures(bench, api)
@@ -293,8 +385,13 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}{'-smoke' if args.smoke else ''}.json"
-    out.write_text(json.dumps({"smoke": args.smoke, "figures": bench.figures,
-                               "rows": bench.rows}, indent=2, default=str))
+    out.write_text(
+        json.dumps(
+            {"smoke": args.smoke, "figures": bench.figures, "rows": bench.rows},
+            indent=2,
+            default=str,
+        )
+    )
     missed = [r for r in bench.rows if r[3] == "NOT MET"]
     print(f"\n{len(bench.rows)} figures, {len(missed)} targets not met; written to {out}")
     sys.exit(0)

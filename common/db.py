@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def open_pool(
     url: str, *, min_size: int = 1, max_size: int = 10, name: str = "nil"
 ) -> psycopg_pool.ConnectionPool:
-    """Open a pool; connections are checked on checkout so a restarted server heals."""
+    """Open the process's pool of autocommit connections."""
     pool = psycopg_pool.ConnectionPool(
         url,
         min_size=min_size,
@@ -25,8 +25,10 @@ def open_pool(
         name=name,
         open=False,
         timeout=5.0,
-        check=psycopg_pool.ConnectionPool.check_connection,
-        kwargs={"connect_timeout": 5},
+        # Autocommit: a single statement needs no BEGIN/COMMIT round trips; multi-
+        # statement work opens a transaction explicitly (transaction() below). Broken
+        # connections (a restarted server) are discarded by the pool when returned.
+        kwargs={"connect_timeout": 5, "autocommit": True},
     )
     pool.open(wait=False)
     return pool
@@ -40,6 +42,13 @@ def translate_errors() -> Iterator[None]:
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         logger.warning("database.unavailable", extra={"error": str(exc).strip()[:200]})
         raise DatabaseUnavailable() from exc
+
+
+@contextlib.contextmanager
+def connection(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """An autocommit connection for single statements, with errors translated."""
+    with translate_errors(), pool.connection() as conn:
+        yield conn
 
 
 @contextlib.contextmanager

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from common.contracts import FunctionStatus, Limits
+from common.contracts import ExecutionStatus, FunctionStatus, Limits
 from db.records import ExecutionRecord, ExecutionTarget, PageCursor
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
@@ -35,44 +36,94 @@ def get_target(conn: psycopg.Connection, function_id: UUID) -> ExecutionTarget |
     )
 
 
-def start_execution(
-    conn: psycopg.Connection, function_id: UUID, input_value: dict
-) -> ExecutionRecord:
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "INSERT INTO executions (id, function_id, status, input, started_at)"
-            " VALUES (%s, %s, 'RUNNING', %s, now()) " + _RETURNING,
-            (uuid.uuid4(), function_id, Jsonb(input_value)),
+_START = """
+WITH f AS (
+    SELECT id, status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation
+    FROM functions WHERE id = %(function_id)s
+), started AS (
+    INSERT INTO executions (id, function_id, status, input, started_at)
+    SELECT %(id)s, f.id, 'RUNNING', %(input)s::jsonb, now() FROM f
+    WHERE f.status = 'READY' AND f.wasm_sha256 IS NOT NULL
+    RETURNING id, started_at, created_at
+)
+SELECT f.status, f.language, f.timeout_ms, f.memory_mb, f.fuel, f.wasm_sha256, f.isolation,
+       started.id, started.started_at, started.created_at
+FROM f LEFT JOIN started ON true
+"""
+
+
+def start_if_ready(
+    conn: psycopg.Connection, function_id: UUID, input_value: dict, input_json: str
+) -> tuple[ExecutionTarget, ExecutionRecord | None] | None:
+    """In one statement: read the function and, if it is READY, insert its execution as
+    RUNNING. None when the function does not exist; no record when it is not READY."""
+    # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
+    # the outcome flushes the WAL up to it before any client sees a 200. Pipelined, the
+    # four statements cost one round trip.
+    with conn.pipeline(), conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")
+        cursor = conn.execute(
+            _START, {"function_id": function_id, "id": uuid.uuid4(), "input": input_json}
         )
-        .fetchone()
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    status, language, timeout_ms, memory_mb, fuel, sha, isolation, eid, started, created = row
+    target = ExecutionTarget(
+        function_id,
+        FunctionStatus(status),
+        language,
+        Limits(timeout_ms, memory_mb, fuel),
+        sha,
+        isolation,
     )
-    return ExecutionRecord.from_row(row)
+    if eid is None:
+        return target, None
+    record = ExecutionRecord(
+        id=eid,
+        function_id=function_id,
+        status=ExecutionStatus.RUNNING,
+        input=input_value,
+        output=None,
+        error_message=None,
+        duration_ms=None,
+        fuel_used=None,
+        started_at=started,
+        completed_at=None,
+        created_at=created,
+    )
+    return target, record
 
 
 def finish_execution(
     conn: psycopg.Connection,
-    execution_id: UUID,
+    running: ExecutionRecord,
     *,
     output_json: str | None,
     error_message: str | None,
     duration_ms: float | None,
     fuel_used: int | None,
 ) -> ExecutionRecord | None:
-    """RUNNING → COMPLETED (output) or FAILED (error). Only a RUNNING row changes,
-    so a late answer cannot overwrite what the sweeper decided."""
-    status = "FAILED" if error_message is not None else "COMPLETED"
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
-            " duration_ms = %s, fuel_used = %s, completed_at = now()"
-            " WHERE id = %s AND status = 'RUNNING' " + _RETURNING,
-            (status, output_json, error_message, duration_ms, fuel_used, execution_id),
-        )
-        .fetchone()
+    """RUNNING → COMPLETED (output) or FAILED (error), in one statement. Only a RUNNING
+    row changes, so a late answer cannot overwrite what the sweeper decided."""
+    status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
+    row = conn.execute(
+        "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
+        " duration_ms = %s, fuel_used = %s, completed_at = now()"
+        " WHERE id = %s AND status = 'RUNNING' RETURNING completed_at",
+        (status, output_json, error_message, duration_ms, fuel_used, running.id),
+    ).fetchone()
+    if row is None:
+        return None
+    return dataclasses.replace(
+        running,
+        status=status,
+        error_message=error_message,
+        duration_ms=duration_ms,
+        fuel_used=fuel_used,
+        completed_at=row[0],
+        output=json.loads(output_json) if output_json is not None else None,
     )
-    return ExecutionRecord.from_row(row) if row else None
 
 
 def get_execution(conn: psycopg.Connection, execution_id: UUID) -> ExecutionRecord | None:
