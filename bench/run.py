@@ -339,6 +339,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Nil's benchmark")
     parser.add_argument("--smoke", action="store_true", help="a few iterations of each")
     parser.add_argument("--runners", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("NIL_GATEWAY_WORKERS", 2))
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("NIL_GATEWAY_THREADS", 8))
+    )
     args = parser.parse_args()
     bench = Bench(args.smoke)
     home = Path(tempfile.mkdtemp(prefix="nil-bench-"))
@@ -352,7 +358,11 @@ def main() -> None:
         consumer_port=free_port(),
         runners=args.runners,
         output=io.StringIO(),
-        extra_env={"NIL_LOG_LEVEL": "WARNING"},
+        extra_env={
+            "NIL_LOG_LEVEL": "WARNING",
+            "NIL_GATEWAY_WORKERS": str(args.workers),
+            "NIL_GATEWAY_THREADS": str(args.threads),
+        },
     )
     platform.start()
     try:
@@ -360,7 +370,7 @@ def main() -> None:
         api = Api(f"http://127.0.0.1:{platform.port}")
         print(
             f"Nil bench ({'smoke' if args.smoke else 'full'}), {os.cpu_count()} cores, "
-            f"{args.runners} runners:",
+            f"{args.runners} runners, {args.workers}x{args.threads} gateway workers:",
             flush=True,
         )
         echo_id, _ = api.register(

@@ -15,7 +15,7 @@ async function compile(request) {
   let diagnostics = "";
   const args = [
     ENTRY, "-o", "function.wasm",
-    "--exportRuntime", "--runtime", "incremental", "--optimize", "--noColors",
+    "--exportRuntime", "--runtime", "incremental", "-O2", "--noColors",
   ];
   if (request.transform) args.push("--transform", "json-as/transform");
   const { error } = await asc.main(args, {

@@ -1,0 +1,32 @@
+"""The benchmark's smoke mode runs in CI, so `make bench` cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_bench_smoke_prints_every_figure_and_writes_json():
+    before = set((ROOT / "bench" / "results").glob("*-smoke.json"))
+    run = subprocess.run([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for figure in ("in-process wasmtime", "warm execute through the gateway",
+                   "throughput at concurrency 16", "cold: first execution",
+                   "container per execution", "AssemblyScript echo: POST → READY",
+                   "AssemblyScript add: POST → READY", "GET /functions/{id}/executions",
+                   "idle runner RSS", "gateway worker RSS"):
+        assert figure in run.stdout, figure
+    [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before
+    result = json.loads(written.read_text())
+    assert result["smoke"] is True
+    assert result["figures"]["floor_ms"] > 0
+    assert result["figures"]["warm_ms"]["p50"] > result["figures"]["floor_ms"]
+    written.unlink()
