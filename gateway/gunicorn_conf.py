@@ -14,6 +14,7 @@ workers = int(os.environ.get("NIL_GATEWAY_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("NIL_GATEWAY_THREADS", "8"))
 timeout = 120
+keepalive = 75  # longer than the idle timeout of the load balancers in front
 graceful_timeout = 20
 accesslog = None
 proc_name = "nil-gateway"

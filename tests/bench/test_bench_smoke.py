@@ -15,14 +15,26 @@ pytestmark = pytest.mark.slow
 
 def test_bench_smoke_prints_every_figure_and_writes_json():
     before = set((ROOT / "bench" / "results").glob("*-smoke.json"))
-    run = subprocess.run([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    for figure in ("in-process wasmtime", "warm execute through the gateway",
-                   "throughput at concurrency 16", "cold: first execution",
-                   "container per execution", "AssemblyScript echo: POST → READY",
-                   "AssemblyScript add: POST → READY", "GET /functions/{id}/executions",
-                   "idle runner RSS", "gateway worker RSS"):
+    for figure in (
+        "in-process wasmtime",
+        "warm execute through the gateway",
+        "throughput at concurrency 16",
+        "cold: first execution",
+        "container per execution",
+        "AssemblyScript echo: POST → READY",
+        "AssemblyScript add: POST → READY",
+        "GET /functions/{id}/executions",
+        "idle runner RSS",
+        "gateway worker RSS",
+    ):
         assert figure in run.stdout, figure
     [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before
     result = json.loads(written.read_text())
