@@ -25,7 +25,12 @@ def get_target(conn: psycopg.Connection, function_id: UUID) -> ExecutionTarget |
     ).fetchone()
     if row is None:
         return None
-    status, language, timeout_ms, memory_mb, fuel, sha, isolation = row
+    return _target(function_id, row)
+
+
+def _target(function_id: UUID, row: tuple) -> ExecutionTarget:
+    """From (status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation, …)."""
+    status, language, timeout_ms, memory_mb, fuel, sha, isolation = row[:7]
     return ExecutionTarget(
         function_id,
         FunctionStatus(status),
@@ -68,15 +73,8 @@ def start_if_ready(
     row = cursor.fetchone()
     if row is None:
         return None
-    status, language, timeout_ms, memory_mb, fuel, sha, isolation, eid, started, created = row
-    target = ExecutionTarget(
-        function_id,
-        FunctionStatus(status),
-        language,
-        Limits(timeout_ms, memory_mb, fuel),
-        sha,
-        isolation,
-    )
+    target = _target(function_id, row)
+    eid, started, created = row[7:]
     if eid is None:
         return target, None
     record = ExecutionRecord(

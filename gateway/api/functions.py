@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-from uuid import UUID
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from common.contracts import CompilationJob
-from common.db import transaction
+from common.db import connection, transaction
 from db import functions as repo
-from db.records import FunctionRecord, PageCursor
+from db.records import FunctionRecord
 from gateway.errors import NotFound
+from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import Platform, json_body, platform
 from gateway.serialize import function_json, function_summary_json
-from gateway.validation import Page, parse_function_spec, parse_page, parse_uuid
+from gateway.validation import parse_function_spec, parse_page, parse_uuid
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("functions", __name__)
-_MIN_UUID = UUID(int=0)
 
 
 def _spec_from_request(p: Platform):
@@ -58,32 +57,17 @@ def create_function() -> tuple[Response, int, dict[str, str]]:
 def list_functions() -> Response:
     p = platform()
     page = parse_page(request.args)
-    with transaction(p.pool) as conn:
-        cursor = _resolve_cursor(conn, page)
+    with connection(p.pool) as conn:
+        cursor = resolve_cursor(page, lambda fid: repo.function_cursor(conn, fid), "function")
         rows = repo.list_functions(conn, limit=page.limit, before=cursor)
-    response = jsonify([function_summary_json(r) for r in rows])
-    if len(rows) == page.limit:
-        next_url = url_for("functions.list_functions", limit=page.limit, before=rows[-1].id)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return response
-
-
-def _resolve_cursor(conn, page: Page) -> PageCursor | None:
-    if page.before_id is not None:
-        cursor = repo.function_cursor(conn, page.before_id)
-        if cursor is None:
-            raise NotFound(f"no function {page.before_id} to page before")
-        return cursor
-    if page.before_time is not None:
-        return PageCursor(page.before_time, _MIN_UUID)
-    return None
+    return page_response([function_summary_json(r) for r in rows], page, "functions.list_functions")
 
 
 @bp.get("/functions/<function_id>")
 def get_function(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
-    with transaction(p.pool) as conn:
+    with connection(p.pool) as conn:
         record = repo.get_function(conn, fid)
     if record is None:
         raise NotFound(f"function {fid} not found")
