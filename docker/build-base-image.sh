@@ -3,7 +3,14 @@
 # filesystem and import it into Docker. Idempotent: does nothing if the image exists.
 set -euo pipefail
 IMAGE="${1:-nil-base:bookworm}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror this machine's apt already uses (or DEBIAN_MIRROR).
+apt_mirror() {
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | grep -E '^(deb|URIs:)' | grep -oE 'https?://[^[:space:]]+/debian/?' \
+    | head -n 1
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
+[ -n "$MIRROR" ] || { echo "no Debian mirror configured for apt; set DEBIAN_MIRROR" >&2; exit 1; }
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "base image $IMAGE already present"

@@ -42,7 +42,11 @@ app.kubernetes.io/part-of: nil
 {{- if eq $tag "latest" -}}
 {{- fail "image.tag must not be 'latest': pin a version" -}}
 {{- end -}}
-{{- printf "%s/nil-%s:%s" .ctx.Values.image.registry .component $tag -}}
+{{- if .ctx.Values.image.registry -}}
+{{- printf "%s/nil-%s:%s" (trimSuffix "/" .ctx.Values.image.registry) .component $tag -}}
+{{- else -}}
+{{- printf "nil-%s:%s" .component $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "nil.databaseSecretName" -}}
