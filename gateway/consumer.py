@@ -147,7 +147,9 @@ def main() -> None:
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
     pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
-    consumer = ResultConsumer(pool)
+    consumer = ResultConsumer(
+        pool, visibility_timeout=env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 30)
+    )
     consumer.stop_flag.install_signal_handlers()
     port = env_int("NIL_CONSUMER_PORT", 8082)
     server = serve_health(

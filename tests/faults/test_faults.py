@@ -136,16 +136,19 @@ def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, pool, db_ur
         for i in range(30)
     ]
     builder.run(wait=False)
-    proc = spawn("gateway.consumer", db_url, NIL_CONSUMER_PORT=str(free_port()))
+    proc = spawn(
+        "gateway.consumer",
+        db_url,
+        NIL_CONSUMER_PORT=str(free_port()),
+        NIL_CONSUMER_VISIBILITY_SECONDS="2",
+    )
     wait_for(
         lambda: sum(status_of(pool, f) == "READY" for f in fids) >= 3,
         30,
         "the consumer to start applying",
     )
     kill_group(proc)
-    time.sleep(0.2)
-    consumer.visibility_timeout = 1
-    time.sleep(1.1)
+    time.sleep(2.1)  # what the killed consumer had read becomes visible again
     consumer.run(wait=False)
     assert [status_of(pool, f) for f in fids] == ["READY"] * 30
     with pool.connection() as conn:
