@@ -3,6 +3,7 @@ database built once, and a fresh database copied from it for each test."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -39,26 +40,32 @@ def template_url(pg_url: str) -> str:
     return url
 
 
+@contextlib.contextmanager
+def temporary_database(pg_url: str, prefix: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new database (a copy of the migrated template, or empty), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    template = f" TEMPLATE {TEMPLATE}" if migrated else ""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}{template}")
+    try:
+        yield database_url(pg_url, name)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def fresh_database(pg_url: str) -> Iterator[str]:
     """An empty database (no migrations) for tests of the migrations themselves."""
-    name = f"nil_empty_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield database_url(pg_url, name)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with temporary_database(pg_url, "nil_empty", migrated=False) as url:
+        yield url
 
 
 @pytest.fixture
 def db_url(pg_url: str, template_url: str) -> Iterator[str]:
     """A fresh, migrated database for one test, copied from the template."""
-    name = f"nil_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    yield database_url(pg_url, name)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with temporary_database(pg_url, "nil_test") as url:
+        yield url
 
 
 @pytest.fixture

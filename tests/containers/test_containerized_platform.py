@@ -9,14 +9,13 @@ import threading
 import time
 import uuid
 
-import psycopg
 import pytest
 import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from common import runner_dir as rd
 from runner.launchers import LABEL
-from tests.conftest import TEMPLATE
+from tests.conftest import temporary_database
 from tests.containers.conftest import UnixToTcpForwarder
 from tests.containers.test_docker_pool import OOM_BOMB, wait_for
 from tests.e2e.conftest import free_port
@@ -26,12 +25,11 @@ from tests.integration.helpers import source
 @pytest.fixture(scope="module")
 def database(pg_url, template_url):
     """A fresh database reachable over loopback TCP at the returned URL."""
-    name = f"nil_ctr_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     params = conninfo_to_dict(pg_url)
     forwarder = UnixToTcpForwarder(f"{params['host']}/.s.PGSQL.{params.get('port', 5432)}")
-    yield f"postgresql://postgres@127.0.0.1:{forwarder.port}/{name}"
+    with temporary_database(pg_url, "nil_ctr") as url:
+        name = conninfo_to_dict(url)["dbname"]
+        yield f"postgresql://postgres@127.0.0.1:{forwarder.port}/{name}"
     forwarder.close()
 
 

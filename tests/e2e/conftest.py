@@ -6,13 +6,11 @@ from __future__ import annotations
 import io
 import socket
 import time
-import uuid
 
-import psycopg
 import pytest
 import requests
 
-from tests.conftest import TEMPLATE, database_url
+from tests.conftest import temporary_database
 from tools.platform import LocalPlatform
 
 
@@ -45,12 +43,14 @@ class Api:
 
 @pytest.fixture(scope="session")
 def platform(pg_url, template_url, tmp_path_factory):
-    name = f"nil_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    with temporary_database(pg_url, "nil_e2e") as url:
+        yield from _running_platform(url, tmp_path_factory)
+
+
+def _running_platform(url: str, tmp_path_factory):
     log = io.StringIO()
     platform = LocalPlatform(
-        database_url(pg_url, name),
+        url,
         tmp_path_factory.mktemp("nil_home"),
         port=free_port(),
         builder_port=free_port(),

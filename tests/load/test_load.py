@@ -7,7 +7,6 @@ import io
 import json
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import requests
 
 from common import runner_dir as rd
 from common import unix_http
-from tests.conftest import TEMPLATE, database_url
+from tests.conftest import temporary_database
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
 from tools.platform import LocalPlatform
@@ -29,11 +28,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def loaded_platform(pg_url, template_url, tmp_path_factory):
-    name = f"nil_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    with temporary_database(pg_url, "nil_load") as url:
+        yield from _loaded(url, tmp_path_factory)
+
+
+def _loaded(url: str, tmp_path_factory):
     platform = LocalPlatform(
-        database_url(pg_url, name),
+        url,
         tmp_path_factory.mktemp("load"),
         port=free_port(),
         builder_port=free_port(),
@@ -44,7 +45,7 @@ def loaded_platform(pg_url, template_url, tmp_path_factory):
     )
     platform.start()
     platform.wait_ready(90)
-    yield platform, database_url(pg_url, name)
+    yield platform, url
     platform.stop()
 
 
