@@ -74,10 +74,6 @@ class CompilerProcess:
             return CompileOutput(ok=True, wasm=base64.b64decode(reply["wasm"]))
         return CompileOutput(ok=False, error=str(reply.get("error", ""))[:MAX_ERROR_CHARS])
 
-    def warm_up(self) -> None:
-        with self._lock:
-            self._ensure_started()
-
     def close(self) -> None:
         with self._lock:
             self._kill()

@@ -63,15 +63,3 @@ def apply(pid: int, name: str, limits: CgroupLimits) -> bool:
     except OSError as exc:
         logger.info("cgroups.unavailable", extra={"error": str(exc)})
         return False
-
-
-def memory_limit_of(name: str) -> int | None:
-    """The memory limit a runner's cgroup has (for tests and diagnostics)."""
-    for path in (
-        ROOT / "nil" / name / "memory.max",
-        ROOT / "memory" / "nil" / name / "memory.limit_in_bytes",
-    ):
-        if path.exists():
-            raw = path.read_text().strip()
-            return None if raw == "max" else int(raw)
-    return None
