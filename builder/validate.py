@@ -1,28 +1,42 @@
-"""A compiled module is published only if it parses and follows its language's ABI."""
+"""A compiled artifact is published only if it parses and follows its language's ABI."""
 
 from __future__ import annotations
 
 import wasmtime
 
-from common.abi import ABI_BY_LANGUAGE, AbiError, check_module, engine_config
+from common.abi import (
+    ABI_BY_LANGUAGE,
+    COMPONENT_PREAMBLE,
+    MODULE_PREAMBLE,
+    AbiError,
+    check_module,
+    engine_config,
+)
 
 _ENGINE = wasmtime.Engine(engine_config())
-MAX_MODULE_BYTES = 16 * 1024 * 1024  # what a runner accepts (runner/settings.py)
+MAX_MODULE_BYTES = 32 * 1024 * 1024  # what a runner accepts (runner/settings.py)
 
 
 def validate_artifact(language: str, wasm: bytes) -> str | None:
-    """None when the module is acceptable, else the reason for the user."""
-    if not wasm.startswith(b"\0asm"):
-        return "the compiler produced no WebAssembly module"
+    """None when the artifact is acceptable, else the reason for the user."""
+    abi = ABI_BY_LANGUAGE[language]
     if len(wasm) > MAX_MODULE_BYTES:
-        return f"the compiled module is larger than {MAX_MODULE_BYTES} bytes"
+        return f"the compiled {abi.kind} is larger than {MAX_MODULE_BYTES} bytes"
+    if abi.kind == "component":
+        # Compiling a component to check it costs seconds; the runner checks its export
+        # when it compiles it. Here: it is a component, from our own toolchain.
+        if not wasm.startswith(COMPONENT_PREAMBLE):
+            return "the compiler produced no WebAssembly component"
+        return None
+    if not wasm.startswith(MODULE_PREAMBLE):
+        return "the compiler produced no WebAssembly module"
     try:
         wasmtime.Module.validate(_ENGINE, wasm)
         module = wasmtime.Module(_ENGINE, wasm)
     except wasmtime.WasmtimeError as exc:
         return f"invalid WebAssembly: {_last_cause(str(exc))}"
     try:
-        check_module(module, ABI_BY_LANGUAGE[language])
+        check_module(module, abi)
     except AbiError as exc:
         return f"ABI error: {exc}"
     return None

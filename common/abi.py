@@ -1,7 +1,9 @@
-"""The WebAssembly ABIs functions are built to, and the check a module must pass.
+"""The WebAssembly ABIs functions are built to, which language uses which, and the check
+a module must pass.
 
 The builder checks a module before it publishes it; the runner checks again
-before it runs one (it trusts no bytes it did not check). No IO here.
+before it runs one (it trusts no bytes it did not check). No IO here. A new language
+with an existing ABI is one line in ABI_BY_LANGUAGE (plus its builder toolchain).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Abi:
     handle: FuncSig
     exports: dict[str, FuncSig | None]  # None: a memory export
     imports: dict[tuple[str, str], FuncSig]  # the host functions the runner provides
+    import_modules: frozenset[str] = frozenset()  # whole host modules it provides (WASI)
+    kind: str = "module"  # module | component
 
 
 _AS_IMPORTS = {
@@ -62,7 +66,31 @@ RAW_UTF8 = Abi(
     imports={},
 )
 
-ABI_BY_LANGUAGE = {"assemblyscript": ASSEMBLYSCRIPT, "wat": RAW_UTF8}
+# Raw UTF-8 for modules built against WASI preview 1 (wasi-libc, Zig's std): the runner
+# links WASI with stdout/stderr captured and nothing else (no files, env or sockets).
+WASI_RAW_UTF8 = Abi(
+    name="raw-utf8-wasi",
+    handle=RAW_UTF8.handle,
+    exports=RAW_UTF8.exports,
+    imports={},
+    import_modules=frozenset({"wasi_snapshot_preview1"}),
+)
+
+# A component exporting `handle: func(string) -> result<string, string>` (componentize-py).
+PYTHON_COMPONENT = Abi(
+    name="python-component", handle=RAW_UTF8.handle, exports={}, imports={}, kind="component"
+)
+
+ABI_BY_LANGUAGE = {
+    "assemblyscript": ASSEMBLYSCRIPT,
+    "wat": RAW_UTF8,
+    "c": WASI_RAW_UTF8,
+    "zig": WASI_RAW_UTF8,
+    "python": PYTHON_COMPONENT,
+}
+
+COMPONENT_PREAMBLE = b"\0asm\x0d\x00\x01\x00"  # magic, then the component layer/version
+MODULE_PREAMBLE = b"\0asm\x01\x00\x00\x00"
 
 
 def _sig(func_type: wasmtime.FuncType) -> FuncSig:
@@ -85,6 +113,8 @@ def check_module(module: wasmtime.Module, abi: Abi) -> None:
         elif not isinstance(found, wasmtime.FuncType) or _sig(found) != sig:
             raise AbiError(f"export `{name}` must be a function {sig}")
     for imp in module.imports:
+        if imp.module in abi.import_modules:
+            continue
         key = (imp.module, imp.name)
         allowed = abi.imports.get(key)
         if allowed is None:
@@ -95,9 +125,10 @@ def check_module(module: wasmtime.Module, abi: Abi) -> None:
             raise AbiError(f"import `{imp.module}.{imp.name}` must be a function {allowed}")
 
 
-def engine_config() -> wasmtime.Config:
+def engine_config(component_model: bool = False) -> wasmtime.Config:
     """Feature set shared by the builder's check and the runner: proposals a function
-    does not need are off, so a module that uses them fails validation."""
+    does not need are off, so a module that uses them fails validation. Components get
+    an Engine of their own (the component model on, nothing else added)."""
     config = wasmtime.Config()
     config.wasm_threads = False
     config.wasm_memory64 = False
@@ -105,7 +136,7 @@ def engine_config() -> wasmtime.Config:
     config.wasm_gc = False
     config.wasm_exceptions = False
     config.wasm_function_references = False
-    config.wasm_component_model = False
+    config.wasm_component_model = component_model
     config.wasm_relaxed_simd = False
     config.wasm_wide_arithmetic = False
     config.wasm_stack_switching = False

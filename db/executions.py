@@ -101,15 +101,16 @@ def finish_execution(
     error_message: str | None,
     duration_ms: float | None,
     fuel_used: int | None,
+    logs: str | None = None,
 ) -> ExecutionRecord | None:
     """RUNNING → COMPLETED (output) or FAILED (error), in one statement. Only a RUNNING
     row changes, so a late answer cannot overwrite what the sweeper decided."""
     status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
     row = conn.execute(
         "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
-        " duration_ms = %s, fuel_used = %s, completed_at = now()"
+        " duration_ms = %s, fuel_used = %s, logs = %s, completed_at = now()"
         " WHERE id = %s AND status = 'RUNNING' RETURNING completed_at",
-        (status, output_json, error_message, duration_ms, fuel_used, running.id),
+        (status, output_json, error_message, duration_ms, fuel_used, logs, running.id),
     ).fetchone()
     if row is None:
         return None
@@ -119,6 +120,7 @@ def finish_execution(
         error_message=error_message,
         duration_ms=duration_ms,
         fuel_used=fuel_used,
+        logs=logs,
         completed_at=row[0],
         output=json.loads(output_json) if output_json is not None else None,
     )

@@ -88,10 +88,11 @@ class ExecutionRecord:
     started_at: datetime | None
     completed_at: datetime | None
     created_at: datetime
+    logs: str | None = None  # what the function printed, capped by the runner
 
     COLUMNS = (
         "id, function_id, status, input, output, error_message, duration_ms, fuel_used,"
-        " started_at, completed_at, created_at"
+        " started_at, completed_at, created_at, logs"
     )
 
     @classmethod
@@ -108,6 +109,7 @@ class ExecutionRecord:
             started_at=row["started_at"],
             completed_at=row["completed_at"],
             created_at=row["created_at"],
+            logs=row["logs"],
         )
 
 

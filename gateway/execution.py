@@ -89,6 +89,7 @@ def _finish(
             error_message=error,
             duration_ms=duration,
             fuel_used=result.fuel_used if result else None,
+            logs=result.logs if result else None,
         )
         if record is None:  # the sweeper failed it meanwhile
             record = repo.get_execution(conn, running.id)

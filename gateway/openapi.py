@@ -166,6 +166,11 @@ SCHEMAS: dict[str, Any] = {
             "errorMessage": {"type": ["string", "null"]},
             "durationMs": {"type": ["number", "null"]},
             "fuelUsed": {"type": ["integer", "null"]},
+            "logs": {
+                "type": ["string", "null"],
+                "description": "What the function printed (stdout, stderr, console), capped;"
+                " a capped log ends with a truncation marker.",
+            },
             "startedAt": _NULLABLE_TS,
             "completedAt": _NULLABLE_TS,
             "createdAt": _TS,

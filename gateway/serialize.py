@@ -54,6 +54,7 @@ def execution_json(e: ExecutionRecord) -> dict[str, Any]:
         "errorMessage": e.error_message,
         "durationMs": e.duration_ms,
         "fuelUsed": e.fuel_used,
+        "logs": e.logs,
         "startedAt": timestamp(e.started_at),
         "completedAt": timestamp(e.completed_at),
         "createdAt": timestamp(e.created_at),

@@ -1,7 +1,8 @@
-"""One wasmtime Engine per process, its epoch ticker, and the compiled-module cache.
+"""The process's wasmtime Engines (one for core modules, one for components), the epoch
+ticker, and the in-memory cache of compiled artifacts.
 
-Engine and Modules live long; Stores live for one call. The ticker advances the
-epoch every `tick_ms`, which is what makes the per-call wall-clock deadline fire.
+Engines and artifacts live long; Stores live for one call. The ticker advances every
+engine's epoch every `tick_ms`, which is what makes the per-call deadline fire.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import wasmtime
 
@@ -17,8 +19,8 @@ from common.abi import engine_config
 from runner import metrics
 
 
-def make_engine(max_wasm_stack: int) -> wasmtime.Engine:
-    config = engine_config()
+def make_engine(max_wasm_stack: int, *, component_model: bool = False) -> wasmtime.Engine:
+    config = engine_config(component_model)
     config.consume_fuel = True
     config.epoch_interruption = True
     config.max_wasm_stack = max_wasm_stack
@@ -27,10 +29,10 @@ def make_engine(max_wasm_stack: int) -> wasmtime.Engine:
 
 
 class EpochTicker:
-    """The one thread that advances the engine's epoch."""
+    """The one thread that advances the engines' epochs."""
 
-    def __init__(self, engine: wasmtime.Engine, tick_ms: int) -> None:
-        self.engine = engine
+    def __init__(self, engines: list[wasmtime.Engine], tick_ms: int) -> None:
+        self.engines = engines
         self.tick_seconds = tick_ms / 1000
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="epoch-ticker", daemon=True)
@@ -38,7 +40,8 @@ class EpochTicker:
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick_seconds):
-            self.engine.increment_epoch()
+            for engine in self.engines:
+                engine.increment_epoch()
 
     def ticks_for(self, timeout_ms: int) -> int:
         return max(1, int(timeout_ms / (self.tick_seconds * 1000)) + 1)
@@ -51,7 +54,7 @@ class EpochTicker:
 class CachedModule:
     sha256: str
     language: str
-    module: wasmtime.Module
+    artifact: Any  # a wasmtime.Module or a wasmtime.component.Component
     size: int
     abi_problem: str | None = None  # checked once when cached
 
@@ -74,20 +77,24 @@ class ModuleCache:
         (metrics.CACHE_HITS if entry else metrics.CACHE_MISSES).inc()
         return entry
 
-    def put(self, entry: CachedModule) -> None:
+    def put(self, entry: CachedModule) -> list[CachedModule]:
+        """Cache `entry`; returns the entries evicted to make room."""
+        evicted: list[CachedModule] = []
         with self._lock:
             if entry.sha256 in self._entries:
-                return
+                return evicted
             self._entries[entry.sha256] = entry
             self._bytes += entry.size
             while self._entries and (
                 len(self._entries) > self.max_entries or self._bytes > self.max_bytes
             ):
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.size
+                _, old = self._entries.popitem(last=False)
+                self._bytes -= old.size
+                evicted.append(old)
                 metrics.CACHE_EVICTIONS.inc()
             metrics.CACHE_BYTES.set(self._bytes)
             metrics.CACHE_ENTRIES.set(len(self._entries))
+        return evicted
 
     def __contains__(self, sha256: str) -> bool:
         with self._lock:

@@ -1,5 +1,6 @@
-"""Run one call of a cached module under fuel, an epoch deadline and store limits,
-and map every way it can end to exactly one outcome."""
+"""Run one call of a cached artifact (a core module or a component) under fuel, an epoch
+deadline and store limits, capture what it prints, and map every way it can end to
+exactly one outcome."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import wasmtime
 
-from common.abi import ABI_BY_LANGUAGE, AbiError, check_module
+from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
 from common.jsonvalues import unstorable_reason
 from runner import metrics
-from runner.abi import ADAPTERS, AbiAdapter, CallContext, GuestAbort, InvalidOutput
+from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
+from runner.abis.core import capturing
+from runner.artifacts import ArtifactStore
+from runner.capture import OutputCapture
 from runner.engine import CachedModule, EpochTicker, ModuleCache, make_engine
 from runner.settings import Settings
 
@@ -35,12 +39,13 @@ class CallLimits:
 
 @dataclass
 class Outcome:
-    outcome: str  # ok | trap | timeout | fuel_exhausted | memory_limit | abi_error | invalid_output
+    # ok | exception | trap | timeout | fuel_exhausted | memory_limit | abi_error | invalid_output
+    outcome: str
     output: str | None = None
     error: str | None = None
     duration_ms: float = 0.0
     fuel_used: int = 0
-    logs: list[str] = field(default_factory=list)
+    logs: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -56,20 +61,32 @@ class Outcome:
 class Executor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.max_wasm_stack)
-        self.ticker = EpochTicker(self.engine, settings.epoch_tick_ms)
-        self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
-        self.adapters: dict[str, AbiAdapter] = {
-            lang: cls(self.engine, settings.max_output_bytes) for lang, cls in ADAPTERS.items()
+        engines = {
+            "module": make_engine(settings.max_wasm_stack),
+            "component": make_engine(settings.max_wasm_stack, component_model=True),
         }
-        self._pre: dict[str, wasmtime.InstancePre] = {}
+        self.engine = engines["module"]
+        self.ticker = EpochTicker(list(engines.values()), settings.epoch_tick_ms)
+        self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
+        self.artifacts = ArtifactStore(
+            settings.artifact_dir, f"stack={settings.max_wasm_stack}|fuel|epoch|speed"
+        )
+        by_abi = {
+            name: cls(engines[cls.kind], settings.max_output_bytes)
+            for name, cls in ADAPTER_BY_ABI.items()
+        }
+        self.adapters: dict[str, AbiAdapter] = {
+            language: by_abi[abi.name] for language, abi in ABI_BY_LANGUAGE.items()
+        }
 
     def has_module(self, sha256: str) -> bool:
         return sha256 in self.cache
 
     def load_module(self, sha256: str, language: str, wasm: bytes) -> None:
-        """Compile bytes once (after checking their hash and ABI) and cache them."""
-        if language not in self.adapters:
+        """Compile bytes once (after checking their hash and ABI) and cache them. A
+        compile another runner of this host already did is read from disk instead."""
+        adapter = self.adapters.get(language)
+        if adapter is None:
             raise ModuleRejected(f"unsupported language {language!r}")
         if len(wasm) > self.settings.max_module_bytes:
             raise ModuleRejected(
@@ -77,18 +94,24 @@ class Executor:
             )
         if hashlib.sha256(wasm).hexdigest() != sha256:
             raise ModuleRejected("the module's bytes do not match its sha256")
-        if not wasm.startswith(b"\0asm"):
-            raise ModuleRejected("not a WebAssembly module")
+        preamble = COMPONENT_PREAMBLE if adapter.kind == "component" else MODULE_PREAMBLE
+        if not wasm.startswith(preamble):
+            raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
+        t0 = time.perf_counter()
         try:
-            module = wasmtime.Module(self.engine, wasm)
+            artifact = self.artifacts.load(
+                sha256,
+                adapter.kind,
+                lambda: adapter.compile(wasm),
+                adapter.serialize,
+                adapter.deserialize,
+            )
         except wasmtime.WasmtimeError as exc:
-            raise ModuleRejected(f"invalid WebAssembly: {exc}") from exc
-        try:
-            check_module(module, ABI_BY_LANGUAGE[language])
-            problem = None
-        except AbiError as exc:
-            problem = f"ABI error: {exc}"
-        self.cache.put(CachedModule(sha256, language, module, len(wasm), problem))
+            raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
+        metrics.LOAD_SECONDS.labels(adapter.kind).observe(time.perf_counter() - t0)
+        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
+        for evicted in self.cache.put(entry):
+            self.adapters[evicted.language].forget(evicted.sha256)
 
     def execute(self, sha256: str, input_text: str, limits: CallLimits) -> Outcome | None:
         """None when the module is not cached (the caller sends it, then retries)."""
@@ -96,63 +119,67 @@ class Executor:
         if entry is None:
             return None
         started = time.perf_counter()
-        ctx = CallContext(self.settings.max_log_bytes)
-        store = wasmtime.Store(self.engine)
+        adapter = self.adapters[entry.language]
+        capture = OutputCapture(self.settings.max_log_bytes)
+        store = wasmtime.Store(adapter.engine)
         store.set_fuel(limits.fuel)
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
         store.set_limits(
             memory_size=limits.memory_mb * 1024 * 1024,
             table_elements=self.settings.max_table_elements,
-            instances=self.settings.max_instances,
-            tables=10,
-            memories=1,
+            instances=self.settings.max_instances * adapter.instances_per_artifact,
+            tables=10 * adapter.instances_per_artifact,
+            memories=adapter.memories,
         )
-        with ctx:
-            outcome = self._run(entry, store, input_text, limits)
+        adapter.prepare_store(store, capture)
+        with capturing(capture):
+            outcome = self._run(adapter, entry, store, input_text, limits)
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         outcome.fuel_used = limits.fuel - store.get_fuel()
-        outcome.logs = ctx.logs
+        outcome.logs = capture.text()
         store.close()  # free the instance's memory now, not at the next GC cycle
         metrics.EXECUTIONS.labels(entry.language, outcome.outcome).inc()
         return outcome
 
     def _run(
-        self, entry: CachedModule, store: wasmtime.Store, text: str, limits: CallLimits
+        self,
+        adapter: AbiAdapter,
+        entry: CachedModule,
+        store: wasmtime.Store,
+        text: str,
+        limits: CallLimits,
     ) -> Outcome:
-        adapter = self.adapters[entry.language]
         if entry.abi_problem is not None:
             return Outcome("abi_error", error=entry.abi_problem)
         instance = None
         try:
             t0 = time.perf_counter()
-            instance = self._instance_pre(entry, adapter).instantiate(store)
+            instance = adapter.instantiate(store, entry.sha256, entry.artifact)
             metrics.INSTANTIATE_SECONDS.observe(time.perf_counter() - t0)
             output = adapter.call(store, instance, text)
         except wasmtime.Trap as trap:
-            return self._trap_outcome(trap, store, instance, limits)
+            return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)
+        except GuestException as exc:
+            return Outcome("exception", error=str(exc).strip() or "the function raised an error")
         except GuestAbort as exc:
-            if self._memory_exhausted(store, instance, limits):
+            if self._memory_exhausted(adapter, store, instance, limits):
                 return _memory_limit(limits)
             return Outcome("trap", error=f"function aborted: {exc}")
         except InvalidOutput as exc:
             return Outcome("invalid_output", error=f"invalid output: {exc}")
         except wasmtime.WasmtimeError as exc:
-            if "exceeds memory limits" in str(exc) or "memory limits" in str(exc):
+            if "memory limits" in str(exc) or "exceeds memory" in str(exc):
                 return _memory_limit(limits)
-            return Outcome("trap", error=f"instantiation failed: {_first_line(exc)}")
+            code = _component_trap_code(exc)
+            if code is not None:  # components report traps as errors with the trap inside
+                return self._trap_outcome(code, exc, adapter, store, instance, limits)
+            what = "instantiation failed" if instance is None else "function failed"
+            return Outcome("trap", error=f"{what}: {_first_line(exc)}")
         return _check_output(output, self.settings.max_output_bytes)
 
-    def _instance_pre(self, entry: CachedModule, adapter: AbiAdapter) -> wasmtime.InstancePre:
-        pre = self._pre.get(entry.sha256)
-        if pre is None:
-            pre = adapter.linker.instantiate_pre(entry.module)
-            self._pre[entry.sha256] = pre
-            for stale in [k for k in self._pre if k not in self.cache]:
-                del self._pre[stale]
-        return pre
-
-    def _trap_outcome(self, trap: wasmtime.Trap, store, instance, limits: CallLimits) -> Outcome:
-        code = trap.trap_code
+    def _trap_outcome(
+        self, code, error: Exception, adapter, store, instance, limits: CallLimits
+    ) -> Outcome:
         if code == wasmtime.TrapCode.INTERRUPT:
             return Outcome(
                 "timeout", error=f"function exceeded its time limit of {limits.timeout_ms} ms"
@@ -161,25 +188,18 @@ class Executor:
             return Outcome(
                 "fuel_exhausted", error=f"function exhausted its fuel budget of {limits.fuel}"
             )
-        if self._memory_exhausted(store, instance, limits):
+        if self._memory_exhausted(adapter, store, instance, limits):
             return _memory_limit(limits)
         if code == wasmtime.TrapCode.STACK_OVERFLOW:
             return Outcome("trap", error="wasm trap: call stack exhausted (recursion too deep)")
-        reason = code.name.lower().replace("_", " ") if code is not None else _first_line(trap)
+        reason = code.name.lower().replace("_", " ") if code is not None else _first_line(error)
         return Outcome("trap", error=f"wasm trap: {reason}")
 
     @staticmethod
-    def _memory_exhausted(store, instance, limits: CallLimits) -> bool:
+    def _memory_exhausted(adapter: AbiAdapter, store, instance, limits: CallLimits) -> bool:
         """True when linear memory is within one page of its cap: a failed grow is why."""
-        if instance is None:
-            return False
-        try:
-            memory = instance.exports(store)["memory"]
-        except KeyError:
-            return False
-        if not isinstance(memory, wasmtime.Memory):
-            return False
-        return memory.data_len(store) + WASM_PAGE > limits.memory_mb * 1024 * 1024
+        size = adapter.memory_size(store, instance)
+        return size is not None and size + WASM_PAGE > limits.memory_mb * 1024 * 1024
 
 
 def _memory_limit(limits: CallLimits) -> Outcome:
@@ -201,6 +221,24 @@ def _check_output(output: str, max_bytes: int) -> Outcome:
     if problem is not None:
         return Outcome("invalid_output", error=f"invalid output: the JSON {problem}")
     return Outcome("ok", output=output)
+
+
+_TRAP_MESSAGES = {
+    "wasm trap: interrupt": wasmtime.TrapCode.INTERRUPT,
+    "all fuel consumed": wasmtime.TrapCode.OUT_OF_FUEL,
+    "call stack exhausted": wasmtime.TrapCode.STACK_OVERFLOW,
+    "wasm `unreachable` instruction executed": wasmtime.TrapCode.UNREACHABLE,
+    "integer divide by zero": wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO,
+    "out of bounds memory access": wasmtime.TrapCode.MEMORY_OUT_OF_BOUNDS,
+}
+
+
+def _component_trap_code(exc: wasmtime.WasmtimeError) -> wasmtime.TrapCode | None:
+    text = str(exc)
+    for message, code in _TRAP_MESSAGES.items():
+        if message in text:
+            return code
+    return None
 
 
 def _first_line(exc: Exception) -> str:

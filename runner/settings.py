@@ -13,16 +13,18 @@ class Settings:
     cache_entries: int = 256
     max_wasm_stack: int = 512 * 1024
     max_output_bytes: int = 6 * 1024 * 1024
-    max_module_bytes: int = 16 * 1024 * 1024
+    max_module_bytes: int = 32 * 1024 * 1024  # a Python component is ~20 MB
     max_log_bytes: int = 64 * 1024
     epoch_tick_ms: int = 5
     max_table_elements: int = 100_000
     max_instances: int = 10
     log_level: str = "INFO"
+    artifact_dir: str | None = None  # compiled artifacts shared by this host's runners
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
+            artifact_dir=env_str("NIL_RUNNER_ARTIFACT_DIR", "") or None,
             cache_bytes=env_int("NIL_RUNNER_CACHE_BYTES", cls.cache_bytes),
             cache_entries=env_int("NIL_RUNNER_CACHE_ENTRIES", cls.cache_entries),
             max_wasm_stack=env_int("NIL_RUNNER_MAX_WASM_STACK", cls.max_wasm_stack),

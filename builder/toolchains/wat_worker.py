@@ -1,31 +1,22 @@
-"""A warm WAT compiler speaking the same line protocol as asc_worker.mjs."""
+"""A warm WAT compiler speaking the toolchains' line protocol."""
 
 from __future__ import annotations
 
-import base64
-import json
 import sys
+from pathlib import Path
 
 import wasmtime
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from builder.toolchains.worker_protocol import failed, ok, serve
 
 
 def compile_one(request: dict) -> dict:
     try:
-        wasm = wasmtime.wat2wasm(request["source"])
+        return ok(bytes(wasmtime.wat2wasm(request["source"])))
     except wasmtime.WasmtimeError as exc:
-        return {"ok": False, "error": str(exc)}
-    return {"ok": True, "wasm": base64.b64encode(bytes(wasm)).decode()}
-
-
-def main() -> None:
-    for line in sys.stdin:
-        try:
-            reply = compile_one(json.loads(line))
-        except Exception as exc:  # a reply for every request, whatever happens
-            reply = {"ok": False, "error": f"compiler error: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        return failed(str(exc))
 
 
 if __name__ == "__main__":
-    main()
+    serve(compile_one)

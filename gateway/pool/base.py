@@ -30,7 +30,7 @@ class RunResult:
     error: str | None
     duration_ms: float
     fuel_used: int
-    logs: list[str]
+    logs: str | None  # what the function printed, already capped by the runner
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Runner:
                     error=reply.get("error"),
                     duration_ms=float(reply.get("durationMs") or 0),
                     fuel_used=int(reply.get("fuelUsed") or 0),
-                    logs=list(reply.get("logs") or []),
+                    logs=reply.get("logs") or None,
                 )
             if status != 404:
                 raise RunnerFailed(f"runner answered {status}: {body[:200]!r}")

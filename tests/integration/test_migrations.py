@@ -37,6 +37,7 @@ EXPECTED_COLUMNS = {
         ("started_at", "timestamp with time zone", "YES"),
         ("completed_at", "timestamp with time zone", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
+        ("logs", "text", "YES"),
     ],
 }
 

@@ -53,7 +53,7 @@ def test_console_output_is_captured(compiled, executor):
         '  console.log("got " + input);\n  return "1";\n}\n'
     )
     outcome = executor.execute(sha, '{"x":1}', LIMITS)
-    assert (outcome.outcome, outcome.logs) == ("ok", ['got {"x":1}'])
+    assert (outcome.outcome, outcome.logs) == ("ok", 'got {"x":1}\n')
 
 
 def test_returning_non_json_is_invalid_output(compiled, executor):

@@ -129,4 +129,4 @@ def test_a_50_megabyte_module_is_refused(runner):
     huge = b"\0asm\x01\0\0\0" + b"\0" * (50 * 1024 * 1024)
     with pytest.raises(RunnerFailed, match="runner rejected the module"):
         run(runner, "wat", huge)
-    assert validate_artifact("wat", huge) == ("the compiled module is larger than 16777216 bytes")
+    assert validate_artifact("wat", huge) == "the compiled module is larger than 33554432 bytes"

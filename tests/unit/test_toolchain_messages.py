@@ -1,4 +1,15 @@
-from builder.toolchains import TOOLCHAIN_DIR, assemblyscript, wat
+from builder.toolchains.assemblyscript import AssemblyScript
+from builder.toolchains.assemblyscript import toolchains as assemblyscript_toolchains
+from builder.toolchains.base import TOOLCHAIN_DIR
+from builder.toolchains.wat import toolchains as wat_toolchains
+
+
+def assemblyscript() -> AssemblyScript:
+    return assemblyscript_toolchains()[0]
+
+
+def wat():
+    return wat_toolchains()[0]
 
 
 def test_assemblyscript_messages_lose_colours_paths_and_the_failure_footer():

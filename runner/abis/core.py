@@ -1,65 +1,90 @@
-"""Host side of each function ABI: the imports a module may use and how `handle` is called.
+"""Core WebAssembly module ABIs: AssemblyScript strings, raw UTF-8, and raw UTF-8 with WASI.
 
-Host functions are defined once per Linker; what they need from the current call
-(its log buffer) comes from `CallContext.current`, which is safe because a runner
-process runs one execution at a time.
+Host functions are defined once per Linker; what they need from the current call (its
+output capture) comes from a thread-local, which is safe because a runner process runs
+one execution at a time on one thread. Each module's InstancePre is kept, so a call
+only instantiates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from typing import Any
 
 import wasmtime
 
-from common.abi import ASSEMBLYSCRIPT, RAW_UTF8, Abi
+from common.abi import ASSEMBLYSCRIPT, RAW_UTF8, WASI_RAW_UTF8, Abi, AbiError, check_module
+from runner.abis.base import AbiAdapter, GuestAbort, InvalidOutput, OutputTooLarge
+from runner.capture import OutputCapture
+
+_call = threading.local()
 
 
-class GuestAbort(Exception):
-    """The function aborted (AssemblyScript `abort`, e.g. a thrown Error)."""
+@contextlib.contextmanager
+def capturing(capture: OutputCapture) -> Iterator[None]:
+    """Route this thread's host-function output (console.log) into `capture`."""
+    _call.capture = capture
+    try:
+        yield
+    finally:
+        _call.capture = None
 
 
-class InvalidOutput(Exception):
-    """The function's result could not be read as a string."""
+def _capture() -> OutputCapture | None:
+    return getattr(_call, "capture", None)
 
 
-class OutputTooLarge(InvalidOutput):
-    """The function's output is larger than the platform returns."""
+class ModuleAdapter(AbiAdapter):
+    abi: Abi
+
+    def __init__(self, engine: wasmtime.Engine, max_output_bytes: int) -> None:
+        super().__init__(engine, max_output_bytes)
+        self.linker = wasmtime.Linker(engine)
+        self.define_imports(self.linker)
+        self._pre: dict[str, wasmtime.InstancePre] = {}
+
+    def define_imports(self, linker: wasmtime.Linker) -> None:
+        """The host functions of this ABI; nothing else is linked."""
+
+    def compile(self, wasm: bytes) -> wasmtime.Module:
+        return wasmtime.Module(self.engine, wasm)
+
+    def deserialize(self, data: bytes) -> wasmtime.Module:
+        return wasmtime.Module.deserialize(self.engine, data)
+
+    def check(self, artifact: wasmtime.Module) -> str | None:
+        try:
+            check_module(artifact, self.abi)
+        except AbiError as exc:
+            return f"ABI error: {exc}"
+        return None
+
+    def instantiate(self, store: wasmtime.Store, sha256: str, artifact: Any) -> wasmtime.Instance:
+        pre = self._pre.get(sha256)
+        if pre is None:
+            pre = self._pre[sha256] = self.linker.instantiate_pre(artifact)
+        return pre.instantiate(store)
+
+    def forget(self, sha256: str) -> None:
+        self._pre.pop(sha256, None)
+
+    def memory_size(self, store: wasmtime.Store, instance: Any) -> int | None:
+        if instance is None:
+            return None
+        memory = _export(store, instance, "memory")
+        return memory.data_len(store) if isinstance(memory, wasmtime.Memory) else None
 
 
-@dataclass
-class CallContext:
-    max_log_bytes: int
-    logs: list[str] = field(default_factory=list)
-    log_bytes: int = 0
-    truncated: bool = False
-
-    _local = threading.local()
-
-    def log(self, line: str) -> None:
-        if self.truncated:
-            return
-        size = len(line.encode("utf-8", "replace")) + 1
-        if self.log_bytes + size > self.max_log_bytes:
-            self.truncated = True
-            self.logs.append("[logs truncated]")
-            return
-        self.logs.append(line)
-        self.log_bytes += size
-
-    @classmethod
-    def current(cls) -> CallContext:
-        return cls._local.ctx
-
-    def __enter__(self) -> CallContext:
-        CallContext._local.ctx = self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        CallContext._local.ctx = None
+def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> Any:
+    try:
+        return instance.exports(store)[name]
+    except KeyError:
+        return None
 
 
 def _memory(caller: wasmtime.Caller) -> wasmtime.Memory:
@@ -95,22 +120,7 @@ def _readable(store, memory: wasmtime.Memory, ptr: int, max_bytes: int) -> str |
         return "<unreadable>"
 
 
-class AbiAdapter:
-    abi: Abi
-
-    def __init__(self, engine: wasmtime.Engine, max_output_bytes: int) -> None:
-        self.max_output_bytes = max_output_bytes
-        self.linker = wasmtime.Linker(engine)
-        self.define_imports(self.linker)
-
-    def define_imports(self, linker: wasmtime.Linker) -> None:
-        """The host functions of this ABI; nothing else is linked."""
-
-    def call(self, store: wasmtime.Store, instance: wasmtime.Instance, text: str) -> str:
-        raise NotImplementedError
-
-
-class AssemblyScriptAdapter(AbiAdapter):
+class AssemblyScriptAdapter(ModuleAdapter):
     """`handle(input: string): string` with AssemblyScript's managed UTF-16 strings."""
 
     abi = ASSEMBLYSCRIPT
@@ -135,14 +145,17 @@ class AssemblyScriptAdapter(AbiAdapter):
             file = _readable(caller, memory, file_ptr, 4096) or "unknown"
             raise GuestAbort(f"{message} (at {file}:{line}:{column})")
 
+        def log_line(text: str) -> None:
+            capture = _capture()
+            if capture is not None:
+                capture.line(text)
+
         def trace(caller, msg_ptr, n, *values):
-            message = read_as_string(caller, _memory(caller), msg_ptr, 64 * 1024) or ""
-            CallContext.current().log(" ".join([message, *(repr(v) for v in values[:n])]))
+            message = _readable(caller, _memory(caller), msg_ptr, 64 * 1024) or ""
+            log_line(" ".join([message, *(repr(v) for v in values[:n])]))
 
         def console(caller, msg_ptr):
-            CallContext.current().log(
-                read_as_string(caller, _memory(caller), msg_ptr, 64 * 1024) or "null"
-            )
+            log_line(_readable(caller, _memory(caller), msg_ptr, 64 * 1024) or "null")
 
         linker.define_func("env", "abort", functype("abort"), abort, access_caller=True)
         linker.define_func("env", "trace", functype("trace"), trace, access_caller=True)
@@ -166,7 +179,7 @@ class AssemblyScriptAdapter(AbiAdapter):
         return output
 
 
-class RawUtf8Adapter(AbiAdapter):
+class RawUtf8Adapter(ModuleAdapter):
     """`alloc(len) -> ptr`, `handle(ptr, len) -> (outPtr << 32) | outLen`, UTF-8 bytes."""
 
     abi = RAW_UTF8
@@ -176,6 +189,8 @@ class RawUtf8Adapter(AbiAdapter):
         memory = exports["memory"]
         data = text.encode("utf-8")
         ptr = exports["alloc"](store, len(data))
+        if ptr == 0 and data:
+            raise InvalidOutput("alloc returned a null pointer (out of memory?)")
         if ptr < 0 or ptr + len(data) > memory.data_len(store):
             raise InvalidOutput("alloc returned a pointer outside memory")
         memory.write(store, data, ptr)
@@ -191,7 +206,29 @@ class RawUtf8Adapter(AbiAdapter):
             raise InvalidOutput("output is not valid UTF-8") from None
 
 
-ADAPTERS: dict[str, type[AbiAdapter]] = {
-    "assemblyscript": AssemblyScriptAdapter,
-    "wat": RawUtf8Adapter,
-}
+def wasi_config(capture: OutputCapture) -> wasmtime.WasiConfig:
+    """WASI with nothing but stdout and stderr (into `capture`): no arguments, no
+    environment, no preopened directories, an empty stdin. Sockets are denied by default."""
+    config = wasmtime.WasiConfig()
+    config.stdout_custom = capture.write
+    config.stderr_custom = capture.write
+    return config
+
+
+class WasiRawUtf8Adapter(RawUtf8Adapter):
+    """Raw UTF-8 for modules built against WASI preview 1 (C, Zig): their prints are
+    captured. A reactor's `_initialize` (C constructors) runs before `handle`."""
+
+    abi = WASI_RAW_UTF8
+
+    def define_imports(self, linker: wasmtime.Linker) -> None:
+        linker.define_wasi()
+
+    def prepare_store(self, store: wasmtime.Store, capture: OutputCapture) -> None:
+        store.set_wasi(wasi_config(capture))
+
+    def call(self, store: wasmtime.Store, instance: wasmtime.Instance, text: str) -> str:
+        initialize = _export(store, instance, "_initialize")
+        if isinstance(initialize, wasmtime.Func):
+            initialize(store)
+        return super().call(store, instance, text)

@@ -1,0 +1,19 @@
+"""Python: a module defining `handle(event: dict) -> dict`, built into a WebAssembly
+component by componentize-py (python_worker.py). No warm-up: a build shares nothing
+with the previous one, so compiling a sample first would only cost time."""
+
+from __future__ import annotations
+
+import sys
+
+from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+
+
+def toolchains() -> list[Toolchain]:
+    return [
+        Toolchain(
+            language="python",
+            argv=[sys.executable, str(TOOLCHAIN_DIR / "python_worker.py")],
+            entry_name="function.py",
+        )
+    ]

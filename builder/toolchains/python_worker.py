@@ -1,0 +1,84 @@
+"""Builds Python functions into components with componentize-py (toolchains' line protocol).
+
+Each build runs componentize-py in a fresh directory holding function.py and Nil's entry
+module, against the WIT world in data/python/wit. VIRTUAL_ENV points at an empty
+environment so nothing from the builder's own site-packages is bundled: functions get
+the standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from builder.toolchains.worker_protocol import failed, ok, serve
+
+DATA = Path(__file__).resolve().parent / "data" / "python"
+WORLD = "nil-function"
+_COMPONENTIZE = "import sys, componentize_py; sys.exit(componentize_py.script())"
+_APP_PATH = re.compile(r'"/\d+/function\.py"')
+
+
+def compile_one(request: dict) -> dict:
+    with tempfile.TemporaryDirectory(prefix="nil-python-") as tmp:
+        work = Path(tmp)
+        app = work / "app"
+        app.mkdir()
+        (app / "function.py").write_text(request["source"], encoding="utf-8")
+        (app / "nil_entry.py").write_bytes((DATA / "nil_entry.py").read_bytes())
+        (work / "env" / "lib" / "site-packages").mkdir(parents=True)
+        output = work / "function.wasm"
+        argv = [
+            *("-q", "-d", str(DATA / "wit"), "-w", WORLD, "componentize"),
+            *("-p", str(app), "nil_entry", "-o", str(output)),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-c", _COMPONENTIZE, *argv],
+            cwd=tmp,
+            env={"VIRTUAL_ENV": str(work / "env"), "PATH": "/usr/bin:/bin", "HOME": tmp},
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
+        if done.returncode != 0 or not output.exists():
+            return failed(build_error(done.stderr + done.stdout))
+        return ok(output.read_bytes())
+
+
+def build_error(text: str) -> str:
+    """The Python part of componentize-py's report, with only the function's own frames."""
+    match = re.search(r"AssertionError: (.*?)(?:\n\s*\nCaused by:|\Z)", text, re.S)
+    if match is None:
+        tail = [line for line in text.strip().splitlines() if line.strip()][-20:]
+        return "\n".join(tail) or "the Python build failed"
+    report = match.group(1).strip()
+    build_error_line = re.search(r"^(?:\w+\.)?BuildError: (.*)$", report, re.M)
+    if build_error_line:
+        return build_error_line.group(1).strip()
+    return _user_frames(report)
+
+
+def _user_frames(report: str) -> str:
+    kept: list[str] = []
+    skipping = False
+    for line in report.splitlines():
+        if line.startswith('  File "'):
+            skipping = _APP_PATH.search(line) is None
+            if not skipping:
+                kept.append(_APP_PATH.sub('"function.py"', line))
+        elif skipping and line.startswith("    "):
+            continue
+        else:
+            skipping = False
+            kept.append(line)
+    if len(kept) == 2 and kept[0].startswith("Traceback"):
+        kept = kept[1:]
+    return "\n".join(kept).strip()
+
+
+if __name__ == "__main__":
+    serve(compile_one)

@@ -1,0 +1,22 @@
+"""WAT: `wasmtime.wat2wasm` in a warm Python process."""
+
+from __future__ import annotations
+
+import sys
+
+from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+
+
+class Wat(Toolchain):
+    def clean_message(self, text: str) -> str:
+        return super().clean_message(text).replace("<anon>", self.entry_name)
+
+
+def toolchains() -> list[Toolchain]:
+    return [
+        Wat(
+            language="wat",
+            argv=[sys.executable, str(TOOLCHAIN_DIR / "wat_worker.py")],
+            entry_name="function.wat",
+        )
+    ]

@@ -1,0 +1,31 @@
+"""The line protocol every compiler process speaks: one JSON request per line on stdin,
+one JSON reply per line on stdout: {"ok": true, "wasm": base64} or {"ok": false, "error"}."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from collections.abc import Callable
+
+
+def ok(wasm: bytes) -> dict:
+    return {"ok": True, "wasm": base64.b64encode(wasm).decode()}
+
+
+def failed(error: str) -> dict:
+    return {"ok": False, "error": error}
+
+
+def serve(compile_one: Callable[[dict], dict]) -> None:
+    # Replies go to the original stdout only: whatever a compiler prints lands on stderr.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    for line in sys.stdin:
+        try:
+            reply = compile_one(json.loads(line))
+        except Exception as exc:  # a reply for every request, whatever happens
+            reply = failed(f"compiler error: {exc}")
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()

@@ -1,0 +1,100 @@
+"""Compiled artifacts on disk, shared by the runners of one host, so an artifact is
+compiled once per host and not once per runner process.
+
+A Python function is a ~20 MB component that takes seconds to compile and tens of
+milliseconds to deserialize. `Module.deserialize` loads machine code, so only files a
+runner wrote are ever read: the directory belongs to the runners alone (not the
+gateway, not the builder), every file carries the digest of its bytes (a torn or
+altered file is recompiled, not loaded), and its name carries the wasmtime version
+and the engine's settings (an upgrade never loads an old artifact). An flock per
+artifact makes a second runner wait for the first one's compile instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+_DIGEST = hashlib.sha256().digest_size
+
+
+class ArtifactStore:
+    def __init__(self, directory: str | None, engine_settings: str) -> None:
+        self.directory = Path(directory) if directory else None
+        fingerprint = f"wasmtime-{version('wasmtime')}|{engine_settings}"
+        self.fingerprint = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def load(
+        self,
+        sha256: str,
+        kind: str,
+        compile_: Callable[[], Any],
+        serialize: Callable[[Any], bytes],
+        deserialize: Callable[[bytes], Any],
+    ) -> Any:
+        """The artifact for `sha256`: from disk when a runner compiled it before, else
+        compiled now (and written for the next runner)."""
+        if self.directory is None:
+            return compile_()
+        path = self.directory / f"{sha256}.{kind}.{self.fingerprint}"
+        with _locked(path.with_suffix(path.suffix + ".lock")):
+            data = _read_verified(path)
+            if data is not None:
+                try:
+                    return deserialize(data)
+                except Exception as exc:  # a stale or foreign artifact: compile instead
+                    logger.warning(
+                        "artifact.unusable", extra={"path": path.name, "error": str(exc)}
+                    )
+            artifact = compile_()
+            try:
+                _write_verified(path, serialize(artifact))
+            except OSError as exc:  # a full disk costs speed, not correctness
+                logger.warning("artifact.unwritable", extra={"path": path.name, "error": str(exc)})
+            return artifact
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_verified(path: Path) -> bytes | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    digest, data = raw[:_DIGEST], raw[_DIGEST:]
+    if hashlib.sha256(data).digest() != digest:
+        logger.warning("artifact.corrupt", extra={"path": path.name})
+        return None
+    return data
+
+
+def _write_verified(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(hashlib.sha256(data).digest())
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
