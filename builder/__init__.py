@@ -7,6 +7,21 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+def warm_up_in_background(toolchains: dict, timeout: float) -> None:
+    """Warm every compiler at once, without holding up the jobs of warm ones: a job
+    waits only for its own toolchain (Zig's first build of libc takes ~30 s)."""
+    import threading
+
+    def warm(toolchain) -> None:
+        try:
+            toolchain.warm_up(timeout)
+        except Exception:
+            logger.exception("toolchain.warm_up_failed", extra={"language": toolchain.language})
+
+    for toolchain in toolchains.values():
+        threading.Thread(target=warm, args=(toolchain,), daemon=True).start()
+
+
 def main() -> None:
     from builder.settings import Settings
     from builder.toolchains import all_toolchains
@@ -24,8 +39,7 @@ def main() -> None:
     builder.stop_flag.install_signal_handlers()
     host = env_str("NIL_BUILDER_HOST", "127.0.0.1") or "127.0.0.1"
     server = serve_health(host, settings.health_port, lambda: not builder.stop_flag.stopping)
-    for toolchain in toolchains.values():
-        toolchain.warm_up(settings.compile_timeout_seconds)
+    warm_up_in_background(toolchains, timeout=max(settings.compile_timeout_seconds, 300))
     logger.info(
         "builder.started",
         extra={"languages": sorted(toolchains), "healthPort": settings.health_port},

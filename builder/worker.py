@@ -129,7 +129,9 @@ class Builder:
             extra={**extra, "durationMs": round(duration * 1000, 1), "wasmSize": len(output.wasm)},
         )
         metrics.JOBS.labels(job.language, "success").inc()
-        return CompilationResult(job.function_id, job.revision, True, wasm_binary=output.wasm)
+        return CompilationResult(
+            job.function_id, job.revision, True, wasm_binary=output.wasm, language=job.language
+        )
 
     def _failed(self, job: CompilationJob, error: str, error_type: str) -> CompilationResult:
         logger.info("job.failed", extra={"functionId": job.function_id, "errorType": error_type})

@@ -10,9 +10,11 @@ from typing import Any
 JOBS_QUEUE = "compilation_jobs"
 RESULTS_QUEUE = "compilation_results"
 
-# The languages the platform accepts. A language is added by a builder toolchain
-# (builder/toolchains) and, where its ABI is new, a runner ABI (runner/abi.py).
-LANGUAGES = ("assemblyscript", "wat")
+# The languages the platform accepts: the one list the gateway reads. A language is
+# added by a builder toolchain (builder/toolchains), its ABI in common/abi.py and,
+# where that ABI is new, a runner adapter (runner/abis). tests/unit/test_languages.py
+# checks the three agree.
+LANGUAGES = ("assemblyscript", "wat", "python", "c", "zig")
 
 
 class FunctionStatus(StrEnum):
@@ -75,6 +77,7 @@ class CompilationResult:
     success: bool
     wasm_binary: bytes | None = None
     error: str | None = None
+    language: str | None = None  # lets the consumer warm a runner before READY
 
     def __post_init__(self) -> None:
         if self.success and self.wasm_binary is None:
@@ -90,6 +93,7 @@ class CompilationResult:
             "success": self.success,
             "wasmBinary": binary,
             "error": self.error,
+            "language": self.language,
         }
 
     @classmethod
@@ -101,4 +105,5 @@ class CompilationResult:
             success=bool(data["success"]),
             wasm_binary=base64.b64decode(binary) if binary else None,
             error=data.get("error"),
+            language=data.get("language"),
         )

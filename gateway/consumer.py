@@ -20,6 +20,7 @@ from common.lifecycle import StopFlag
 from common.queue import CompilationQueues, Delivery
 from db import executions as executions_repo
 from db import functions as repo
+from gateway.warmer import ArtifactWarmer
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class ResultConsumer:
         poll_seconds: int = 1,
         sweep_every_seconds: float = 10.0,
         sweep_margin_ms: int = 30_000,
+        warmer: ArtifactWarmer | None = None,
     ) -> None:
         self.pool = pool
+        self.warmer = warmer
         self.queues = CompilationQueues(pool)
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
@@ -112,6 +115,8 @@ class ResultConsumer:
             self.queues.archive_result(delivery.msg_id)
             RESULTS.labels("malformed").inc()
             return
+        if result.success and result.language and result.wasm_binary and self.warmer:
+            self.warmer.warm(result.function_id, result.language, result.wasm_binary)
         try:
             with transaction(self.pool) as conn:
                 outcome = repo.apply_result(conn, result)
@@ -144,12 +149,14 @@ def main() -> None:
     from common.db import open_pool
     from common.health_server import serve_health
     from common.logging import configure_logging
+    from gateway.pool import make_pool
+    from gateway.settings import Settings
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
     pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
-    consumer = ResultConsumer(
-        pool, visibility_timeout=env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 30)
-    )
+    visibility = env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
+    warmer = ArtifactWarmer(make_pool(Settings.from_env()), timeout_seconds=visibility / 2)
+    consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer)
     consumer.stop_flag.install_signal_handlers()
     port = env_int("NIL_CONSUMER_PORT", 8082)
     server = serve_health(

@@ -28,8 +28,11 @@ _DIGEST = hashlib.sha256().digest_size
 
 
 class ArtifactStore:
-    def __init__(self, directory: str | None, engine_settings: str) -> None:
+    def __init__(
+        self, directory: str | None, engine_settings: str, max_bytes: int = 4 << 30
+    ) -> None:
         self.directory = Path(directory) if directory else None
+        self.max_bytes = max_bytes
         fingerprint = f"wasmtime-{version('wasmtime')}|{engine_settings}"
         self.fingerprint = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         if self.directory is not None:
@@ -52,7 +55,9 @@ class ArtifactStore:
             data = _read_verified(path)
             if data is not None:
                 try:
-                    return deserialize(data)
+                    artifact = deserialize(data)
+                    os.utime(path)  # recently used: pruned last
+                    return artifact
                 except Exception as exc:  # a stale or foreign artifact: compile instead
                     logger.warning(
                         "artifact.unusable", extra={"path": path.name, "error": str(exc)}
@@ -60,9 +65,26 @@ class ArtifactStore:
             artifact = compile_()
             try:
                 _write_verified(path, serialize(artifact))
+                self._prune()
             except OSError as exc:  # a full disk costs speed, not correctness
                 logger.warning("artifact.unwritable", extra={"path": path.name, "error": str(exc)})
             return artifact
+
+    def _prune(self) -> None:
+        """Remove the least recently used artifacts while the directory is over budget."""
+        assert self.directory is not None
+        files = []
+        for entry in os.scandir(self.directory):
+            if entry.is_file() and not entry.name.endswith(".lock") and entry.name[0] != ".":
+                stat = entry.stat()
+                files.append((stat.st_mtime, stat.st_size, entry.path))
+        total = sum(size for _, size, _ in files)
+        for _, size, file in sorted(files):
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(file)
+            total -= size
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ from runner import cgroups
 logger = logging.getLogger(__name__)
 SOCKET = "runner.sock"
 LABEL = "dev.nil.runner"
+ARTIFACTS = "artifacts"  # next to the runner directories: compiled artifacts of the host
+CONTAINER_ARTIFACTS = "/var/cache/nil/artifacts"
 
 
 class RunnerHandle(Protocol):
@@ -91,6 +93,7 @@ class ProcessLauncher:
         env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         env["NIL_RUNNER_BIND"] = f"unix:{directory / SOCKET}"
         env["NIL_RUNNER_REQUEST_TIMEOUT"] = str(self.request_timeout)
+        env.setdefault("NIL_RUNNER_ARTIFACT_DIR", str(directory.parent / ARTIFACTS))
         proc = subprocess.Popen([sys.executable, "-m", "runner"], env=env, start_new_session=True)
         if self.limits is not None:
             placed = cgroups.apply(proc.pid, name, self.limits)
@@ -193,9 +196,14 @@ class DockerLauncher:
             mem_limit=self.limits.memory_bytes,
             memswap_limit=self.limits.memory_bytes,
             nano_cpus=self.limits.nano_cpus,
-            volumes={str(directory): {"bind": "/run/nil", "mode": "rw"}},
+            volumes={
+                str(directory): {"bind": "/run/nil", "mode": "rw"},
+                # compiled artifacts, shared by this pool's runners only
+                f"nil-{self.pool}-artifacts": {"bind": CONTAINER_ARTIFACTS, "mode": "rw"},
+            },
             environment={
                 "NIL_RUNNER_BIND": "unix:/run/nil/runner.sock",
+                "NIL_RUNNER_ARTIFACT_DIR": CONTAINER_ARTIFACTS,
                 "NIL_LOG_LEVEL": os.environ.get("NIL_LOG_LEVEL", "INFO"),
             },
         )

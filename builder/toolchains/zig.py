@@ -8,6 +8,7 @@ second (C) or about one (Zig). NIL_ZIG_CACHE_DIR says where that cache lives.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,7 +37,23 @@ class Zig(Toolchain):
     )
 
 
+def seed_cache(cache_dir: str) -> None:
+    """Start from the cache the image built (NIL_ZIG_CACHE_SEED), copied to a writable
+    place: Zig writes to its cache even when everything it needs is there."""
+    seed = os.environ.get("NIL_ZIG_CACHE_SEED")
+    target = Path(cache_dir)
+    if not seed or target.exists() or not Path(seed).is_dir():
+        return
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    shutil.copytree(seed, partial, symlinks=True)
+    try:
+        partial.rename(target)
+    except OSError:  # another process seeded it first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def toolchains() -> list[Toolchain]:
+    seed_cache(zig_cache_dir())
     argv = [sys.executable, str(TOOLCHAIN_DIR / "zig_worker.py")]
     env = {"ZIG_GLOBAL_CACHE_DIR": zig_cache_dir()}
     return [

@@ -238,7 +238,7 @@ def test_images_are_pinned_never_latest(case):
             assert image.endswith(f":{app_version}"), image
 
 
-def test_runner_network_policy_allows_only_the_gateway_and_denies_egress():
+def test_runner_network_policy_allows_only_the_gateway_and_consumer_and_denies_egress():
     docs = render("default-values.yaml")
     policy = named(docs, "NetworkPolicy", "-runner")
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
@@ -246,8 +246,19 @@ def test_runner_network_policy_allows_only_the_gateway_and_denies_egress():
     [rule] = policy["spec"]["ingress"]
     assert [
         p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]
-    ] == ["gateway"]
+    ] == ["gateway", "consumer"]
     assert rule["ports"] == [{"port": 9000, "protocol": "TCP"}]
+
+
+def test_the_consumer_reaches_the_runners_it_warms():
+    docs = render("default-values.yaml")
+    consumer = named(docs, "Deployment", "-consumer")
+    env = {
+        e["name"]: e.get("value")
+        for e in consumer["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["NIL_POOL_BACKEND"] == "kubernetes"
+    assert env["NIL_RUNNER_SERVICE"] == "nil-runner.functions.svc:9000"
 
 
 def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
