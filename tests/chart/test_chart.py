@@ -265,7 +265,7 @@ def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
     docs = render("default-values.yaml")
     runner = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
     env = {e["name"] for e in runner["containers"][0]["env"]}
-    assert env == {"NIL_RUNNER_BIND", "NIL_LOG_LEVEL"}
+    assert env == {"NIL_RUNNER_BIND", "NIL_LOG_LEVEL", "NIL_RUNNER_ARTIFACT_DIR"}
     assert "envFrom" not in runner["containers"][0]
     assert named(docs, "Service", "-runner")["spec"]["clusterIP"] == "None"
     gateway_env = {
