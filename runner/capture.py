@@ -15,6 +15,7 @@ class OutputCapture:
         self.max_bytes = max_bytes
         self._data = bytearray()
         self._truncated = False
+        self._stderr_tail = b""
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> None:
@@ -27,6 +28,22 @@ class OutputCapture:
                 self._truncated = True
             else:
                 self._data += data
+
+    def write_stderr(self, data: bytes) -> None:
+        """stderr goes to the same log; its tail is kept to explain a trap."""
+        with self._lock:
+            self._stderr_tail = (self._stderr_tail + data)[-4096:]
+        self.write(data)
+
+    def trap_hint(self) -> str | None:
+        """What the function said on stderr before it trapped: a Zig panic, or the last
+        line (C's `fprintf(stderr, ...); abort();`)."""
+        with self._lock:
+            tail = self._stderr_tail.decode("utf-8", "replace")
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        panics = [line for line in lines if line.startswith("panic: ")]
+        hint = panics[-1] if panics else (lines[-1] if lines else None)
+        return hint[:300] if hint else None
 
     def line(self, text: str) -> None:
         """A whole line (AssemblyScript's console.log, trace)."""

@@ -137,6 +137,8 @@ class Executor:
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         outcome.fuel_used = limits.fuel - store.get_fuel()
         outcome.logs = capture.text()
+        if outcome.outcome == "trap" and (hint := capture.trap_hint()):
+            outcome.error = f"{outcome.error} (stderr: {hint})"
         store.close()  # free the instance's memory now, not at the next GC cycle
         metrics.EXECUTIONS.labels(entry.language, outcome.outcome).inc()
         return outcome

@@ -56,6 +56,9 @@ def build_error(text: str) -> str:
         tail = [line for line in text.strip().splitlines() if line.strip()][-20:]
         return "\n".join(tail) or "the Python build failed"
     report = match.group(1).strip()
+    if not report:  # the guest printed nothing: the error's one-line summary
+        caused = re.search(r"Caused by:\s*\n\s*(.+)", text)
+        report = caused.group(1).strip() if caused else "the Python build failed"
     build_error_line = re.search(r"^(?:\w+\.)?BuildError: (.*)$", report, re.M)
     if build_error_line:
         return build_error_line.group(1).strip()

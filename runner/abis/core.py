@@ -211,7 +211,7 @@ def wasi_config(capture: OutputCapture) -> wasmtime.WasiConfig:
     environment, no preopened directories, an empty stdin. Sockets are denied by default."""
     config = wasmtime.WasiConfig()
     config.stdout_custom = capture.write
-    config.stderr_custom = capture.write
+    config.stderr_custom = capture.write_stderr
     return config
 
 

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +29,10 @@
 
 NIL_EXPORT("alloc") void *nil_alloc(uint32_t len) { return calloc((size_t)len + 1, 1); }
 
-/* The packed result of handle(): (pointer << 32) | length. */
+/* The packed result of handle(): (pointer << 32) | length. Flushes stdio first, so
+   everything printed reaches the execution's logs. */
 static inline uint64_t nil_output(const char *data, size_t len) {
+    fflush(NULL);
     return ((uint64_t)(uintptr_t)data << 32) | (uint32_t)len;
 }
 
