@@ -1,0 +1,51 @@
+"""A function becomes READY only after a runner compiled its artifact: the consumer warms
+the runner the function prefers, and the host's artifact directory holds the result."""
+
+from __future__ import annotations
+
+import uuid
+
+from common.contracts import Limits
+from gateway.consumer import ResultConsumer
+from gateway.pool.local import DirectoryPool
+from gateway.warmer import ArtifactWarmer
+from tests.integration.helpers import function_body, source
+
+LIMITS = Limits(1000, 16, 1_000_000)
+
+
+def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runner_dir, builder):
+    runners = DirectoryPool(str(runner_dir), wait_seconds=5)
+    consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=30))
+    body = function_body("warm", src=source("echo.wat").replace("1024", "2048"))
+    response = client.post("/functions", json={**body, "limits": LIMITS.to_json()})
+    assert response.status_code == 201
+    function_id = response.json["id"]
+    builder.run(wait=False)
+    consumer.run(wait=False)
+    ready = client.get(f"/functions/{function_id}").json
+    assert ready["status"] == "READY"
+    written = [
+        p
+        for p in (runner_dir / "artifacts").glob(f"{ready['wasmSha256']}.module.*")
+        if not p.name.endswith(".lock")
+    ]
+    assert len(written) == 1
+
+    def no_upload() -> bytes:
+        raise AssertionError("the runner asked for a module it should already hold")
+
+    with runners.lease(function_id) as runner:
+        result = runner.run(
+            sha256=ready["wasmSha256"],
+            language="wat",
+            input_text='{"warm":true}',
+            limits=LIMITS,
+            load_module=no_upload,
+        )
+    assert (result.outcome, result.output) == ("ok", '{"warm":true}')
+
+
+def test_without_reachable_runners_warming_gives_up_at_once(tmp_path):
+    warmer = ArtifactWarmer(DirectoryPool(str(tmp_path), wait_seconds=5), timeout_seconds=1)
+    assert warmer.warm(str(uuid.uuid4()), "wat", b"\0asm\x01\0\0\0") is False
