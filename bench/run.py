@@ -88,7 +88,10 @@ class Api:
         return fid, (time.perf_counter() - started) * 1000
 
     def execute(self, fid: str, n: int = 0) -> dict:
-        status, raw = self.call("POST", f"/functions/{fid}/execute", {"input": {"n": n}})
+        return self.execute_input(fid, {"n": n})
+
+    def execute_input(self, fid: str, value: dict) -> dict:
+        status, raw = self.call("POST", f"/functions/{fid}/execute", {"input": value})
         body = json.loads(raw)
         if status != 200 or body["status"] != "COMPLETED":
             raise RuntimeError(f"execute failed: {status} {body}")
@@ -170,6 +173,37 @@ def asc_cli(source: str) -> None:
         if "json-as" in source:
             args += ["--transform", "json-as/transform"]
         subprocess.run(args, cwd=TOOLCHAIN_DIR, check=True, capture_output=True)
+
+
+def language_figures(bench: Bench, api: Api) -> None:
+    """Per language, the guide's `add`: POST → READY, the first execution after READY
+    (the runner was warmed before READY), and warm executions through the gateway."""
+    from tools.guide import examples, with_comment
+
+    adds = [e for e in examples() if "sum" in e["output"]]
+    for example in adds:
+        language = example["language"]
+        builds = bench.n(3 if language == "python" else 5, 1)
+        ready, first, fid = [], [], ""
+        for i in range(builds):
+            source = with_comment(language, example["source"], f"bench {time.time_ns()} {i}")
+            fid, took = api.register(f"bench-{language}-{i}", language, source)
+            ready.append(took)
+            first.append(timed(lambda f=fid: api.execute_input(f, example["input"]), 1)[0])
+        for _ in range(20):
+            api.execute_input(fid, example["input"])
+        warm = summary(timed(lambda: api.execute_input(fid, example["input"]), bench.n(300, 20)))
+        ready_p50, first_p50 = summary(ready)["p50"], summary(first)["p50"]
+        bench.figures[f"{language}_ready_ms"] = ready_p50
+        bench.figures[f"{language}_first_ms"] = first_p50
+        bench.figures[f"{language}_warm_ms"] = warm
+        bench.row(f"{language} add: POST → READY", f"{ready_p50:.0f} ms p50")
+        bench.row(f"  {language}: first execution after READY", f"{first_p50:.1f} ms p50")
+        bench.row(
+            f"  {language}: warm execute through the gateway",
+            f"{warm['p50']:.2f}/{warm['p95']:.2f} ms",
+            "p50/p95",
+        )
 
 
 def warm_figures(bench: Bench, api: Api, fid: str, floor: float) -> None:
@@ -392,6 +426,7 @@ def main() -> None:
         cold = cold_figures(bench, api)
         container_peer(bench, cold)
         compile_figures(bench, api)
+        language_figures(bench, api)
         list_figures(bench, api, url, echo_id)
         rss_figures(bench, platform)
     finally:

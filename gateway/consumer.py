@@ -154,9 +154,11 @@ def main() -> None:
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
     pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
+    # One result per read: a result may wait while its runner compiles (tens of seconds
+    # for Python on one CPU), and the warm is bounded well inside the visibility timeout.
     visibility = env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
-    warmer = ArtifactWarmer(make_pool(Settings.from_env()), timeout_seconds=visibility / 2)
-    consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer)
+    warmer = ArtifactWarmer(make_pool(Settings.from_env()), timeout_seconds=visibility * 0.75)
+    consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer, batch_size=1)
     consumer.stop_flag.install_signal_handlers()
     port = env_int("NIL_CONSUMER_PORT", 8082)
     server = serve_health(

@@ -45,9 +45,11 @@ class ArtifactStore:
         compile_: Callable[[], Any],
         serialize: Callable[[Any], bytes],
         deserialize: Callable[[bytes], Any],
+        compile_serialized: Callable[[], bytes] | None = None,
     ) -> Any:
         """The artifact for `sha256`: from disk when a runner compiled it before, else
-        compiled now (and written for the next runner)."""
+        compiled now (and written for the next runner). `compile_serialized`, when
+        given, compiles elsewhere (a child process) and returns the serialized bytes."""
         if self.directory is None:
             return compile_()
         path = self.directory / f"{sha256}.{kind}.{self.fingerprint}"
@@ -62,9 +64,14 @@ class ArtifactStore:
                     logger.warning(
                         "artifact.unusable", extra={"path": path.name, "error": str(exc)}
                     )
-            artifact = compile_()
+            if compile_serialized is not None:
+                data = compile_serialized()
+                artifact = deserialize(data)
+            else:
+                artifact = compile_()
+                data = serialize(artifact)
             try:
-                _write_verified(path, serialize(artifact))
+                _write_verified(path, data)
                 self._prune()
             except OSError as exc:  # a full disk costs speed, not correctness
                 logger.warning("artifact.unwritable", extra={"path": path.name, "error": str(exc)})

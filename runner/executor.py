@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -98,6 +100,9 @@ class Executor:
         if not wasm.startswith(preamble):
             raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
         t0 = time.perf_counter()
+        in_child = None
+        if len(wasm) >= self.settings.compile_in_child_bytes:
+            in_child = lambda: self._compile_in_child(adapter.kind, wasm)  # noqa: E731
         try:
             artifact = self.artifacts.load(
                 sha256,
@@ -105,6 +110,7 @@ class Executor:
                 lambda: adapter.compile(wasm),
                 adapter.serialize,
                 adapter.deserialize,
+                in_child,
             )
         except wasmtime.WasmtimeError as exc:
             raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
@@ -112,6 +118,20 @@ class Executor:
         entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
         for evicted in self.cache.put(entry):
             self.adapters[evicted.language].forget(evicted.sha256)
+
+    def _compile_in_child(self, kind: str, wasm: bytes) -> bytes:
+        """Compile in a child process (see runner/compile_child.py) with this engine's
+        settings; the child's memory is freed when it exits."""
+        done = subprocess.run(
+            [sys.executable, "-m", "runner.compile_child", kind, str(self.settings.max_wasm_stack)],
+            input=wasm,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            reason = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
+            raise ModuleRejected(f"invalid WebAssembly: {reason[-500:]}")
+        return done.stdout
 
     def execute(self, sha256: str, input_text: str, limits: CallLimits) -> Outcome | None:
         """None when the module is not cached (the caller sends it, then retries)."""

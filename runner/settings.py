@@ -20,6 +20,9 @@ class Settings:
     max_instances: int = 10
     log_level: str = "INFO"
     artifact_dir: str | None = None  # compiled artifacts shared by this host's runners
+    # With an artifact directory, artifacts this large compile in a child process
+    # (a Python component: ~400 MB of compiler memory the runner would keep).
+    compile_in_child_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -3,25 +3,11 @@ output its comment promises — through the gateway, builder, consumer and runne
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import pytest
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "writing-functions.md"
-_EXAMPLE = re.compile(r"<!-- example (\{.*?\}) -->\n```\w+\n(.*?)```", re.S)
+from tools.guide import examples
 
-
-def guide_examples() -> list[dict]:
-    examples = []
-    for number, match in enumerate(_EXAMPLE.finditer(GUIDE.read_text()), start=1):
-        spec = json.loads(match.group(1))
-        examples.append({**spec, "source": match.group(2), "name": f"guide-{number}"})
-    return examples
-
-
-EXAMPLES = guide_examples()
+EXAMPLES = examples()
 
 
 def test_the_guide_has_echo_and_add_in_every_language():

@@ -85,3 +85,22 @@ def test_executors_sharing_a_directory_run_the_same_module(tmp_path):
     assert outputs == ['{"a": 1}', '{"a": 1}']
     artifacts = [p for p in os.listdir(tmp_path) if p.startswith(SHA)]
     assert len([p for p in artifacts if not p.endswith(".lock")]) == 1
+
+
+def test_large_artifacts_compile_in_a_child_process(tmp_path):
+    executor = Executor(Settings(artifact_dir=str(tmp_path), compile_in_child_bytes=0))
+    executor.load_module(SHA, "wat", WASM)
+    limits = CallLimits(timeout_ms=1000, memory_mb=16, fuel=10_000_000)
+    assert executor.execute(SHA, '{"child":1}', limits).output == '{"child":1}'
+
+
+def test_a_module_the_child_cannot_compile_is_rejected_with_its_reason(tmp_path):
+    import pytest
+
+    from runner.executor import ModuleRejected
+
+    executor = Executor(Settings(artifact_dir=str(tmp_path), compile_in_child_bytes=0))
+    broken = b"\0asm\x01\0\0\0\x01\xff"
+    with pytest.raises(ModuleRejected, match="invalid WebAssembly"):
+        executor.load_module(hashlib.sha256(broken).hexdigest(), "wat", broken)
+    assert [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
