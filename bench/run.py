@@ -185,14 +185,15 @@ def language_figures(bench: Bench, api: Api) -> None:
         language = example["language"]
         builds = bench.n(3 if language == "python" else 5, 1)
         ready, first, fid = [], [], ""
+        value = example["input"]
         for i in range(builds):
             source = with_comment(language, example["source"], f"bench {time.time_ns()} {i}")
             fid, took = api.register(f"bench-{language}-{i}", language, source)
             ready.append(took)
-            first.append(timed(lambda f=fid: api.execute_input(f, example["input"]), 1)[0])
+            first.append(timed(lambda f=fid, v=value: api.execute_input(f, v), 1)[0])
         for _ in range(20):
-            api.execute_input(fid, example["input"])
-        warm = summary(timed(lambda: api.execute_input(fid, example["input"]), bench.n(300, 20)))
+            api.execute_input(fid, value)
+        warm = summary(timed(lambda f=fid, v=value: api.execute_input(f, v), bench.n(300, 20)))
         ready_p50, first_p50 = summary(ready)["p50"], summary(first)["p50"]
         bench.figures[f"{language}_ready_ms"] = ready_p50
         bench.figures[f"{language}_first_ms"] = first_p50
