@@ -247,7 +247,7 @@ def cold_figures(bench: Bench, api: Api) -> float:
     cold = summary(samples)["p50"]
     bench.figures["cold_ms"] = cold
     bench.row(
-        "cold: first execution after READY (module not cached)",
+        "first execution after READY (runner warmed before READY)",
         f"{cold:.1f} ms p50",
         "≤ 50 ms",
         cold <= 50,

@@ -5,9 +5,10 @@ set -euo pipefail
 IMAGE="${1:-nil-base:bookworm}"
 # The Debian mirror this machine's apt already uses (or DEBIAN_MIRROR).
 apt_mirror() {
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-    2>/dev/null | grep -E '^(deb|URIs:)' | grep -oE 'https?://[^[:space:]]+/debian/?' \
-    | head -n 1
+  # missing files and an early `head` are fine here: only the first match matters
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+      2>/dev/null || true; } | grep -E '^(deb|URIs:)' \
+    | grep -oE 'https?://[^[:space:]]+/debian/?' | head -n 1 || true
 }
 MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
 [ -n "$MIRROR" ] || { echo "no Debian mirror configured for apt; set DEBIAN_MIRROR" >&2; exit 1; }

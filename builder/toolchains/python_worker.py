@@ -24,6 +24,9 @@ _APP_PATH = re.compile(r'"/\d+/function\.py"')
 
 
 def compile_one(request: dict) -> dict:
+    if not re.search(r"\bhandle\b", request["source"]):
+        # A build takes seconds; one that cannot succeed fails at once.
+        return failed("function.py must define a function handle(event)")
     with tempfile.TemporaryDirectory(prefix="nil-python-") as tmp:
         work = Path(tmp)
         app = work / "app"

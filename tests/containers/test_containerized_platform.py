@@ -52,7 +52,9 @@ def platform(docker_client, database, tmp_path_factory):
         "NIL_RUNNER_DIR": root,
         "NIL_RUNNER_IMAGE": "nil-runner:dev",
         "NIL_RUNNERS": "2",
-        "NIL_RUNNER_MEMORY_MB": "192",
+        # enough to compile a Python component (~450 MB at its peak, in a child process)
+        "NIL_RUNNER_MEMORY_MB": "768",
+        "NIL_MAX_MEMORY_MB": "1024",
         "NIL_RUNNER_WAIT_MS": "10000",
     }
     common = {
@@ -82,13 +84,18 @@ def platform(docker_client, database, tmp_path_factory):
         },
         **common,
     )
-    consumer = docker_client.containers.run(
+    consumer = docker_client.containers.run(  # sees the runners: it warms them before READY
         "nil-gateway:dev",
         ["python", "-m", "gateway.consumer"],
         name=f"{pool_name}-consumer",
+        volumes={root: {"bind": root, "mode": "rw"}},
         **common,
     )
-    builder = docker_client.containers.run("nil-builder:dev", name=f"{pool_name}-builder", **common)
+    builder = docker_client.containers.run(  # room for Zig's cache and Python builds
+        "nil-builder:dev",
+        name=f"{pool_name}-builder",
+        **{**common, "tmpfs": {"/tmp": "size=512m"}},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _ok(f"{base}/ready"), timeout=120, what="the gateway to be ready")
@@ -120,7 +127,9 @@ def _ok(url: str) -> bool:
         return False
 
 
-def register_ready(base: str, name: str, language: str, src: str, **extra) -> str:
+def register_ready(
+    base: str, name: str, language: str, src: str, timeout: float = 90, **extra
+) -> str:
     created = requests.post(
         f"{base}/functions",
         json={"name": name, "language": language, "source": src, **extra},
@@ -133,7 +142,7 @@ def register_ready(base: str, name: str, language: str, src: str, **extra) -> st
             requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"]
             in ("READY", "FAILED")
         ),
-        timeout=90,
+        timeout=timeout,
         what="compilation",
     )
     fn = requests.get(f"{base}/functions/{fid}", timeout=5).json()
@@ -160,6 +169,32 @@ def test_seed_flow_through_the_images(platform):
     )
     add = register_ready(base, "add", "assemblyscript", source("add.ts"))
     assert execute(base, add, {"input": {"a": 5, "b": 3}}).json()["output"] == {"sum": 8}
+
+
+def test_python_and_c_through_the_images(platform):
+    """componentize-py and Zig in the builder image; components and WASI modules in the
+    runner containers, warmed before READY and printing into the execution's logs."""
+    base = platform["base"]
+    python = register_ready(
+        base,
+        "py-add",
+        "python",
+        'def handle(event):\n    print("adding")\n    return {"sum": event["a"] + event["b"]}\n',
+        timeout=300,
+    )
+    body = execute(base, python, {"input": {"a": 2, "b": 3}}).json()
+    assert (body["status"], body["output"], body["logs"]) == ("COMPLETED", {"sum": 5}, "adding\n")
+    c = register_ready(
+        base,
+        "c-echo",
+        "c",
+        '#include <stdio.h>\n#include "nil.h"\n'
+        "NIL_HANDLE uint64_t handle(const char *in, uint32_t len) {\n"
+        '    printf("c got %u bytes\\n", len);\n    return nil_output(in, len);\n}\n',
+        timeout=180,
+    )
+    body = execute(base, c, {"input": {"k": 1}}).json()
+    assert (body["output"], body["logs"]) == ({"k": 1}, "c got 8 bytes\n")
 
 
 def test_runners_run_hardened_without_network(platform, docker_client):
@@ -214,7 +249,7 @@ def test_a_runner_container_killed_mid_execution_gives_503_and_is_replaced(platf
 def test_a_function_beyond_the_container_memory_fails_only_itself(platform):
     base = platform["base"]
     bomb = register_ready(
-        base, "oom", "wat", OOM_BOMB, limits={"memoryMb": 512, "timeoutMs": 30_000, "fuel": 10**11}
+        base, "oom", "wat", OOM_BOMB, limits={"memoryMb": 1024, "timeoutMs": 30_000, "fuel": 10**11}
     )
     echo = register_ready(base, "echo-wat", "wat", source("echo.wat"))
     response = execute(base, bomb, {})
