@@ -32,6 +32,13 @@ def docker_client():
     if missing:
         subprocess.run(["make", "images"], cwd=ROOT, check=True)
     yield client
+    # the artifact volumes of the test pools (a real pool keeps its volume on purpose)
+    for volume in client.volumes.list():
+        if volume.name.startswith(("nil-test-", "nil-ctr-")) and volume.name.endswith("-artifacts"):
+            try:
+                volume.remove(force=True)
+            except Exception:  # still in use by a container being removed
+                pass
     client.close()
 
 

@@ -194,7 +194,7 @@ def test_python_and_c_through_the_images(platform):
         timeout=180,
     )
     body = execute(base, c, {"input": {"k": 1}}).json()
-    assert (body["output"], body["logs"]) == ({"k": 1}, "c got 8 bytes\n")
+    assert (body["output"], body["logs"]) == ({"k": 1}, "c got 7 bytes\n")
 
 
 def test_runners_run_hardened_without_network(platform, docker_client):
@@ -205,7 +205,7 @@ def test_runners_run_hardened_without_network(platform, docker_client):
         assert host["NetworkMode"] == "none"
         assert host["ReadonlyRootfs"] is True
         assert host["CapDrop"] == ["ALL"]
-        assert host["Memory"] == 192 * 1024 * 1024
+        assert host["Memory"] == 768 * 1024 * 1024
         assert host["PidsLimit"] == 64
         assert container.attrs["Config"]["User"] == "10001:10001"
 
