@@ -32,7 +32,10 @@ def docker_client():
     if missing:
         subprocess.run(["make", "images"], cwd=ROOT, check=True)
     yield client
-    # the artifact volumes of the test pools (a real pool keeps its volume on purpose)
+    # whatever the test pools left behind (a real pool keeps its volume on purpose)
+    for container in client.containers.list(all=True, filters={"label": "dev.nil.runner"}):
+        if container.labels.get("dev.nil.runner.pool", "").startswith(("test-", "ctr-")):
+            container.remove(force=True)
     for volume in client.volumes.list():
         if volume.name.startswith(("nil-test-", "nil-ctr-")) and volume.name.endswith("-artifacts"):
             try:
