@@ -27,13 +27,18 @@ def test_bench_smoke_prints_every_figure_and_writes_json():
         "in-process wasmtime",
         "warm execute through the gateway",
         "throughput at concurrency 16",
-        "cold: first execution",
+        "first execution after READY (runner warmed before READY)",
         "container per execution",
         "AssemblyScript echo: POST → READY",
         "AssemblyScript add: POST → READY",
         "GET /functions/{id}/executions",
         "idle runner RSS",
         "gateway worker RSS",
+        *(
+            f"{language} add: POST → READY"
+            for language in ("python", "c", "zig", "assemblyscript", "wat")
+        ),
+        "python: warm execute through the gateway",
     ):
         assert figure in run.stdout, figure
     [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before
