@@ -57,6 +57,9 @@ def _running_platform(url: str, tmp_path_factory):
         consumer_port=free_port(),
         runners=2,
         output=log,
+        # exactly two runners: tests count them, and a runner compiling a Python
+        # component for ~20 s would otherwise make the pool grow
+        extra_env={"NIL_RUNNERS_MAX": "2"},
     )
     platform.start()
     try:
