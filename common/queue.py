@@ -78,6 +78,11 @@ class CompilationQueues:
         """Delete a result inside the caller's transaction, so it goes with the update."""
         self._pgmq.delete(RESULTS_QUEUE, msg_id, conn=conn)
 
+    def extend_result(self, msg_id: int, vt: int) -> None:
+        """Keep a result invisible for `vt` more seconds (it waits for a runner warm-up)."""
+        with translate_errors():
+            self._pgmq.set_vt(RESULTS_QUEUE, msg_id, vt)
+
     def archive_result(self, msg_id: int) -> None:
         with translate_errors():
             self._pgmq.archive(RESULTS_QUEUE, msg_id)

@@ -3,11 +3,18 @@
 Each result is applied and its message deleted in one transaction, so a crash
 anywhere leaves the message to be redelivered and applied again — idempotently,
 because a result only ever targets its own revision.
+
+Before a successful result is applied, a runner is warmed with the artifact
+(gateway/warmer.py). Small artifacts warm in milliseconds, inline. A large one (a
+Python component: seconds, tens of seconds on one CPU) warms on a side lane, one at
+a time, its message's visibility extended, while the main loop goes on applying the
+results of other functions.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import psycopg_pool
@@ -33,6 +40,7 @@ LAG_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 SWEPT = Counter("nil_executions_swept_total", "Executions failed by the sweeper (lost)")
+SLOW_WARM_BASE64_CHARS = 4 * 1024 * 1024 * 4 // 3  # artifacts of 4 MiB and more
 
 
 class ResultConsumer:
@@ -59,6 +67,8 @@ class ResultConsumer:
         self.sweep_every_seconds = sweep_every_seconds
         self.sweep_margin_ms = sweep_margin_ms
         self._swept_at = 0.0
+        self._side_lane = threading.Semaphore(1)
+        self._side_threads: list[threading.Thread] = []
 
     def run(self, *, wait: bool = True, max_results: int | None = None) -> int:
         """Apply results until stopped; with wait=False, return once the queue is empty."""
@@ -78,16 +88,59 @@ class ResultConsumer:
                 continue
             for delivery in batch:
                 try:
-                    self.handle(delivery)
+                    if self._warms_slowly(delivery):
+                        self._handle_on_side_lane(delivery)
+                    else:
+                        self.handle(delivery)
                 except NilError:
                     logger.warning("consumer.database_unavailable")
                     break
                 applied += 1
                 if max_results is not None and applied >= max_results:
+                    self.drain_side_lane()
                     return applied
             if not batch and not wait:
+                self.drain_side_lane()
                 return applied
-        return applied
+        return applied  # stopping: a result still warming is redelivered later
+
+    def _warms_slowly(self, delivery: Delivery) -> bool:
+        payload = delivery.payload if isinstance(delivery.payload, dict) else {}
+        binary = payload.get("wasmBinary")
+        return (
+            self.warmer is not None
+            and payload.get("success") is True
+            and isinstance(binary, str)
+            and len(binary) >= SLOW_WARM_BASE64_CHARS
+        )
+
+    def _handle_on_side_lane(self, delivery: Delivery) -> None:
+        """Warm and apply in a thread; wait here only while another one is warming."""
+        self._side_lane.acquire()
+        try:
+            # it may have waited for the lane: give it a whole visibility period again
+            self.queues.extend_result(delivery.msg_id, self.visibility_timeout)
+        except BaseException:
+            self._side_lane.release()
+            raise
+
+        def run() -> None:
+            try:
+                self.handle(delivery)
+            except NilError:
+                logger.warning("consumer.database_unavailable")
+            finally:
+                self._side_lane.release()
+
+        thread = threading.Thread(target=run, name="consumer-warm", daemon=True)
+        self._side_threads = [t for t in self._side_threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def drain_side_lane(self) -> None:
+        """Wait for the result being warmed on the side lane (tests, shutdown)."""
+        for thread in self._side_threads:
+            thread.join()
+        self._side_threads = []
 
     def sweep_if_due(self) -> int:
         now = time.monotonic()
@@ -154,8 +207,8 @@ def main() -> None:
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
     pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
-    # One result per read: a result may wait while its runner compiles (tens of seconds
-    # for Python on one CPU), and the warm is bounded well inside the visibility timeout.
+    # A warm-up is bounded well inside the visibility timeout; one result per read, so
+    # a result does not wait unseen behind a long warm-up of another.
     visibility = env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
     warmer = ArtifactWarmer(make_pool(Settings.from_env()), timeout_seconds=visibility * 0.75)
     consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer, batch_size=1)

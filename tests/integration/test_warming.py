@@ -14,6 +14,10 @@ from tests.integration.helpers import function_body, source
 LIMITS = Limits(1000, 16, 1_000_000)
 
 
+def no_upload() -> bytes:
+    raise AssertionError("the runner asked for a module it should already hold")
+
+
 def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runner_dir, builder):
     runners = DirectoryPool(str(runner_dir), wait_seconds=5)
     consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=30))
@@ -31,10 +35,6 @@ def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runn
         if not p.name.endswith(".lock")
     ]
     assert len(written) == 1
-
-    def no_upload() -> bytes:
-        raise AssertionError("the runner asked for a module it should already hold")
-
     with runners.lease(function_id) as runner:
         result = runner.run(
             sha256=ready["wasmSha256"],
@@ -49,3 +49,36 @@ def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runn
 def test_without_reachable_runners_warming_gives_up_at_once(tmp_path):
     warmer = ArtifactWarmer(DirectoryPool(str(tmp_path), wait_seconds=5), timeout_seconds=1)
     assert warmer.warm(str(uuid.uuid4()), "wat", b"\0asm\x01\0\0\0") is False
+
+
+def test_a_long_warm_up_does_not_hold_back_other_results(client, pool, runner_dir, builder):
+    """A Python component warms on the side lane; a WAT result read after it is applied
+    first, instead of waiting for the runner's seconds-long compile."""
+    runners = DirectoryPool(str(runner_dir), wait_seconds=5)
+    consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=60))
+    python = client.post(
+        "/functions",
+        json={
+            "name": "slow-warm",
+            "language": "python",
+            "source": "def handle(event):\n    return {'warmed': event}\n",
+        },
+    ).json["id"]
+    wat = client.post(
+        "/functions", json=function_body("fast", src=source("echo.wat").replace("1024", "3072"))
+    ).json["id"]
+    builder.run(wait=False)  # python's result is queued first, then wat's
+    consumer.run(wait=False)
+    first = client.get(f"/functions/{python}").json
+    second = client.get(f"/functions/{wat}").json
+    assert (first["status"], second["status"]) == ("READY", "READY")
+    assert second["updatedAt"] < first["updatedAt"]
+    with runners.lease(python) as runner:
+        result = runner.run(
+            sha256=first["wasmSha256"],
+            language="python",
+            input_text='{"a":1}',
+            limits=Limits(5000, 64, 2_000_000_000),
+            load_module=no_upload,
+        )
+    assert (result.outcome, result.output) == ("ok", '{"warmed": {"a": 1}}')
