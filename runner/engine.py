@@ -19,6 +19,11 @@ from common.abi import engine_config
 from runner import metrics
 
 
+def engine_fingerprint(max_wasm_stack: int) -> str:
+    """The settings below that compiled code depends on (names the shared artifacts)."""
+    return f"stack={max_wasm_stack}|fuel|epoch|speed"
+
+
 def make_engine(max_wasm_stack: int, *, component_model: bool = False) -> wasmtime.Engine:
     config = engine_config(component_model)
     config.consume_fuel = True

@@ -4,6 +4,7 @@ exactly one outcome."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -21,7 +22,13 @@ from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, 
 from runner.abis.core import capturing
 from runner.artifacts import ArtifactStore
 from runner.capture import OutputCapture
-from runner.engine import CachedModule, EpochTicker, ModuleCache, make_engine
+from runner.engine import (
+    CachedModule,
+    EpochTicker,
+    ModuleCache,
+    engine_fingerprint,
+    make_engine,
+)
 from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,11 +74,10 @@ class Executor:
             "module": make_engine(settings.max_wasm_stack),
             "component": make_engine(settings.max_wasm_stack, component_model=True),
         }
-        self.engine = engines["module"]
         self.ticker = EpochTicker(list(engines.values()), settings.epoch_tick_ms)
         self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
         self.artifacts = ArtifactStore(
-            settings.artifact_dir, f"stack={settings.max_wasm_stack}|fuel|epoch|speed"
+            settings.artifact_dir, engine_fingerprint(settings.max_wasm_stack)
         )
         by_abi = {
             name: cls(engines[cls.kind], settings.max_output_bytes)
@@ -102,7 +108,7 @@ class Executor:
         t0 = time.perf_counter()
         in_child = None
         if len(wasm) >= self.settings.compile_in_child_bytes:
-            in_child = lambda: self._compile_in_child(adapter.kind, wasm)  # noqa: E731
+            in_child = functools.partial(self._compile_in_child, adapter.kind, wasm)
         try:
             artifact = self.artifacts.load(
                 sha256,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -12,6 +13,11 @@ from builder.compiler_process import CompileOutput, CompilerProcess
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def worker_argv(script: str) -> list[str]:
+    """A compiler process written in Python, in this folder (see worker_protocol.py)."""
+    return [sys.executable, str(TOOLCHAIN_DIR / script)]
 
 
 @dataclass

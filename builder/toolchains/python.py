@@ -4,16 +4,14 @@ with the previous one, so compiling a sample first would only cost time."""
 
 from __future__ import annotations
 
-import sys
-
-from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+from builder.toolchains.base import Toolchain, worker_argv
 
 
 def toolchains() -> list[Toolchain]:
     return [
         Toolchain(
             language="python",
-            argv=[sys.executable, str(TOOLCHAIN_DIR / "python_worker.py")],
+            argv=worker_argv("python_worker.py"),
             entry_name="function.py",
         )
     ]

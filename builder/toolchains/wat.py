@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+from builder.toolchains.base import Toolchain, worker_argv
 
 
 class Wat(Toolchain):
@@ -16,7 +14,7 @@ def toolchains() -> list[Toolchain]:
     return [
         Wat(
             language="wat",
-            argv=[sys.executable, str(TOOLCHAIN_DIR / "wat_worker.py")],
+            argv=worker_argv("wat_worker.py"),
             entry_name="function.wat",
         )
     ]

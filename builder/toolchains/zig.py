@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
-from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+from builder.toolchains.base import Toolchain, worker_argv
 
 
 def zig_cache_dir() -> str:
@@ -54,7 +53,7 @@ def seed_cache(cache_dir: str) -> None:
 
 def toolchains() -> list[Toolchain]:
     seed_cache(zig_cache_dir())
-    argv = [sys.executable, str(TOOLCHAIN_DIR / "zig_worker.py")]
+    argv = worker_argv("zig_worker.py")
     env = {"ZIG_GLOBAL_CACHE_DIR": zig_cache_dir()}
     return [
         C(language="c", argv=argv, entry_name="function.c", env=env),
