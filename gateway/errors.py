@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import Flask, Response, g, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, g, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.errors import NilError
 
@@ -87,6 +87,12 @@ def init_app(app: Flask) -> None:
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def handle_body_too_large(exc: RequestEntityTooLarge) -> Response:
+        """Werkzeug's body limit (MAX_CONTENT_LENGTH), in the words of the app's own 413s."""
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return handle_nil_error(PayloadTooLarge(f"the request body must be at most {limit} bytes"))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:

@@ -95,11 +95,11 @@ def test_unknown_route_is_404_and_wrong_method_405(client):
     assert "POST" in response.headers["Allow"]
 
 
-def test_oversize_body_is_413(app, client):
+def test_oversize_body_is_413_in_the_words_of_the_other_413s(app, client):
     limit = app.extensions["nil"].settings.max_body_bytes
-    assert_error(
-        client.post("/functions", data=b"x" * (limit + 1), content_type="application/json"), 413
-    )
+    response = client.post("/functions", data=b"x" * (limit + 1), content_type="application/json")
+    assert_error(response, 413, f"the request body must be at most {limit} bytes")
+    assert response.json["error"] == "Payload Too Large"
 
 
 def test_oversize_source_is_413(client):
