@@ -1,354 +1,297 @@
-"""The OpenAPI 3 description of the gateway (kept true by tests/unit/test_openapi.py)."""
+"""The OpenAPI 3.1 description of the gateway, served at /openapi.json.
+
+Written for generated clients to use unmodified (issue 22): every operation has one
+tag, error responses (each status it can answer, and `default`) and typed bodies;
+response headers are documented; limits are those this gateway is configured with.
+The document is hand-written from the code's own constants (gateway/openapi_components.py
+says why and what keeps it true); tests/openapi holds the rules every operation must
+pass, and the real generators and linter run against it in `make test`.
+"""
 
 from __future__ import annotations
 
-import copy
 from functools import cache
+from importlib import metadata
 from typing import Any
 
-from common.contracts import LANGUAGES
+from gateway import openapi_components as c
 from gateway.settings import Settings
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    """The listed statuses, plus 401 and 429 that API keys can bring to any of them."""
-    return {str(c): {"$ref": "#/components/responses/Error"} for c in sorted({*codes, 401, 429})}
-
-
-_NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL
-_TS = {"type": "string", "format": "date-time"}
-_NULLABLE_TS = {"type": ["string", "null"], "format": "date-time"}
-_ID_PARAM = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
+# Every operation has exactly one of these tags; a tag appears in the document once an
+# operation uses it. Later endpoints (SPEC §9-§11) take theirs from this list.
+TAGS = {
+    "functions": "Register, read, replace and delete functions.",
+    "executions": "Run a function synchronously and read its executions.",
+    "revisions": "A function's immutable revisions and the aliases naming them.",
+    "invocations": "Asynchronous and idempotent executions, retries and dead letters.",
+    "schedules": "Cron schedules that start executions.",
+    "system": "Probes, metrics and this document.",
 }
-_PAGE_PARAMS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-    },
-    {
-        "name": "before",
-        "in": "query",
-        "description": "rows older than this id (404 if there is no such row) or timestamp",
-        "schema": {
-            "anyOf": [
-                {"type": "string", "format": "uuid"},
-                {"type": "string", "format": "date-time"},
-            ]
-        },
-    },
-]
-_LIMITS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "timeoutMs": {"type": "integer", "minimum": 1},
-        "memoryMb": {"type": "integer", "minimum": 1},
-        "fuel": {"type": "integer", "minimum": 1},
-    },
-}
-_ISOLATION = {
-    "type": "string",
-    "enum": ["shared", "dedicated"],
-    "description": "shared: the common runner pool; dedicated: runners reserved for this "
-    "function, started on first call and reaped when idle",
-}
-_STATUS = {"type": "string", "enum": ["PENDING", "COMPILING", "READY", "FAILED"]}
-_EXEC_STATUS = {"type": "string", "enum": ["PENDING", "RUNNING", "COMPLETED", "FAILED"]}
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["timestamp", "status", "error", "message"],
-        "properties": {
-            "timestamp": _TS,
-            "status": {"type": "integer"},
-            "error": {"type": "string"},
-            "message": {"type": "string"},
-            "requestId": {"type": "string"},
-        },
-    },
-    "FunctionRequest": {
-        "type": "object",
-        "required": ["name", "language", "source"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _NO_NUL},
-            "description": {"type": ["string", "null"], "maxLength": 4096, "pattern": _NO_NUL},
-            "language": {"type": "string", "enum": list(LANGUAGES)},
-            "source": {"type": "string", "minLength": 1, "pattern": _NO_NUL},
-            "limits": _LIMITS,
-            "isolation": _ISOLATION,
-        },
-    },
-    "Function": {
-        "type": "object",
-        "required": [
-            "id",
-            "name",
-            "language",
-            "source",
-            "status",
-            "revision",
-            "limits",
-            "createdAt",
-            "updatedAt",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "name": {"type": "string"},
-            "description": {"type": ["string", "null"]},
-            "language": {"type": "string"},
-            "source": {"type": "string"},
-            "status": _STATUS,
-            "compileError": {"type": ["string", "null"]},
-            "revision": {"type": "integer", "minimum": 1},
-            "limits": {**_LIMITS, "required": ["timeoutMs", "memoryMb", "fuel"]},
-            "isolation": _ISOLATION,
-            "wasmSize": {"type": ["integer", "null"]},
-            "wasmSha256": {"type": ["string", "null"]},
-            "createdAt": _TS,
-            "updatedAt": _TS,
-        },
-    },
-    "FunctionSummary": {
-        "type": "object",
-        "required": ["id", "name", "language", "status", "createdAt", "updatedAt"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "name": {"type": "string"},
-            "language": {"type": "string"},
-            "status": _STATUS,
-            "createdAt": _TS,
-            "updatedAt": _TS,
-        },
-    },
-    "ExecuteRequest": {
-        "type": "object",
-        "properties": {
-            "input": {"anyOf": [{"type": "null"}, _ref("JsonObject")]},
-        },
-    },
-    # JSON that PostgreSQL's jsonb can store: no NUL in any key or string.
-    "JsonObject": {
-        "type": "object",
-        "propertyNames": {"pattern": _NO_NUL},
-        "additionalProperties": _ref("JsonValue"),
-    },
-    "JsonValue": {
-        "anyOf": [
-            {"type": ["null", "boolean", "number"]},
-            {"type": "string", "pattern": _NO_NUL},
-            {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
-            _ref("JsonObject"),
-        ]
-    },
-    "Execution": {
-        "type": "object",
-        "required": ["id", "functionId", "status", "input", "createdAt"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "functionId": {"type": "string", "format": "uuid"},
-            "status": _EXEC_STATUS,
-            "input": {"type": "object"},
-            "output": {},
-            "errorMessage": {"type": ["string", "null"]},
-            "durationMs": {"type": ["number", "null"]},
-            "fuelUsed": {"type": ["integer", "null"]},
-            "logs": {
-                "type": ["string", "null"],
-                "description": "What the function printed (stdout, stderr, console), capped;"
-                " a capped log ends with a truncation marker.",
-            },
-            "startedAt": _NULLABLE_TS,
-            "completedAt": _NULLABLE_TS,
-            "createdAt": _TS,
-        },
-    },
-    "ExecutionSummary": {
-        "type": "object",
-        "required": ["id", "status"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": _EXEC_STATUS,
-            "startedAt": _NULLABLE_TS,
-            "completedAt": _NULLABLE_TS,
-            "durationMs": {"type": ["number", "null"]},
-        },
-    },
-    "Probe": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}, "components": {"type": "object"}},
-    },
+# Statuses that API keys (NIL_API_KEYS) add to every operation that needs a key.
+_KEYED = (401, 429)
+_RESPONSE_BY_STATUS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    413: "PayloadTooLarge",
+    415: "UnsupportedLanguage",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
 }
+
+
+def _errors(*codes: int, keyed: bool = True) -> dict[str, Any]:
+    """The listed statuses (+ 401 and 429 when the operation needs a key) and `default`."""
+    statuses = sorted({*codes, *(_KEYED if keyed else ())})
+    answers = {str(s): c.ref(_RESPONSE_BY_STATUS[s], "responses") for s in statuses}
+    return {**answers, "default": c.ref("Unexpected", "responses")}
+
+
+def _ok(description: str, schema: dict[str, Any], *headers: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": c.headers(*headers),
+        "content": c.json_content(schema),
+    }
+
+
+def _page(item: str, description: str) -> dict[str, Any]:
+    return _ok(description, {"type": "array", "items": c.ref(item)}, "Link")
+
+
+def _operation(tag: str, operation_id: str, summary: str, **fields: Any) -> dict[str, Any]:
+    return {"tags": [tag], "operationId": operation_id, "summary": summary, **fields}
+
+
+def _function_paths() -> dict[str, Any]:
+    body = {"required": True, "content": c.json_content(c.ref("FunctionRequest"))}
+    return {
+        "/functions": {
+            "post": _operation(
+                "functions",
+                "createFunction",
+                "Register a function",
+                description="Stores the function (revision 1) and queues its build; poll "
+                "the function until `status` is READY or FAILED.",
+                requestBody=body,
+                responses={
+                    "201": _ok("Created, compiling", c.ref("Function"), "Location"),
+                    **_errors(400, 413, 415, 503),
+                },
+            ),
+            "get": _operation(
+                "functions",
+                "listFunctions",
+                "Functions, newest first",
+                parameters=c.PAGE_PARAMS,
+                responses={
+                    "200": _page("FunctionSummary", "Functions"),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}": {
+            "parameters": [c.ID_PARAM],
+            "get": _operation(
+                "functions",
+                "getFunction",
+                "One function",
+                responses={"200": _ok("The function", c.ref("Function")), **_errors(400, 404, 503)},
+            ),
+            "put": _operation(
+                "functions",
+                "updateFunction",
+                "Replace a function",
+                description="A new source or language starts a new revision and rebuilds it.",
+                requestBody=body,
+                responses={
+                    "200": _ok("Updated", c.ref("Function")),
+                    **_errors(400, 404, 413, 415, 503),
+                },
+            ),
+            "delete": _operation(
+                "functions",
+                "deleteFunction",
+                "Delete a function and its executions",
+                responses={
+                    "204": {"description": "Deleted", "headers": c.headers()},
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+    }
+
+
+def _execution_paths() -> dict[str, Any]:
+    return {
+        "/functions/{id}/execute": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "executions",
+                "executeFunction",
+                "Run a READY function and wait for its result",
+                description="A failure of the function itself (trap, throw, timeout, fuel, "
+                "memory, invalid output) is a 200 with `status: FAILED` and an "
+                "`errorMessage`; a 5xx means the platform failed. A function that is not "
+                "READY is 400.",
+                requestBody={
+                    "required": False,
+                    "content": c.json_content(c.ref("ExecuteRequest")),
+                },
+                responses={
+                    "200": _ok("Executed (see `status`)", c.ref("Execution")),
+                    **_errors(400, 404, 413, 503),
+                },
+            ),
+        },
+        "/functions/{id}/executions": {
+            "parameters": [c.ID_PARAM],
+            "get": _operation(
+                "executions",
+                "listExecutions",
+                "A function's executions, newest first",
+                parameters=c.PAGE_PARAMS,
+                responses={
+                    "200": _page("ExecutionSummary", "Executions"),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/executions/{id}": {
+            "parameters": [c.ID_PARAM],
+            "get": _operation(
+                "executions",
+                "getExecution",
+                "One execution",
+                responses={
+                    "200": _ok("The execution", c.ref("Execution")),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+    }
+
+
+_OPEN = {"security": []}  # the probes never need a key
+
+
+def _system_paths() -> dict[str, Any]:
+    return {
+        "/health": {
+            "get": _operation(
+                "system",
+                "health",
+                "Liveness: 200 while the process serves",
+                **_OPEN,
+                responses={"200": _ok("Serving", c.ref("Health")), **_errors(keyed=False)},
+            )
+        },
+        "/ready": {
+            "get": _operation(
+                "system",
+                "ready",
+                "Readiness: the database and at least one runner answer",
+                **_OPEN,
+                responses={
+                    "200": _ok("Ready", c.ref("Readiness")),
+                    "503": _ok("Not ready", c.ref("Readiness")),
+                    **_errors(keyed=False),
+                },
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "system",
+                "metrics",
+                "Prometheus metrics",
+                **_OPEN,
+                responses={
+                    "200": {
+                        "description": "Prometheus text exposition",
+                        "headers": c.headers(),
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(keyed=False),
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "system",
+                "openapi",
+                "This document",
+                responses={"200": _ok("OpenAPI 3.1", c.ref("OpenApiDocument")), **_errors()},
+            )
+        },
+    }
 
 
 def _paths() -> dict[str, Any]:
-    body = {"required": True, "content": {"application/json": {"schema": _ref("FunctionRequest")}}}
-    return {
-        "/functions": {
-            "post": {
-                "operationId": "createFunction",
-                "summary": "Register a function",
-                "requestBody": body,
-                "responses": {
-                    "201": _json(_ref("Function"), "Created, compiling"),
-                    **_errors(400, 413, 415, 503),
-                },
-            },
-            "get": {
-                "operationId": "listFunctions",
-                "summary": "Functions, newest first",
-                "parameters": _PAGE_PARAMS,
-                "responses": {
-                    "200": _json({"type": "array", "items": _ref("FunctionSummary")}, "Functions"),
-                    **_errors(400, 404, 503),
-                },
-            },
-        },
-        "/functions/{id}": {
-            "parameters": [_ID_PARAM],
-            "get": {
-                "operationId": "getFunction",
-                "summary": "One function",
-                "responses": {
-                    "200": _json(_ref("Function"), "The function"),
-                    **_errors(400, 404, 503),
-                },
-            },
-            "put": {
-                "operationId": "updateFunction",
-                "summary": "Replace a function",
-                "requestBody": body,
-                "responses": {
-                    "200": _json(_ref("Function"), "Updated"),
-                    **_errors(400, 404, 413, 415, 503),
-                },
-            },
-            "delete": {
-                "operationId": "deleteFunction",
-                "summary": "Delete a function",
-                "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 503)},
-            },
-        },
-        "/functions/{id}/execute": {
-            "parameters": [_ID_PARAM],
-            "post": {
-                "operationId": "executeFunction",
-                "summary": "Run a READY function",
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": _ref("ExecuteRequest")}},
-                },
-                "responses": {
-                    "200": _json(_ref("Execution"), "Executed (see status)"),
-                    **_errors(400, 404, 413, 503),
-                },
-            },
-        },
-        "/functions/{id}/executions": {
-            "parameters": [_ID_PARAM],
-            "get": {
-                "operationId": "listExecutions",
-                "summary": "Executions, newest first",
-                "parameters": _PAGE_PARAMS,
-                "responses": {
-                    "200": _json({"type": "array", "items": _ref("ExecutionSummary")}, "History"),
-                    **_errors(400, 404, 503),
-                },
-            },
-        },
-        "/executions/{id}": {
-            "parameters": [_ID_PARAM],
-            "get": {
-                "operationId": "getExecution",
-                "summary": "One execution",
-                "responses": {
-                    "200": _json(_ref("Execution"), "The execution"),
-                    **_errors(400, 404, 503),
-                },
-            },
-        },
-        "/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness",
-                "responses": {"200": _json(_ref("Probe"), "Serving")},
-            }
-        },
-        "/ready": {
-            "get": {
-                "operationId": "ready",
-                "summary": "Readiness",
-                "responses": {
-                    "200": _json(_ref("Probe"), "Ready"),
-                    "503": _json(_ref("Probe"), "Not ready"),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics",
-                "responses": {
-                    "200": {
-                        "description": "Text exposition",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": _json({"type": "object"}, "OpenAPI")},
-            }
-        },
-    }
+    return {**_function_paths(), **_execution_paths(), **_system_paths()}
 
 
-def _with_settings(settings: Settings) -> dict[str, Any]:
-    """The schemas, with the limits this gateway is configured with."""
-    schemas = copy.deepcopy(SCHEMAS)
-    request = schemas["FunctionRequest"]["properties"]
-    request["source"]["maxLength"] = settings.max_source_bytes
-    request["source"]["description"] = f"at most {settings.max_source_bytes} bytes as UTF-8"
-    maxima = {
-        "timeoutMs": settings.max_timeout_ms,
-        "memoryMb": settings.max_memory_mb,
-        "fuel": settings.max_fuel,
+def _version() -> str:
+    try:
+        return metadata.version("nil")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "0.0.0"
+
+
+def _description(settings: Settings) -> str:
+    return (
+        "Serverless WebAssembly functions.\n\n"
+        "**Errors**: every 4xx and 5xx is the `Error` object; every response carries "
+        "`X-Request-Id`.\n\n"
+        "**Authentication**: with API keys on (`NIL_API_KEYS`), every operation but "
+        "`/health`, `/ready` and `/metrics` needs `Authorization: Bearer <key>` (else 401) "
+        "and has a rate limit per key (429 with `Retry-After`); with keys off, none does.\n\n"
+        f"**Limits**: a request body is at most {settings.max_body_bytes} bytes "
+        f"({c.mib(settings.max_body_bytes)}); a function's `source` at most "
+        f"{settings.max_source_bytes} bytes of UTF-8; an execution's `input` at most "
+        f"{settings.max_input_bytes} bytes as compact JSON. Each is 413.\n\n"
+        "**Compatibility**: responses may gain fields and enums may gain values in a minor "
+        "version; ignore fields you do not know and treat unknown enum values as 'other'."
+    )
+
+
+def _used_tags(paths: dict[str, Any]) -> list[dict[str, str]]:
+    used = {
+        tag
+        for item in paths.values()
+        for key, operation in item.items()
+        if key != "parameters"
+        for tag in operation["tags"]
     }
-    for field, maximum in maxima.items():
-        request["limits"]["properties"][field]["maximum"] = maximum
-    return schemas
+    return [{"name": name, "description": text} for name, text in TAGS.items() if name in used]
 
 
 @cache
 def openapi_document(settings: Settings) -> dict[str, Any]:
+    paths = _paths()
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Nil",
-            "version": "0.1.0",
-            "description": "Serverless WebAssembly functions.",
+            "version": _version(),
+            "description": _description(settings),
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         },
-        "paths": _paths(),
+        "servers": [{"url": "/", "description": "The gateway that served this document"}],
+        # Either a bearer key, or none when the gateway runs without API keys.
+        "security": [{"bearer": []}, {}],
+        "tags": _used_tags(paths),
+        "paths": paths,
         "components": {
-            "schemas": _with_settings(settings),
-            "responses": {"Error": _json(_ref("Error"), "An error (SPEC §3 shape)")},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": c.schemas(settings),
+            "responses": c.responses(settings),
+            "headers": c.HEADERS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from NIL_API_KEYS",
+                }
+            },
         },
     }

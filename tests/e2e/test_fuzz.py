@@ -11,12 +11,39 @@ import time
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.config import SchemathesisConfig
 
 EXAMPLES_PER_OPERATION = 50
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        # No NUL in generated strings: PostgreSQL cannot store them (400), and the
+        # document says so for every string but those inside JSON arrays, whose items
+        # it leaves open (generated clients cannot handle an array of itself).
+        "generation": {"allow-x00": False},
+        # `language` is open (a client may name a language added after it was
+        # generated): a name this gateway does not compile is a documented 415.
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "415", "429"]
+            }
+        },
+    }
+)
+
+
+def documented_status(ctx, response, case) -> None:
+    """Every status is listed by the operation itself, not only covered by its `default`
+    (with a `default`, schemathesis' own status check accepts any status)."""
+    listed = set(case.operation.responses.status_codes) - {"default"}
+    assert str(response.status_code) in listed, (
+        f"{case.operation.label} answered {response.status_code}, documented: {sorted(listed)}"
+    )
 
 
 def test_every_operation_conforms_to_the_openapi_document(platform):
-    schema = schemathesis.openapi.from_url(f"http://127.0.0.1:{platform.port}/openapi.json")
+    schema = schemathesis.openapi.from_url(
+        f"http://127.0.0.1:{platform.port}/openapi.json", config=CONFIG
+    )
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 11  # every method of every path in the document
     cases = 0
@@ -32,7 +59,7 @@ def test_every_operation_conforms_to_the_openapi_document(platform):
         def fuzz(case) -> None:
             nonlocal cases
             cases += 1
-            case.call_and_validate()
+            case.call_and_validate(additional_checks=[documented_status])
 
         fuzz()
     print(f"\n{cases} generated requests over {len(operations)} operations")

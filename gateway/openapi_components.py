@@ -1,0 +1,429 @@
+"""The reusable parts of the OpenAPI document: schemas, responses, headers, parameters.
+
+Hand-written, because the code has no declarative schemas to derive them from
+(validation is code, responses are built by gateway/serialize.py); every number and
+enum comes from the code that enforces it, and tests keep the rest true: the
+serializers' keys equal each schema's properties and `required`, schemathesis checks
+every response (headers included) against the document, and real client generators
+build and run clients from it (tests/openapi, tests/e2e/test_generated_clients.py).
+
+Shapes that generated clients must handle, learned from openapi-python-client and
+openapi-typescript (issue 22):
+- recursion only through an object: `JsonValue` contains `JsonObject`, whose members
+  are `JsonValue`s; a JSON array's items are left open (a schema whose array items
+  are itself is dropped by openapi-python-client and is TS2502 in TypeScript);
+- every object is typed (properties or additionalProperties): a bare
+  `{"type": "object"}` is `Record<string, never>` in TypeScript;
+- every field a response always has is `required`, nullable where it can be null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.contracts import LANGUAGES, ExecutionStatus, FunctionStatus
+from gateway.settings import Settings
+from gateway.validation import (
+    DEFAULT_PAGE,
+    ISOLATIONS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PAGE,
+)
+
+FORWARD_COMPATIBLE = (
+    " New values may be added in a minor version: treat one you do not know as"
+    " 'other' (a client generated from an older document may reject it; regenerate)."
+)
+NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text and jsonb cannot hold NUL
+
+
+def ref(name: str, kind: str = "schemas") -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def mib(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size % (1024 * 1024) == 0 else f"{size} bytes"
+
+
+_UUID = {"type": "string", "format": "uuid"}
+_TS = {"type": "string", "format": "date-time"}
+_NULLABLE_TS = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _object(required: list[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
+def _limits(settings: Settings, *, response: bool) -> dict[str, Any]:
+    maxima = {
+        "timeoutMs": (settings.max_timeout_ms, settings.default_timeout_ms, "wall-clock ms"),
+        "memoryMb": (settings.max_memory_mb, settings.default_memory_mb, "linear memory, MiB"),
+        "fuel": (settings.max_fuel, settings.default_fuel, "WebAssembly fuel units"),
+    }
+    properties = {
+        name: {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": maximum,
+            "description": f"{what}; default {default}",
+        }
+        for name, (maximum, default, what) in maxima.items()
+    }
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if response:
+        schema["required"] = list(properties)
+    else:
+        schema["additionalProperties"] = False
+        schema["description"] = "A limit left out takes its default; over its maximum is 400."
+    return schema
+
+
+def schemas(settings: Settings) -> dict[str, Any]:
+    return {
+        "Error": _object(
+            ["timestamp", "status", "error", "message", "requestId"],
+            {
+                "timestamp": _TS,
+                "status": {"type": "integer", "description": "the HTTP status"},
+                "error": {"type": "string", "description": "the status' reason phrase"},
+                "message": {"type": "string", "description": "what went wrong, for people"},
+                "requestId": {"type": "string", "description": "the X-Request-Id header"},
+            },
+            description="Every 4xx and 5xx of the API has this shape (SPEC §3).",
+        ),
+        "Language": {
+            "type": "string",
+            "enum": list(LANGUAGES),
+            "description": "A language this gateway compiles." + FORWARD_COMPATIBLE,
+        },
+        "LanguageName": {
+            "anyOf": [ref("Language"), {"type": "string", "minLength": 1, "pattern": NO_NUL}],
+            "description": "One of `Language`, or another name: a request naming a language "
+            "this gateway does not compile is 415. Open so that a client generated from an "
+            "older document can use languages added since.",
+        },
+        "Isolation": {
+            "type": "string",
+            "enum": list(ISOLATIONS),
+            "description": "shared: the common runner pool; dedicated: runners reserved for "
+            "this function, started on its first call and reaped when idle." + FORWARD_COMPATIBLE,
+        },
+        "FunctionStatus": {
+            "type": "string",
+            "enum": [s.value for s in FunctionStatus],
+            "description": "The build of the newest revision: PENDING → COMPILING → READY | "
+            "FAILED." + FORWARD_COMPATIBLE,
+        },
+        "ExecutionStatus": {
+            "type": "string",
+            "enum": [s.value for s in ExecutionStatus],
+            "description": "A failure of the function itself is FAILED with an errorMessage "
+            "(not an HTTP error)." + FORWARD_COMPATIBLE,
+        },
+        "LimitsRequest": _limits(settings, response=False),
+        "Limits": _limits(settings, response=True),
+        "FunctionRequest": {
+            "type": "object",
+            "required": ["name", "language", "source"],
+            "description": "Unknown fields are ignored, so a Function read back can be sent "
+            f"again. The whole body is at most {mib(settings.max_body_bytes)} (413).",
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_NAME_CHARS,
+                    "pattern": NO_NUL,
+                },
+                "description": {
+                    "type": ["string", "null"],
+                    "maxLength": MAX_DESCRIPTION_CHARS,
+                    "pattern": NO_NUL,
+                },
+                "language": ref("LanguageName"),
+                "source": {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": NO_NUL,
+                    "description": f"At most {settings.max_source_bytes} bytes "
+                    f"({mib(settings.max_source_bytes)}) as UTF-8, counted by the server in "
+                    "bytes, not characters: a longer source is 413.",
+                },
+                "limits": ref("LimitsRequest"),
+                "isolation": ref("Isolation"),
+            },
+        },
+        "Function": _object(
+            [
+                "id",
+                "name",
+                "description",
+                "language",
+                "source",
+                "status",
+                "compileError",
+                "revision",
+                "limits",
+                "isolation",
+                "wasmSize",
+                "wasmSha256",
+                "createdAt",
+                "updatedAt",
+            ],
+            {
+                "id": _UUID,
+                "name": {"type": "string"},
+                "description": {"type": ["string", "null"]},
+                "language": ref("LanguageName"),
+                "source": {"type": "string"},
+                "status": ref("FunctionStatus"),
+                "compileError": {
+                    "type": ["string", "null"],
+                    "description": "why the build FAILED; null otherwise",
+                },
+                "revision": {"type": "integer", "minimum": 1},
+                "limits": ref("Limits"),
+                "isolation": ref("Isolation"),
+                "wasmSize": {"type": ["integer", "null"], "description": "null until READY"},
+                "wasmSha256": {"type": ["string", "null"], "description": "null until READY"},
+                "createdAt": _TS,
+                "updatedAt": _TS,
+            },
+        ),
+        "FunctionSummary": _object(
+            ["id", "name", "language", "status", "createdAt", "updatedAt"],
+            {
+                "id": _UUID,
+                "name": {"type": "string"},
+                "language": ref("LanguageName"),
+                "status": ref("FunctionStatus"),
+                "createdAt": _TS,
+                "updatedAt": _TS,
+            },
+        ),
+        "ExecuteRequest": {
+            "type": "object",
+            "properties": {
+                "input": {
+                    "anyOf": [{"type": "null"}, ref("JsonObject")],
+                    "description": f"The function's input; missing or null is {{}}. At most "
+                    f"{settings.max_input_bytes} bytes ({mib(settings.max_input_bytes)}) as "
+                    "compact UTF-8 JSON: a larger input is 413.",
+                },
+            },
+        },
+        "JsonObject": {
+            "type": "object",
+            "description": "A JSON object that PostgreSQL's jsonb can store: no NUL character "
+            "in any key or string, at any depth (400 otherwise).",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": ref("JsonValue"),
+        },
+        "JsonValue": {
+            "description": "Any JSON value (an array's items are any JSON values).",
+            "anyOf": [
+                {"type": "null"},
+                {"type": "boolean"},
+                {"type": "number"},
+                {"type": "string", "pattern": NO_NUL},
+                {"type": "array", "items": {}},
+                ref("JsonObject"),
+            ],
+        },
+        "Execution": _object(
+            [
+                "id",
+                "functionId",
+                "status",
+                "input",
+                "output",
+                "errorMessage",
+                "durationMs",
+                "fuelUsed",
+                "logs",
+                "startedAt",
+                "completedAt",
+                "createdAt",
+            ],
+            {
+                "id": _UUID,
+                "functionId": _UUID,
+                "status": ref("ExecutionStatus"),
+                "input": ref("JsonObject"),
+                "output": {
+                    **ref("JsonValue"),
+                    "description": "what the function returned when COMPLETED; else null",
+                },
+                "errorMessage": {
+                    "type": ["string", "null"],
+                    "description": "why it FAILED; null otherwise",
+                },
+                "durationMs": {"type": ["number", "null"]},
+                "fuelUsed": {"type": ["integer", "null"]},
+                "logs": {
+                    "type": ["string", "null"],
+                    "description": "What the function printed (stdout, stderr, console), "
+                    "capped; a capped log ends with a truncation marker.",
+                },
+                "startedAt": _NULLABLE_TS,
+                "completedAt": _NULLABLE_TS,
+                "createdAt": _TS,
+            },
+        ),
+        "ExecutionSummary": _object(
+            ["id", "status", "startedAt", "completedAt", "durationMs"],
+            {
+                "id": _UUID,
+                "status": ref("ExecutionStatus"),
+                "startedAt": _NULLABLE_TS,
+                "completedAt": _NULLABLE_TS,
+                "durationMs": {"type": ["number", "null"]},
+            },
+        ),
+        **_probe_schemas(),
+        "OpenApiDocument": _object(
+            ["openapi", "info", "paths", "components"],
+            {
+                "openapi": {"type": "string"},
+                "info": _object(
+                    ["title", "version"],
+                    {"title": {"type": "string"}, "version": {"type": "string"}},
+                    additionalProperties=True,
+                ),
+                "paths": {"type": "object", "additionalProperties": _ANY_OBJECT},
+                "components": {"type": "object", "additionalProperties": _ANY_OBJECT},
+            },
+            description="An OpenAPI 3.1 document: this one.",
+            additionalProperties=True,
+        ),
+    }
+
+
+_ANY_OBJECT = {"type": "object", "additionalProperties": True}
+_UP_DOWN = {"type": "string", "enum": ["UP", "DOWN"]}
+
+
+def _probe_schemas() -> dict[str, Any]:
+    return {
+        "Health": _object(["status"], {"status": {"type": "string", "enum": ["UP"]}}),
+        "ComponentState": _object(
+            ["status"],
+            {
+                "status": _UP_DOWN,
+                "message": {"type": "string", "description": "why it is DOWN"},
+                "healthy": {"type": "integer", "description": "runners answering"},
+                "size": {"type": "integer", "description": "runners known"},
+            },
+        ),
+        "Readiness": _object(
+            ["status", "components"],
+            {
+                "status": {**_UP_DOWN, "description": "UP when every component is UP"},
+                "components": {
+                    "type": "object",
+                    "required": ["database", "runners"],
+                    "properties": {
+                        "database": ref("ComponentState"),
+                        "runners": ref("ComponentState"),
+                    },
+                    "additionalProperties": ref("ComponentState"),
+                },
+            },
+        ),
+    }
+
+
+HEADERS: dict[str, Any] = {
+    "X-Request-Id": {
+        "description": "The request's id: the one sent, when it is 1-128 characters of "
+        "[A-Za-z0-9._:-], else a new one. Logged with every event of the request.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Location": {
+        "description": "The path of the created resource.",
+        "required": True,
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Link": {
+        "description": 'RFC 8288 `<path>; rel="next"`: the next page, sent when this page is '
+        "full (as many items as `limit`); absent on the last page.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def headers(*names: str) -> dict[str, Any]:
+    """The X-Request-Id every response carries, plus `names`."""
+    return {name: ref(name, "headers") for name in ("X-Request-Id", *names)}
+
+
+def _error(description: str, *extra_headers: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": headers(*extra_headers),
+        "content": json_content(ref("Error")),
+    }
+
+
+def responses(settings: Settings) -> dict[str, Any]:
+    """One reusable response per error status; `Unexpected` is every operation's default."""
+    return {
+        "BadRequest": _error(
+            "The request is invalid: body not JSON, a field missing or invalid, a path id "
+            "that is not a UUID, or a function that cannot run yet."
+        ),
+        "Unauthorized": _error(
+            "API keys are on (NIL_API_KEYS) and `Authorization: Bearer <key>` is missing or "
+            "not a valid key."
+        ),
+        "NotFound": _error("No such function or execution (or `before` row)."),
+        "PayloadTooLarge": _error(
+            f"Too large: the body is over {settings.max_body_bytes} bytes "
+            f"({mib(settings.max_body_bytes)}), `source` over {settings.max_source_bytes} bytes "
+            f"of UTF-8, or `input` over {settings.max_input_bytes} bytes as compact JSON."
+        ),
+        "UnsupportedLanguage": _error("The language is not one this gateway compiles."),
+        "TooManyRequests": _error(
+            "This API key's rate limit is exceeded; retry after `Retry-After` seconds.",
+            "Retry-After",
+        ),
+        "ServiceUnavailable": _error(
+            "The database or the runners are unavailable; retry after `Retry-After` seconds.",
+            "Retry-After",
+        ),
+        "Unexpected": _error("Any other error, in the same shape: 500 is a platform failure."),
+    }
+
+
+ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": _UUID,
+    "description": "not a UUID is 400",
+}
+PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"page size; outside 1..{MAX_PAGE} is 400",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "items older than this one: an id from the previous page (404 if "
+        "there is no such row) or an RFC 3339 timestamp",
+        "schema": {"anyOf": [_UUID, _TS]},
+    },
+]
