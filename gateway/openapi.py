@@ -10,6 +10,8 @@ pass, and the real generators and linter run against it in `make test`.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -34,6 +36,7 @@ _RESPONSE_BY_STATUS = {
     400: "BadRequest",
     401: "Unauthorized",
     404: "NotFound",
+    409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedLanguage",
     429: "TooManyRequests",
@@ -266,6 +269,11 @@ def _used_tags(paths: dict[str, Any]) -> list[dict[str, str]]:
     return [{"name": name, "description": text} for name, text in TAGS.items() if name in used]
 
 
+def _used_responses(paths: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    used = set(re.findall(r"#/components/responses/(\w+)", json.dumps(paths)))
+    return {name: r for name, r in c.responses(settings).items() if name in used}
+
+
 @cache
 def openapi_document(settings: Settings) -> dict[str, Any]:
     paths = _paths()
@@ -284,7 +292,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": c.schemas(settings),
-            "responses": c.responses(settings),
+            "responses": _used_responses(paths, settings),
             "headers": c.HEADERS,
             "securitySchemes": {
                 "bearer": {

@@ -376,7 +376,8 @@ def _error(description: str, *extra_headers: str) -> dict[str, Any]:
 
 
 def responses(settings: Settings) -> dict[str, Any]:
-    """One reusable response per error status; `Unexpected` is every operation's default."""
+    """One reusable response per error status; `Unexpected` is every operation's default.
+    The document keeps those its operations use."""
     return {
         "BadRequest": _error(
             "The request is invalid: body not JSON, a field missing or invalid, a path id "
@@ -387,6 +388,10 @@ def responses(settings: Settings) -> dict[str, Any]:
             "not a valid key."
         ),
         "NotFound": _error("No such function or execution (or `before` row)."),
+        "Conflict": _error(
+            "Conflicts with the current state: a route taken, an alias or rollback to a "
+            "revision that is not READY, an Idempotency-Key reused with a different input."
+        ),
         "PayloadTooLarge": _error(
             f"Too large: the body is over {settings.max_body_bytes} bytes "
             f"({mib(settings.max_body_bytes)}), `source` over {settings.max_source_bytes} bytes "

@@ -6,6 +6,7 @@ type-checked with `tsc --strict` and run on Node. Each is generated once."""
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import time
@@ -169,7 +170,7 @@ def keyed_gateway(platform, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     home = tmp_path_factory.mktemp("keyed_gateway")
     port = free_port()
     env = {
-        **toolchain.env(),
+        **os.environ,
         "DATABASE_URL": platform.database_url,
         "NIL_HOME": str(home),
         "PORT": str(port),
