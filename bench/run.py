@@ -114,15 +114,16 @@ class Bench:
 
 
 def in_process_floor(bench: Bench, wasm: bytes) -> float:
-    from runner.executor import CallLimits, Executor
+    from common.contracts import ExecuteRequest, Limits
+    from runner.executor import Executor
     from runner.settings import Settings
 
     executor = Executor(Settings())
     sha = hashlib.sha256(wasm).hexdigest()
     executor.load_module(sha, "assemblyscript", wasm)
-    limits = CallLimits(10_000, 64, 2_000_000_000)
-    timed(lambda: executor.execute(sha, '{"n":0}', limits), 50)
-    samples = timed(lambda: executor.execute(sha, '{"n":0}', limits), bench.n(2000, 100))
+    request = ExecuteRequest(sha, '{"n":0}', Limits(10_000, 64, 2_000_000_000))
+    timed(lambda: executor.execute(request), 50)
+    samples = timed(lambda: executor.execute(request), bench.n(2000, 100))
     floor = summary(samples)["p50"]
     bench.figures["floor_ms"] = floor
     bench.row("in-process wasmtime: fresh instance + handle (echo)", f"{floor:.3f} ms p50")

@@ -12,9 +12,9 @@ from common.abi import (
     check_module,
     engine_config,
 )
+from common.contracts import MAX_MODULE_BYTES
 
 _ENGINE = wasmtime.Engine(engine_config())
-MAX_MODULE_BYTES = 32 * 1024 * 1024  # what a runner accepts (runner/settings.py)
 
 
 def validate_artifact(language: str, wasm: bytes) -> str | None:

@@ -1,4 +1,10 @@
-"""Records that cross service boundaries: statuses, limits, queue messages."""
+"""Records that cross service boundaries: statuses, limits, queue messages, and the
+runner's wire contract (ExecuteRequest → ExecuteReply with one Outcome).
+
+Each record owns its JSON shape (`to_json` / `from_json`): adding a field is a change
+here plus its round-trip test; the transports (runner/app.py, common/runners/transport.py)
+only move the JSON.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 
 JOBS_QUEUE = "compilation_jobs"
 RESULTS_QUEUE = "compilation_results"
+MAX_MODULE_BYTES = 32 * 1024 * 1024  # the largest artifact a runner accepts (Python: ~20 MB)
 
 # The languages the platform accepts: the one list the gateway reads. A language is
 # added by a builder toolchain (builder/toolchains), its ABI in common/abi.py and,
@@ -106,4 +113,70 @@ class CompilationResult:
             wasm_binary=base64.b64decode(binary) if binary else None,
             error=data.get("error"),
             language=data.get("language"),
+        )
+
+
+class Outcome(StrEnum):
+    """How one execution ended. The runner reports every outcome but the last; the
+    platform reports `platform_error` when the call could not run or finish (no runner
+    became free, the runner died or could not be reached)."""
+
+    OK = "ok"
+    EXCEPTION = "exception"
+    TRAP = "trap"
+    TIMEOUT = "timeout"
+    FUEL_EXHAUSTED = "fuel_exhausted"
+    MEMORY_LIMIT = "memory_limit"
+    ABI_ERROR = "abi_error"
+    INVALID_OUTPUT = "invalid_output"
+    PLATFORM_ERROR = "platform_error"
+
+
+@dataclass(frozen=True)
+class ExecuteRequest:
+    """Run the cached artifact `sha256` once on `input` (JSON text) under `limits`."""
+
+    sha256: str
+    input: str
+    limits: Limits
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "input": self.input, "limits": self.limits.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExecuteRequest:
+        return cls(str(data["sha256"]), str(data["input"]), Limits.from_json(data["limits"]))
+
+
+@dataclass(frozen=True)
+class ExecuteReply:
+    """What one call did: its outcome, the output (JSON text) when it is `ok`, else the
+    error, and what it cost and printed."""
+
+    outcome: Outcome
+    output: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    fuel_used: int = 0
+    logs: str | None = None  # what the function printed, already capped by the runner
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "output": self.output,
+            "error": self.error,
+            "durationMs": round(self.duration_ms, 3),
+            "fuelUsed": self.fuel_used,
+            "logs": self.logs,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExecuteReply:
+        return cls(
+            outcome=Outcome(data["outcome"]),
+            output=data.get("output"),
+            error=data.get("error"),
+            duration_ms=float(data.get("durationMs") or 0),
+            fuel_used=int(data.get("fuelUsed") or 0),
+            logs=data.get("logs") or None,
         )

@@ -12,6 +12,7 @@ import json
 import logging
 from uuid import UUID
 
+from common.contracts import ExecuteReply, Outcome
 from common.db import connection
 from db import executions as repo
 from db import functions as functions_repo
@@ -19,7 +20,6 @@ from db.records import ExecutionRecord, ExecutionTarget
 from gateway import metrics
 from gateway.errors import FunctionNotReady, NotFound, ServiceUnavailable
 from gateway.platform import Platform
-from gateway.pool.base import RunResult
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +40,15 @@ def execute_function(p: Platform, function_id: UUID, input_value: dict) -> Execu
     try:
         result = _dispatch(p, target, input_json)
     except ServiceUnavailable as exc:
-        metrics.EXECUTIONS.labels(target.language, "platform_error").inc()
+        metrics.EXECUTIONS.labels(target.language, Outcome.PLATFORM_ERROR.value).inc()
         _finish(p, running, None, f"platform error: {exc.message}", None, ids)
         raise
     metrics.observe_execution(target.language, result)
-    error = None if result.outcome == "ok" else result.error or result.outcome
+    error = None if result.outcome == Outcome.OK else result.error or result.outcome.value
     return _finish(p, running, result.output if error is None else None, error, result, ids)
 
 
-def _dispatch(p: Platform, target: ExecutionTarget, input_json: str) -> RunResult:
+def _dispatch(p: Platform, target: ExecutionTarget, input_json: str) -> ExecuteReply:
     def load_module() -> bytes:
         with connection(p.pool) as conn:
             wasm = functions_repo.get_wasm_binary(conn, target.id)
@@ -77,7 +77,7 @@ def _finish(
     running: ExecutionRecord,
     output: str | None,
     error: str | None,
-    result: RunResult | None,
+    result: ExecuteReply | None,
     ids: dict[str, str],
 ) -> ExecutionRecord:
     duration = result.duration_ms if result else None
@@ -97,6 +97,6 @@ def _finish(
     if error is None:
         logger.info("execution.completed", extra={**ids, "durationMs": duration})
     else:
-        outcome = result.outcome if result else "platform_error"
+        outcome = (result.outcome if result else Outcome.PLATFORM_ERROR).value
         logger.info("execution.failed", extra={**ids, "outcome": outcome, "durationMs": duration})
     return record

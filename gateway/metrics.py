@@ -76,7 +76,7 @@ RUNNER_WAIT_SECONDS = Histogram(
 
 
 def observe_execution(language: str, result) -> None:
-    EXECUTIONS.labels(language, result.outcome).inc()
+    EXECUTIONS.labels(language, result.outcome.value).inc()
     EXECUTION_SECONDS.labels(language).observe(result.duration_ms / 1000)
     EXECUTION_FUEL.labels(language).observe(result.fuel_used)
 

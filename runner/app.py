@@ -1,15 +1,16 @@
 """The runner's HTTP protocol: a plain WSGI app, served by gunicorn on a unix socket.
 
-    POST /execute  {"sha256", "input": "<JSON text>", "limits": {timeoutMs, memoryMb, fuel}}
-        200 {"outcome", "output", "error", "durationMs", "fuelUsed", "logs"}
+    POST /execute  an ExecuteRequest (common/contracts.py) as JSON
+        200 its ExecuteReply as JSON
         404 {"error": "module_not_cached"}  → send the module, then retry
     PUT  /modules/<sha256>?language=<lang>   body: the .wasm bytes
         204 cached | 400 {"error": "..."} rejected
     GET  /health             200 {"status": "UP", "pid": worker pid, "modules": n}
     GET  /metrics            Prometheus text
 
-The runner holds no database credentials and grants functions no host capability
-beyond their ABI's imports.
+This module is the runner's side of the transport only: what a call means is the wire
+contract in common/contracts.py. The runner holds no database credentials and grants
+functions no host capability beyond their ABI's imports.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from common.contracts import ExecuteRequest
 from common.metrics import exposition
-from runner.executor import CallLimits, Executor, ModuleRejected
+from runner.executor import Executor, ModuleRejected
 from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -89,18 +91,13 @@ class RunnerApp:
 
     def execute(self, environ: dict, start: StartResponse) -> Iterable[bytes]:
         try:
-            request = json.loads(_read_body(environ, MAX_REQUEST_BYTES))
-            limits = request["limits"]
-            call = CallLimits(
-                int(limits["timeoutMs"]), int(limits["memoryMb"]), int(limits["fuel"])
-            )
-            sha256, text = str(request["sha256"]), str(request["input"])
+            request = ExecuteRequest.from_json(json.loads(_read_body(environ, MAX_REQUEST_BYTES)))
         except (ValueError, KeyError, TypeError) as exc:
             raise BadRequest(f"malformed execute request: {exc}") from None
-        outcome = self.executor.execute(sha256, text, call)
-        if outcome is None:
+        reply = self.executor.execute(request)
+        if reply is None:
             return _reply(start, "404 Not Found", {"error": "module_not_cached"})
-        return _reply(start, "200 OK", outcome.to_json())
+        return _reply(start, "200 OK", reply.to_json())
 
     def put_module(self, sha256: str, environ: dict, start: StartResponse) -> Iterable[bytes]:
         language = _query_param(environ.get("QUERY_STRING", ""), "language")

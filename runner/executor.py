@@ -4,6 +4,7 @@ exactly one outcome."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -11,11 +12,11 @@ import logging
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 
 import wasmtime
 
 from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
+from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
 from common.jsonvalues import unstorable_reason
 from runner import metrics
 from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
@@ -37,34 +38,6 @@ WASM_PAGE = 65536
 
 class ModuleRejected(Exception):
     """The bytes sent as a module are not an acceptable WebAssembly module."""
-
-
-@dataclass(frozen=True)
-class CallLimits:
-    timeout_ms: int
-    memory_mb: int
-    fuel: int
-
-
-@dataclass
-class Outcome:
-    # ok | exception | trap | timeout | fuel_exhausted | memory_limit | abi_error | invalid_output
-    outcome: str
-    output: str | None = None
-    error: str | None = None
-    duration_ms: float = 0.0
-    fuel_used: int = 0
-    logs: str | None = None
-
-    def to_json(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "output": self.output,
-            "error": self.error,
-            "durationMs": round(self.duration_ms, 3),
-            "fuelUsed": self.fuel_used,
-            "logs": self.logs,
-        }
 
 
 class Executor:
@@ -139,11 +112,12 @@ class Executor:
             raise ModuleRejected(f"invalid WebAssembly: {reason[-500:]}")
         return done.stdout
 
-    def execute(self, sha256: str, input_text: str, limits: CallLimits) -> Outcome | None:
+    def execute(self, request: ExecuteRequest) -> ExecuteReply | None:
         """None when the module is not cached (the caller sends it, then retries)."""
-        entry = self.cache.get(sha256)
+        entry = self.cache.get(request.sha256)
         if entry is None:
             return None
+        limits = request.limits
         started = time.perf_counter()
         adapter = self.adapters[entry.language]
         capture = OutputCapture(self.settings.max_log_bytes)
@@ -159,15 +133,20 @@ class Executor:
         )
         adapter.prepare_store(store, capture)
         with capturing(capture):
-            outcome = self._run(adapter, entry, store, input_text, limits)
-        outcome.duration_ms = (time.perf_counter() - started) * 1000
-        outcome.fuel_used = limits.fuel - store.get_fuel()
-        outcome.logs = capture.text()
-        if outcome.outcome == "trap" and (hint := capture.trap_hint()):
-            outcome.error = f"{outcome.error} (stderr: {hint})"
+            reply = self._run(adapter, entry, store, request.input, limits)
+        error = reply.error
+        if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
+            error = f"{error} (stderr: {hint})"
+        reply = dataclasses.replace(
+            reply,
+            error=error,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            fuel_used=limits.fuel - store.get_fuel(),
+            logs=capture.text(),
+        )
         store.close()  # free the instance's memory now, not at the next GC cycle
-        metrics.EXECUTIONS.labels(entry.language, outcome.outcome).inc()
-        return outcome
+        metrics.EXECUTIONS.labels(entry.language, reply.outcome.value).inc()
+        return reply
 
     def _run(
         self,
@@ -175,10 +154,10 @@ class Executor:
         entry: CachedModule,
         store: wasmtime.Store,
         text: str,
-        limits: CallLimits,
-    ) -> Outcome:
+        limits: Limits,
+    ) -> ExecuteReply:
         if entry.abi_problem is not None:
-            return Outcome("abi_error", error=entry.abi_problem)
+            return ExecuteReply(Outcome.ABI_ERROR, error=entry.abi_problem)
         instance = None
         try:
             t0 = time.perf_counter()
@@ -188,13 +167,14 @@ class Executor:
         except wasmtime.Trap as trap:
             return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)
         except GuestException as exc:
-            return Outcome("exception", error=str(exc).strip() or "the function raised an error")
+            message = str(exc).strip() or "the function raised an error"
+            return ExecuteReply(Outcome.EXCEPTION, error=message)
         except GuestAbort as exc:
             if self._memory_exhausted(adapter, store, instance, limits):
                 return _memory_limit(limits)
-            return Outcome("trap", error=f"function aborted: {exc}")
+            return ExecuteReply(Outcome.TRAP, error=f"function aborted: {exc}")
         except InvalidOutput as exc:
-            return Outcome("invalid_output", error=f"invalid output: {exc}")
+            return ExecuteReply(Outcome.INVALID_OUTPUT, error=f"invalid output: {exc}")
         except wasmtime.WasmtimeError as exc:
             if "memory limits" in str(exc) or "exceeds memory" in str(exc):
                 return _memory_limit(limits)
@@ -202,53 +182,54 @@ class Executor:
             if code is not None:  # components report traps as errors with the trap inside
                 return self._trap_outcome(code, exc, adapter, store, instance, limits)
             what = "instantiation failed" if instance is None else "function failed"
-            return Outcome("trap", error=f"{what}: {_first_line(exc)}")
+            return ExecuteReply(Outcome.TRAP, error=f"{what}: {_first_line(exc)}")
         return _check_output(output, self.settings.max_output_bytes)
 
     def _trap_outcome(
-        self, code, error: Exception, adapter, store, instance, limits: CallLimits
-    ) -> Outcome:
+        self, code, error: Exception, adapter, store, instance, limits: Limits
+    ) -> ExecuteReply:
         if code == wasmtime.TrapCode.INTERRUPT:
-            return Outcome(
-                "timeout", error=f"function exceeded its time limit of {limits.timeout_ms} ms"
+            return ExecuteReply(
+                Outcome.TIMEOUT, error=f"function exceeded its time limit of {limits.timeout_ms} ms"
             )
         if code == wasmtime.TrapCode.OUT_OF_FUEL:
-            return Outcome(
-                "fuel_exhausted", error=f"function exhausted its fuel budget of {limits.fuel}"
+            return ExecuteReply(
+                Outcome.FUEL_EXHAUSTED, error=f"function exhausted its fuel budget of {limits.fuel}"
             )
         if self._memory_exhausted(adapter, store, instance, limits):
             return _memory_limit(limits)
         if code == wasmtime.TrapCode.STACK_OVERFLOW:
-            return Outcome("trap", error="wasm trap: call stack exhausted (recursion too deep)")
+            reason = "call stack exhausted (recursion too deep)"
+            return ExecuteReply(Outcome.TRAP, error=f"wasm trap: {reason}")
         reason = code.name.lower().replace("_", " ") if code is not None else _first_line(error)
-        return Outcome("trap", error=f"wasm trap: {reason}")
+        return ExecuteReply(Outcome.TRAP, error=f"wasm trap: {reason}")
 
     @staticmethod
-    def _memory_exhausted(adapter: AbiAdapter, store, instance, limits: CallLimits) -> bool:
+    def _memory_exhausted(adapter: AbiAdapter, store, instance, limits: Limits) -> bool:
         """True when linear memory is within one page of its cap: a failed grow is why."""
         size = adapter.memory_size(store, instance)
         return size is not None and size + WASM_PAGE > limits.memory_mb * 1024 * 1024
 
 
-def _memory_limit(limits: CallLimits) -> Outcome:
-    return Outcome(
-        "memory_limit", error=f"function exceeded its memory limit of {limits.memory_mb} MB"
+def _memory_limit(limits: Limits) -> ExecuteReply:
+    return ExecuteReply(
+        Outcome.MEMORY_LIMIT, error=f"function exceeded its memory limit of {limits.memory_mb} MB"
     )
 
 
-def _check_output(output: str, max_bytes: int) -> Outcome:
+def _check_output(output: str, max_bytes: int) -> ExecuteReply:
     if len(output.encode("utf-8")) > max_bytes:
-        return Outcome(
-            "invalid_output", error=f"invalid output: output is larger than {max_bytes} bytes"
+        return ExecuteReply(
+            Outcome.INVALID_OUTPUT, error=f"invalid output: output is larger than {max_bytes} bytes"
         )
     try:
         value = json.loads(output)
     except ValueError:
-        return Outcome("invalid_output", error="function returned invalid JSON")
+        return ExecuteReply(Outcome.INVALID_OUTPUT, error="function returned invalid JSON")
     problem = unstorable_reason(value)
     if problem is not None:
-        return Outcome("invalid_output", error=f"invalid output: the JSON {problem}")
-    return Outcome("ok", output=output)
+        return ExecuteReply(Outcome.INVALID_OUTPUT, error=f"invalid output: the JSON {problem}")
+    return ExecuteReply(Outcome.OK, output=output)
 
 
 _TRAP_MESSAGES = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import env_float, env_int, env_str
+from common.contracts import MAX_MODULE_BYTES
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class Settings:
     cache_entries: int = 256
     max_wasm_stack: int = 512 * 1024
     max_output_bytes: int = 6 * 1024 * 1024
-    max_module_bytes: int = 32 * 1024 * 1024  # a Python component is ~20 MB
+    max_module_bytes: int = MAX_MODULE_BYTES
     max_log_bytes: int = 64 * 1024
     epoch_tick_ms: int = 5
     max_table_elements: int = 100_000

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from common import unix_http
-from common.contracts import Limits
+from common.contracts import ExecuteReply, ExecuteRequest, Limits
 from gateway.errors import ServiceUnavailable
 
 
@@ -21,16 +21,6 @@ class NoRunnerAvailable(ServiceUnavailable):
 
 class RunnerFailed(ServiceUnavailable):
     """The runner failed while running the call."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    outcome: str
-    output: str | None
-    error: str | None
-    duration_ms: float
-    fuel_used: int
-    logs: str | None  # what the function printed, already capped by the runner
 
 
 @dataclass(frozen=True)
@@ -47,24 +37,14 @@ class Runner:
         input_text: str,
         limits: Limits,
         load_module: Callable[[], bytes],
-    ) -> RunResult:
+    ) -> ExecuteReply:
         """Run a call; if the runner lacks the module, send it once and retry."""
-        request = json.dumps(
-            {"sha256": sha256, "input": input_text, "limits": limits.to_json()}
-        ).encode()
+        request = json.dumps(ExecuteRequest(sha256, input_text, limits).to_json()).encode()
         timeout = limits.timeout_ms / 1000 + 10
         for _ in range(2):
             status, body = self._call("POST", "/execute", request, timeout)
             if status == 200:
-                reply = json.loads(body)
-                return RunResult(
-                    outcome=reply["outcome"],
-                    output=reply.get("output"),
-                    error=reply.get("error"),
-                    duration_ms=float(reply.get("durationMs") or 0),
-                    fuel_used=int(reply.get("fuelUsed") or 0),
-                    logs=reply.get("logs") or None,
-                )
+                return ExecuteReply.from_json(json.loads(body))
             if status != 404:
                 raise RunnerFailed(f"runner answered {status}: {body[:200]!r}")
             self._send_module(sha256, language, load_module())

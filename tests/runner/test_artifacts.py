@@ -9,9 +9,10 @@ import os
 
 import wasmtime
 
+from common.contracts import ExecuteRequest, Limits
 from runner.artifacts import ArtifactStore
 from runner.engine import make_engine
-from runner.executor import CallLimits, Executor
+from runner.executor import Executor
 from runner.settings import Settings
 from tests.integration.helpers import source
 
@@ -76,12 +77,12 @@ def test_the_directory_is_pruned_to_its_budget(tmp_path):
 
 
 def test_executors_sharing_a_directory_run_the_same_module(tmp_path):
-    limits = CallLimits(timeout_ms=1000, memory_mb=16, fuel=10_000_000)
+    limits = Limits(timeout_ms=1000, memory_mb=16, fuel=10_000_000)
     outputs = []
     for _ in range(2):
         executor = Executor(Settings(artifact_dir=str(tmp_path)))
         executor.load_module(SHA, "wat", WASM)
-        outputs.append(executor.execute(SHA, json.dumps({"a": 1}), limits).output)
+        outputs.append(executor.execute(ExecuteRequest(SHA, json.dumps({"a": 1}), limits)).output)
     assert outputs == ['{"a": 1}', '{"a": 1}']
     artifacts = [p for p in os.listdir(tmp_path) if p.startswith(SHA)]
     assert len([p for p in artifacts if not p.endswith(".lock")]) == 1
@@ -90,8 +91,8 @@ def test_executors_sharing_a_directory_run_the_same_module(tmp_path):
 def test_large_artifacts_compile_in_a_child_process(tmp_path):
     executor = Executor(Settings(artifact_dir=str(tmp_path), compile_in_child_bytes=0))
     executor.load_module(SHA, "wat", WASM)
-    limits = CallLimits(timeout_ms=1000, memory_mb=16, fuel=10_000_000)
-    assert executor.execute(SHA, '{"child":1}', limits).output == '{"child":1}'
+    limits = Limits(timeout_ms=1000, memory_mb=16, fuel=10_000_000)
+    assert executor.execute(ExecuteRequest(SHA, '{"child":1}', limits)).output == '{"child":1}'
 
 
 def test_a_module_the_child_cannot_compile_is_rejected_with_its_reason(tmp_path):

@@ -6,11 +6,12 @@ import time
 import pytest
 import wasmtime
 
-from runner.executor import CallLimits, Executor, ModuleRejected
+from common.contracts import ExecuteRequest, Limits
+from runner.executor import Executor, ModuleRejected
 from runner.settings import Settings
 from tests.runner import wat
 
-LIMITS = CallLimits(timeout_ms=1000, memory_mb=16, fuel=50_000_000)
+LIMITS = Limits(timeout_ms=1000, memory_mb=16, fuel=50_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def load(executor, text: str, language: str = "wat") -> str:
 
 
 def run(executor, text, input_text='{"a":1}', limits=LIMITS):
-    return executor.execute(load(executor, text), input_text, limits)
+    return executor.execute(ExecuteRequest(load(executor, text), input_text, limits))
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def test_echo_returns_its_input_with_duration_and_fuel(executor):
 
 
 def test_infinite_loop_times_out_within_the_limit(executor):
-    limits = CallLimits(timeout_ms=300, memory_mb=16, fuel=10**15)
+    limits = Limits(timeout_ms=300, memory_mb=16, fuel=10**15)
     started = time.perf_counter()
     outcome = run(executor, wat.INFINITE_LOOP, limits=limits)
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -53,13 +54,13 @@ def test_infinite_loop_times_out_within_the_limit(executor):
 
 
 def test_a_looping_start_function_is_stopped_too(executor):
-    limits = CallLimits(timeout_ms=200, memory_mb=16, fuel=10**15)
+    limits = Limits(timeout_ms=200, memory_mb=16, fuel=10**15)
     outcome = run(executor, wat.START_LOOP, limits=limits)
     assert outcome.outcome == "timeout"
 
 
 def test_fuel_exhaustion(executor):
-    limits = CallLimits(timeout_ms=10_000, memory_mb=16, fuel=100_000)
+    limits = Limits(timeout_ms=10_000, memory_mb=16, fuel=100_000)
     outcome = run(executor, wat.BUSY_LOOP, limits=limits)
     assert outcome.outcome == "fuel_exhausted"
     assert outcome.error == "function exhausted its fuel budget of 100000"
@@ -123,7 +124,7 @@ def test_output_that_is_not_utf8(executor):
 
 
 def test_ten_megabyte_output_is_refused(executor):
-    outcome = run(executor, wat.TEN_MB_OUTPUT, limits=CallLimits(1000, 64, 10**9))
+    outcome = run(executor, wat.TEN_MB_OUTPUT, limits=Limits(1000, 64, 10**9))
     assert outcome.outcome == "invalid_output"
     assert outcome.error == "invalid output: output is larger than 6291456 bytes"
 
@@ -135,11 +136,11 @@ def test_a_cache_hit_never_compiles(executor, monkeypatch):
         raise AssertionError("compiled on a cache hit")
 
     monkeypatch.setattr(wasmtime, "Module", no_compile)
-    assert executor.execute(sha, "{}", LIMITS).outcome == "ok"
+    assert executor.execute(ExecuteRequest(sha, "{}", LIMITS)).outcome == "ok"
 
 
 def test_unknown_module_asks_for_its_bytes(executor):
-    assert executor.execute("0" * 64, "{}", LIMITS) is None
+    assert executor.execute(ExecuteRequest("0" * 64, "{}", LIMITS)) is None
 
 
 def test_bytes_that_do_not_match_their_hash_are_rejected(executor):

@@ -9,10 +9,11 @@ import json
 import pytest
 import wasmtime
 
-from runner.executor import CallLimits, Executor
+from common.contracts import ExecuteRequest, Limits
+from runner.executor import Executor
 from runner.settings import Settings
 
-LIMITS = CallLimits(timeout_ms=2000, memory_mb=64, fuel=20_000_000_000)
+LIMITS = Limits(timeout_ms=2000, memory_mb=64, fuel=20_000_000_000)
 
 PYTHON = """\
 import json
@@ -90,7 +91,7 @@ def built(toolchains, executor):
 
 
 def call(executor, sha, event, limits=LIMITS):
-    return executor.execute(sha, json.dumps(event), limits)
+    return executor.execute(ExecuteRequest(sha, json.dumps(event), limits))
 
 
 def test_python_echo_with_its_print_captured(executor, built):
@@ -102,14 +103,14 @@ def test_python_echo_with_its_print_captured(executor, built):
 
 
 def test_python_runs_out_of_fuel(executor, built):
-    limits = CallLimits(timeout_ms=10_000, memory_mb=64, fuel=50_000_000)
+    limits = Limits(timeout_ms=10_000, memory_mb=64, fuel=50_000_000)
     outcome = call(executor, built["python"], {"op": "burn"}, limits)
     assert outcome.outcome == "fuel_exhausted"
     assert outcome.fuel_used == 50_000_000
 
 
 def test_python_is_stopped_by_the_deadline(executor, built):
-    limits = CallLimits(timeout_ms=300, memory_mb=64, fuel=10**12)
+    limits = Limits(timeout_ms=300, memory_mb=64, fuel=10**12)
     outcome = call(executor, built["python"], {"op": "burn"}, limits)
     assert outcome.outcome == "timeout"
     assert 300 <= outcome.duration_ms < 300 + 250
