@@ -155,7 +155,8 @@ def compile_figures(bench: Bench, api: Api) -> None:
 
 
 def asc_cli(source: str) -> None:
-    from builder.toolchains import TOOLCHAIN_DIR, node_binary
+    from builder.toolchains.assemblyscript import node_binary
+    from builder.toolchains.base import TOOLCHAIN_DIR
 
     with tempfile.TemporaryDirectory() as tmp:
         entry = Path(tmp) / "function.ts"

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import wasmtime
 
-from common.abi import (
-    ABI_BY_LANGUAGE,
-    COMPONENT_PREAMBLE,
-    MODULE_PREAMBLE,
-    AbiError,
-    check_module,
-    engine_config,
-)
+from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE, AbiError
 from common.contracts import MAX_MODULE_BYTES
+from common.wasm import check_module, engine_config
 
 _ENGINE = wasmtime.Engine(engine_config())
 

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from common.abi import ABI_BY_LANGUAGE
+
 JOBS_QUEUE = "compilation_jobs"
 RESULTS_QUEUE = "compilation_results"
 MAX_MODULE_BYTES = 32 * 1024 * 1024  # the largest artifact a runner accepts (Python: ~20 MB)
 
-# The languages the platform accepts: the one list the gateway reads. A language is
-# added by a builder toolchain (builder/toolchains), its ABI in common/abi.py and,
-# where that ABI is new, a runner adapter (runner/abis). tests/unit/test_languages.py
-# checks the three agree.
-LANGUAGES = ("assemblyscript", "wat", "python", "c", "zig")
+# The languages the platform accepts, derived from the one registry (common/abi.py).
+# tests/unit/test_languages.py checks every one has a toolchain, a runner adapter for
+# its ABI and examples in the guide.
+LANGUAGES = tuple(ABI_BY_LANGUAGE)
 
 
 class FunctionStatus(StrEnum):

@@ -15,7 +15,7 @@ from typing import Any
 
 import wasmtime
 
-from common.abi import engine_config
+from common.wasm import engine_config
 from runner import metrics
 
 

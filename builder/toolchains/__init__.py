@@ -1,7 +1,8 @@
 """Toolchains turn a function's source into WebAssembly, one module per language family.
 
-Every module here with a `toolchains()` function is a plugin: adding a language means
-adding a module (and, if its ABI is new, an ABI in common/abi.py and a runner adapter).
+Every module here with a `toolchains()` function is a plugin, found by scanning this
+package: adding a language means adding a module and its worker (plus its line in
+common/abi.py; a new ABI also needs a runner adapter in runner/abis/).
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from builder.toolchains.assemblyscript import node_binary
-from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
+from builder.toolchains.base import Toolchain
 
-__all__ = ["TOOLCHAIN_DIR", "Toolchain", "all_toolchains", "node_binary"]
+__all__ = ["Toolchain", "all_toolchains"]
 
 
 def all_toolchains() -> dict[str, Toolchain]:

@@ -45,6 +45,7 @@ def toolchains() -> list[Toolchain]:
             language="assemblyscript",
             argv=[node_binary(), str(TOOLCHAIN_DIR / "asc_worker.mjs")],
             entry_name="function.ts",
+            comment="//",
             env={"NODE_OPTIONS": "--max-old-space-size=1024"},
         )
     ]

@@ -22,9 +22,13 @@ def worker_argv(script: str) -> list[str]:
 
 @dataclass
 class Toolchain:
+    """One language: its name (a key of common.abi.ABI_BY_LANGUAGE), its compiler, and
+    what the guide and tools need to know of its sources (file name, comment syntax)."""
+
     language: str
     argv: list[str]
-    entry_name: str
+    entry_name: str  # the source's file name, as compiler messages name it
+    comment: str  # starts a line comment in a source
     cwd: Path = TOOLCHAIN_DIR
     env: dict[str, str] = field(default_factory=dict)
     _process: CompilerProcess | None = field(default=None, repr=False)

@@ -13,5 +13,6 @@ def toolchains() -> list[Toolchain]:
             language="python",
             argv=worker_argv("python_worker.py"),
             entry_name="function.py",
+            comment="#",
         )
     ]

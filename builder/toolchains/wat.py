@@ -16,5 +16,6 @@ def toolchains() -> list[Toolchain]:
             language="wat",
             argv=worker_argv("wat_worker.py"),
             entry_name="function.wat",
+            comment=";;",
         )
     ]

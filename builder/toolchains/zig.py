@@ -56,6 +56,6 @@ def toolchains() -> list[Toolchain]:
     argv = worker_argv("zig_worker.py")
     env = {"ZIG_GLOBAL_CACHE_DIR": zig_cache_dir()}
     return [
-        C(language="c", argv=argv, entry_name="function.c", env=env),
-        Zig(language="zig", argv=argv, entry_name="function.zig", env=env),
+        C(language="c", argv=argv, entry_name="function.c", comment="//", env=env),
+        Zig(language="zig", argv=argv, entry_name="function.zig", comment="//", env=env),
     ]

@@ -18,7 +18,8 @@ from typing import Any
 
 import wasmtime
 
-from common.abi import ASSEMBLYSCRIPT, RAW_UTF8, WASI_RAW_UTF8, Abi, AbiError, check_module
+from common.abi import ASSEMBLYSCRIPT, RAW_UTF8, WASI_RAW_UTF8, Abi, AbiError
+from common.wasm import check_module
 from runner.abis.base import AbiAdapter, GuestAbort, InvalidOutput, OutputTooLarge
 from runner.capture import OutputCapture
 

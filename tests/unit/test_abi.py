@@ -2,7 +2,8 @@ import pytest
 import wasmtime
 
 from builder.validate import validate_artifact
-from common.abi import RAW_UTF8, AbiError, check_module, engine_config
+from common.abi import RAW_UTF8, AbiError
+from common.wasm import check_module, engine_config
 
 ENGINE = wasmtime.Engine(engine_config())
 GOOD = """(module (memory (export "memory") 1)
