@@ -69,11 +69,6 @@ class CompilationQueues:
         with translate_errors():
             self._pgmq.archive(JOBS_QUEUE, msg_id)
 
-    def return_job(self, msg_id: int) -> None:
-        """Make a job visible again at once (used when shutting down mid-job)."""
-        with translate_errors():
-            self._pgmq.set_vt(JOBS_QUEUE, msg_id, 0)
-
     def delete_result(self, conn: psycopg.Connection, msg_id: int) -> None:
         """Delete a result inside the caller's transaction, so it goes with the update."""
         self._pgmq.delete(RESULTS_QUEUE, msg_id, conn=conn)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
 from common.contracts import ExecutionStatus, FunctionStatus, Limits
-from db.records import ExecutionRecord, ExecutionTarget, PageCursor
+from db.pages import fetch_page
+from db.records import ExecutionRecord, ExecutionSummary, ExecutionTarget, PageCursor
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
@@ -142,27 +142,19 @@ def execution_cursor(conn: psycopg.Connection, execution_id: UUID) -> PageCursor
     return PageCursor(found[0], found[1]) if found else None
 
 
-_SUMMARY = "id, function_id, status, started_at, completed_at, duration_ms, created_at"
-
-
 def list_executions(
     conn: psycopg.Connection, function_id: UUID, *, limit: int, before: PageCursor | None
-) -> list[dict[str, Any]]:
+) -> list[ExecutionSummary]:
     """Newest first, served by the (function_id, created_at, id) index."""
-    cur = conn.cursor(row_factory=dict_row)
-    if before is None:
-        cur.execute(
-            f"SELECT {_SUMMARY} FROM executions WHERE function_id = %s"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (function_id, limit),
-        )
-    else:
-        cur.execute(
-            f"SELECT {_SUMMARY} FROM executions WHERE function_id = %s"
-            " AND (created_at, id) < (%s, %s) ORDER BY created_at DESC, id DESC LIMIT %s",
-            (function_id, before.created_at, before.id, limit),
-        )
-    return cur.fetchall()
+    return fetch_page(
+        conn,
+        ExecutionSummary,
+        "executions",
+        where="function_id = %s",
+        params=(function_id,),
+        limit=limit,
+        before=before,
+    )
 
 
 def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from common.contracts import CompilationResult, FunctionStatus
+from db.pages import fetch_page
 from db.records import FunctionRecord, FunctionSpec, FunctionSummary, PageCursor
 
 _RETURNING = f"RETURNING {FunctionRecord.COLUMNS}"
@@ -71,20 +72,8 @@ def get_wasm_binary(conn: psycopg.Connection, function_id: UUID) -> bytes | None
 def list_functions(
     conn: psycopg.Connection, *, limit: int, before: PageCursor | None
 ) -> list[FunctionSummary]:
-    cur = conn.cursor(row_factory=dict_row)
-    if before is None:
-        cur.execute(
-            f"SELECT {FunctionSummary.COLUMNS} FROM functions"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (limit,),
-        )
-    else:
-        cur.execute(
-            f"SELECT {FunctionSummary.COLUMNS} FROM functions WHERE (created_at, id) < (%s, %s)"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (before.created_at, before.id, limit),
-        )
-    return [FunctionSummary.from_row(r) for r in cur.fetchall()]
+    """Newest first, served by the (created_at, id) index."""
+    return fetch_page(conn, FunctionSummary, "functions", limit=limit, before=before)
 
 
 def function_cursor(conn: psycopg.Connection, function_id: UUID) -> PageCursor | None:

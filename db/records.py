@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from common.contracts import ExecutionStatus, FunctionStatus, Limits
+
+R = TypeVar("R")
+
+
+def from_columns(record: type[R], row: dict[str, Any], **derived: Any) -> R:
+    """A record from a dict row: every field from the column of its name, except the
+    fields given in `derived` (built from several columns, or converted)."""
+    names = [f.name for f in fields(record) if f.name not in derived]
+    return record(**{name: row[name] for name in names}, **derived)
 
 
 @dataclass(frozen=True)
@@ -34,21 +43,11 @@ class FunctionRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FunctionRecord:
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            description=row["description"],
-            language=row["language"],
-            source=row["source"],
+        return from_columns(
+            cls,
+            row,
             status=FunctionStatus(row["status"]),
-            compile_error=row["compile_error"],
-            revision=row["revision"],
             limits=Limits(row["timeout_ms"], row["memory_mb"], row["fuel"]),
-            isolation=row["isolation"],
-            wasm_size=row["wasm_size"],
-            wasm_sha256=row["wasm_sha256"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
         )
 
 
@@ -65,14 +64,7 @@ class FunctionSummary:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FunctionSummary:
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            language=row["language"],
-            status=FunctionStatus(row["status"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_columns(cls, row, status=FunctionStatus(row["status"]))
 
 
 @dataclass(frozen=True)
@@ -97,20 +89,26 @@ class ExecutionRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ExecutionRecord:
-        return cls(
-            id=row["id"],
-            function_id=row["function_id"],
-            status=ExecutionStatus(row["status"]),
-            input=row["input"],
-            output=row["output"],
-            error_message=row["error_message"],
-            duration_ms=row["duration_ms"],
-            fuel_used=row["fuel_used"],
-            started_at=row["started_at"],
-            completed_at=row["completed_at"],
-            created_at=row["created_at"],
-            logs=row["logs"],
-        )
+        return from_columns(cls, row, status=ExecutionStatus(row["status"]))
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """An execution in a list: no input, output or logs."""
+
+    id: UUID
+    function_id: UUID
+    status: ExecutionStatus
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: float | None
+    created_at: datetime
+
+    COLUMNS = "id, function_id, status, started_at, completed_at, duration_ms, created_at"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ExecutionSummary:
+        return from_columns(cls, row, status=ExecutionStatus(row["status"]))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from db.records import ExecutionRecord, FunctionRecord, FunctionSummary
+from db.records import ExecutionRecord, ExecutionSummary, FunctionRecord, FunctionSummary
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -61,11 +61,11 @@ def execution_json(e: ExecutionRecord) -> dict[str, Any]:
     }
 
 
-def execution_summary_json(row: dict[str, Any]) -> dict[str, Any]:
+def execution_summary_json(e: ExecutionSummary) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "status": str(row["status"]),
-        "startedAt": timestamp(row["started_at"]),
-        "completedAt": timestamp(row["completed_at"]),
-        "durationMs": row["duration_ms"],
+        "id": str(e.id),
+        "status": e.status.value,
+        "startedAt": timestamp(e.started_at),
+        "completedAt": timestamp(e.completed_at),
+        "durationMs": e.duration_ms,
     }

@@ -37,7 +37,7 @@ def list_executions(function_id: str) -> Response:
         cursor = resolve_cursor(page, lambda eid: repo.execution_cursor(conn, eid), "execution")
         rows = repo.list_executions(conn, fid, limit=page.limit, before=cursor)
     return page_response(
-        [execution_summary_json(r) for r in rows],
+        [execution_summary_json(e) for e in rows],
         page,
         "executions.list_executions",
         function_id=fid,
