@@ -1,4 +1,5 @@
-"""Reading typed settings from the environment, once, at start-up."""
+"""Typed readers of environment variables, for the settings modules (common/settings.py
+and each service's settings.py) only: they read the environment once, at start-up."""
 
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, any case."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1 or 0), got {raw!r}")
 
 
 def env_list(name: str) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """The platform's one error hierarchy. Each condition carries its HTTP status;
-the docstring is the default message."""
+the docstring is the default message. The conditions shared code raises live here (the
+execution path, the runner client, the database); API-only ones in gateway/errors.py."""
 
 from __future__ import annotations
 
@@ -25,3 +26,33 @@ class DatabaseUnavailable(NilError):
     status = 503
     error = "Service Unavailable"
     retry_after = 1
+
+
+class NotFound(NilError):
+    """No such resource."""
+
+    status = 404
+    error = "Not Found"
+
+
+class FunctionNotReady(NilError):
+    """The function is not READY; only READY functions can be executed."""
+
+    status = 400
+    error = "Bad Request"
+
+
+class ServiceUnavailable(NilError):
+    """The platform cannot serve this request right now; try again shortly."""
+
+    status = 503
+    error = "Service Unavailable"
+    retry_after = 1
+
+
+class NoRunnerAvailable(ServiceUnavailable):
+    """No runner became free in time; try again shortly."""
+
+
+class RunnerFailed(ServiceUnavailable):
+    """The runner failed while running the call."""

@@ -11,7 +11,7 @@ from gateway.settings import Settings
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment, overridden by `config`."""
-    from gateway import auth, errors, metrics, platform, pool, request_ids
+    from gateway import auth, errors, metrics, platform, request_ids
     from gateway.api import executions, functions, system
 
     settings = Settings.from_env(config)
@@ -24,7 +24,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app, settings.api_keys, settings.rate_limit_per_second, settings.rate_limit_burst)
     errors.init_app(app)
     platform.init_app(app, settings)
-    pool.init_app(app)
     for blueprint in (functions.bp, executions.bp, system.bp):
         app.register_blueprint(blueprint)
     return app

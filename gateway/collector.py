@@ -3,14 +3,11 @@ metrics), and the runner pool (the runner directory and the supervisor's state).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from common import runner_dir as rd
 from common.contracts import FunctionStatus
 from common.errors import NilError
 
@@ -38,7 +35,7 @@ class PlatformCollector:
         from db import functions as repo
 
         try:
-            with transaction(self.platform.pool) as conn:
+            with transaction(self.platform.db) as conn:
                 counts = repo.count_by_status(conn)
             depths = self.platform.queues.depths()
         except NilError:
@@ -67,8 +64,6 @@ class PlatformCollector:
 
     def _pool(self) -> Generator[Metric, None, bool]:
         runners = self.platform.runners
-        if runners is None:
-            return False
         addresses = runners.addresses()
         busy = sum(1 for a in addresses if runners.is_busy(a))
         size = GaugeMetricFamily("nil_runner_pool_runners", "Shared runners in the pool")
@@ -78,18 +73,11 @@ class PlatformCollector:
         idle = GaugeMetricFamily("nil_runner_pool_idle", "Runners free now")
         idle.add_metric([], len(addresses) - busy)
         yield from (size, busy_gauge, idle)
-        root = getattr(runners, "root", None)
-        if root is not None:
+        replaced = runners.replacements()
+        if replaced is not None:
             replacements = CounterMetricFamily(
                 "nil_runner_pool_replacements", "Runners replaced after dying or hanging"
             )
-            replacements.add_metric([], _supervisor_state(root).get("replacements", 0))
+            replacements.add_metric([], replaced)
             yield replacements
         return bool(addresses)
-
-
-def _supervisor_state(root: Path) -> dict:
-    try:
-        return json.loads((root / rd.STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}

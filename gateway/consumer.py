@@ -202,7 +202,7 @@ def main() -> None:
     from common.db import open_pool
     from common.health_server import serve_health
     from common.logging import configure_logging
-    from gateway.pool import make_pool
+    from common.runners import make_runners
     from gateway.settings import Settings
 
     configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
@@ -210,7 +210,7 @@ def main() -> None:
     # A warm-up is bounded well inside the visibility timeout; one result per read, so
     # a result does not wait unseen behind a long warm-up of another.
     visibility = env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
-    warmer = ArtifactWarmer(make_pool(Settings.from_env()), timeout_seconds=visibility * 0.75)
+    warmer = ArtifactWarmer(make_runners(Settings.from_env()), timeout_seconds=visibility * 0.75)
     consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer, batch_size=1)
     consumer.stop_flag.install_signal_handlers()
     port = env_int("NIL_CONSUMER_PORT", 8082)

@@ -1,4 +1,5 @@
-"""API errors and the one handler that renders SPEC §3's JSON error shape."""
+"""API errors and the one handler that renders SPEC §3's JSON error shape (the errors
+shared code raises are in common/errors.py)."""
 
 from __future__ import annotations
 
@@ -20,25 +21,11 @@ class ValidationError(NilError):
     error = "Bad Request"
 
 
-class FunctionNotReady(NilError):
-    """The function is not READY; only READY functions can be executed."""
-
-    status = 400
-    error = "Bad Request"
-
-
 class Unauthorized(NilError):
     """A valid API key is required: send Authorization: Bearer <key>."""
 
     status = 401
     error = "Unauthorized"
-
-
-class NotFound(NilError):
-    """No such resource."""
-
-    status = 404
-    error = "Not Found"
 
 
 class PayloadTooLarge(NilError):
@@ -53,14 +40,6 @@ class UnsupportedLanguage(NilError):
 
     status = 415
     error = "Unsupported Media Type"
-
-
-class ServiceUnavailable(NilError):
-    """The platform cannot serve this request right now; try again shortly."""
-
-    status = 503
-    error = "Service Unavailable"
-    retry_after = 1
 
 
 def error_response(status: int, error: str, message: str) -> Response:

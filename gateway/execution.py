@@ -12,13 +12,13 @@ import json
 import logging
 from uuid import UUID
 
-from common.contracts import ExecuteReply, Outcome
+from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
+from common.errors import FunctionNotReady, NotFound, ServiceUnavailable
 from db import executions as repo
 from db import functions as functions_repo
 from db.records import ExecutionRecord, ExecutionTarget
 from gateway import metrics
-from gateway.errors import FunctionNotReady, NotFound, ServiceUnavailable
 from gateway.platform import Platform
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def execute_function(p: Platform, function_id: UUID, input_value: dict) -> ExecutionRecord:
     input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         started = repo.start_if_ready(conn, function_id, input_value, input_json)
     if started is None:
         raise NotFound(f"function {function_id} not found")
@@ -50,7 +50,7 @@ def execute_function(p: Platform, function_id: UUID, input_value: dict) -> Execu
 
 def _dispatch(p: Platform, target: ExecutionTarget, input_json: str) -> ExecuteReply:
     def load_module() -> bytes:
-        with connection(p.pool) as conn:
+        with connection(p.db) as conn:
             wasm = functions_repo.get_wasm_binary(conn, target.id)
         if wasm is None:
             raise ServiceUnavailable("the function's artifact changed; try again")
@@ -63,13 +63,8 @@ def _dispatch(p: Platform, target: ExecutionTarget, input_json: str) -> ExecuteR
     ):
         waited()
         assert target.wasm_sha256 is not None
-        return runner.run(
-            sha256=target.wasm_sha256,
-            language=target.language,
-            input_text=input_json,
-            limits=target.limits,
-            load_module=load_module,
-        )
+        request = ExecuteRequest(target.wasm_sha256, input_json, target.limits)
+        return runner.run(request, language=target.language, load_module=load_module)
 
 
 def _finish(
@@ -81,7 +76,7 @@ def _finish(
     ids: dict[str, str],
 ) -> ExecutionRecord:
     duration = result.duration_ms if result else None
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         record = repo.finish_execution(
             conn,
             running,

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from flask import Response, url_for
 
+from common.errors import NotFound
 from db.records import PageCursor
-from gateway.errors import NotFound
 from gateway.validation import Page
 
 _MIN_UUID = UUID(int=0)

@@ -1,4 +1,5 @@
-"""What the gateway's views reach: settings, the one DB pool, the queues, the runner pool."""
+"""What the gateway's views reach: settings, the database pool (`db`), the compilation
+queues and the runner pool (`runners`), all opened once in create_app."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flask import Flask, current_app, request
 from common.contracts import Limits
 from common.db import open_pool
 from common.queue import CompilationQueues
+from common.runners import RunnerPool, make_runners
 from gateway.errors import ValidationError
 from gateway.settings import Settings
 from gateway.validation import LimitPolicy
@@ -20,19 +22,18 @@ from gateway.validation import LimitPolicy
 @dataclass
 class Platform:
     settings: Settings
-    pool: psycopg_pool.ConnectionPool
+    db: psycopg_pool.ConnectionPool
     queues: CompilationQueues
     policy: LimitPolicy
-    runners: Any = None  # gateway.pool.RunnerPool, attached by gateway.pool.init_app
+    runners: RunnerPool
 
     def close(self) -> None:
-        if self.runners is not None:
-            self.runners.close()
-        self.pool.close()
+        self.runners.close()
+        self.db.close()
 
 
 def init_app(app: Flask, settings: Settings) -> Platform:
-    pool = open_pool(
+    db = open_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
@@ -40,14 +41,15 @@ def init_app(app: Flask, settings: Settings) -> Platform:
     )
     platform = Platform(
         settings=settings,
-        pool=pool,
-        queues=CompilationQueues(pool),
+        db=db,
+        queues=CompilationQueues(db),
         policy=LimitPolicy(
             defaults=Limits(
                 settings.default_timeout_ms, settings.default_memory_mb, settings.default_fuel
             ),
             maxima=Limits(settings.max_timeout_ms, settings.max_memory_mb, settings.max_fuel),
         ),
+        runners=make_runners(settings),
     )
     app.extensions["nil"] = platform
     atexit.register(platform.close)

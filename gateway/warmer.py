@@ -17,7 +17,7 @@ import time
 from prometheus_client import Histogram
 
 from common.errors import NilError
-from gateway.pool.base import RunnerPool
+from common.runners import RunnerPool
 
 logger = logging.getLogger(__name__)
 

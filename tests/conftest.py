@@ -108,7 +108,7 @@ def runner_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _wait_for_runners(directory: Path, count: int, timeout: float = 30.0) -> None:
     import time
 
-    from gateway.pool.base import Runner
+    from common.runners import Runner
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from common.db import connection
+from common.errors import NotFound
 from db import executions as repo
-from gateway.errors import NotFound
 from gateway.execution import execute_function
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import json_body, platform
@@ -31,7 +31,7 @@ def list_executions(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
     page = parse_page(request.args)
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         if repo.get_target(conn, fid) is None:
             raise NotFound(f"function {fid} not found")
         cursor = resolve_cursor(page, lambda eid: repo.execution_cursor(conn, eid), "execution")
@@ -48,7 +48,7 @@ def list_executions(function_id: str) -> Response:
 def get_execution(execution_id: str) -> Response:
     p = platform()
     eid = parse_uuid(execution_id)
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         record = repo.get_execution(conn, eid)
     if record is None:
         raise NotFound(f"execution {eid} not found")

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from common.contracts import CompilationJob
 from common.db import connection, transaction
+from common.errors import NotFound
 from db import functions as repo
 from db.records import FunctionRecord
-from gateway.errors import NotFound
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import Platform, json_body, platform
 from gateway.serialize import function_json, function_summary_json
@@ -42,7 +42,7 @@ def _log_published(record: FunctionRecord) -> None:
 def create_function() -> tuple[Response, int, dict[str, str]]:
     p = platform()
     spec = _spec_from_request(p)
-    with transaction(p.pool) as conn:
+    with transaction(p.db) as conn:
         record = repo.create_function(conn, spec)
         _publish(p, conn, record)
     logger.info(
@@ -57,7 +57,7 @@ def create_function() -> tuple[Response, int, dict[str, str]]:
 def list_functions() -> Response:
     p = platform()
     page = parse_page(request.args)
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         cursor = resolve_cursor(page, lambda fid: repo.function_cursor(conn, fid), "function")
         rows = repo.list_functions(conn, limit=page.limit, before=cursor)
     return page_response([function_summary_json(r) for r in rows], page, "functions.list_functions")
@@ -67,7 +67,7 @@ def list_functions() -> Response:
 def get_function(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
-    with connection(p.pool) as conn:
+    with connection(p.db) as conn:
         record = repo.get_function(conn, fid)
     if record is None:
         raise NotFound(f"function {fid} not found")
@@ -79,7 +79,7 @@ def update_function(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
     spec = _spec_from_request(p)
-    with transaction(p.pool) as conn:
+    with transaction(p.db) as conn:
         updated = repo.update_function(conn, fid, spec)
         if updated is None:
             raise NotFound(f"function {fid} not found")
@@ -99,7 +99,7 @@ def update_function(function_id: str) -> Response:
 def delete_function(function_id: str) -> tuple[str, int]:
     p = platform()
     fid = parse_uuid(function_id)
-    with transaction(p.pool) as conn:
+    with transaction(p.db) as conn:
         deleted = repo.delete_function(conn, fid)
     if not deleted:
         raise NotFound(f"function {fid} not found")

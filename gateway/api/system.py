@@ -29,7 +29,7 @@ def ready() -> tuple[Response, int]:
 
 def _database_state(p) -> dict:
     try:
-        with translate_errors(), p.pool.connection(timeout=2) as conn:
+        with translate_errors(), p.db.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
         return {"status": "UP"}
     except NilError as exc:
@@ -37,8 +37,6 @@ def _database_state(p) -> dict:
 
 
 def _runner_state(p) -> dict:
-    if p.runners is None:
-        return {"status": "DOWN", "message": "no runner pool configured", "healthy": 0}
     healthy = p.runners.healthy_count()
     return {"status": "UP" if healthy else "DOWN", "healthy": healthy, "size": p.runners.size()}
 

@@ -13,9 +13,10 @@ import pytest
 import wasmtime
 
 from common import runner_dir as rd
-from common.contracts import Limits
-from gateway.pool.base import Runner, RunnerFailed
-from gateway.pool.local import DirectoryPool
+from common.contracts import ExecuteRequest, Limits
+from common.errors import RunnerFailed
+from common.runners import Runner, RunnerPool
+from common.runners.discovery import DirectoryDiscovery
 from runner.launchers import LABEL, ContainerLimits, DockerLauncher
 from runner.supervisor import Supervisor
 from tests.runner import wat
@@ -106,13 +107,8 @@ ECHO_LIMITS = Limits(2000, 64, 10**9)
 
 def run_module(address: str, text: str, limits: Limits = ECHO_LIMITS):
     wasm = bytes(wasmtime.wat2wasm(text))
-    return Runner(address).run(
-        sha256=hashlib.sha256(wasm).hexdigest(),
-        language="wat",
-        input_text='{"n":1}',
-        limits=limits,
-        load_module=lambda: wasm,
-    )
+    request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), '{"n":1}', limits)
+    return Runner(address).run(request, language="wat", load_module=lambda: wasm)
 
 
 def containers(client, pool_name):
@@ -237,8 +233,8 @@ def test_a_dedicated_runner_starts_on_demand_and_is_reaped(
 ):
     start_pool(min_runners=1, idle_seconds=2.0)
     function_id = str(uuid.uuid4())
-    pool = DirectoryPool(str(runner_root), wait_seconds=1.0, dedicated_wait_seconds=60.0)
-    with pool.lease(function_id, dedicated=True) as runner:
+    runners = RunnerPool(DirectoryDiscovery(runner_root), wait_seconds=1.0)
+    with runners.lease(function_id, dedicated=True) as runner:
         assert runner.address.endswith(f"{rd.dedicated_name(function_id)}/runner.sock")
         assert run_module(runner.address, wat.ECHO).outcome == "ok"
     name = rd.dedicated_name(function_id)

@@ -279,7 +279,7 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
 
 def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, pool):
     from common import unix_http
-    from gateway.pool.base import affinity_order
+    from common.runners import affinity_order
 
     fid = client.post(
         "/functions",

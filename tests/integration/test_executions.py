@@ -9,7 +9,7 @@ import time
 import pytest
 
 from common import unix_http
-from gateway.pool.base import Runner, affinity_order
+from common.runners import Runner, affinity_order
 from tests.integration.helpers import function_body, source
 
 
@@ -143,8 +143,8 @@ def _runner_pid(address: str) -> int:
 
 def test_a_runner_killed_mid_execution_gives_503_and_the_pool_heals(client, ready, app, runner_dir):
     fid = ready("assemblyscript", source("loop.ts"), limits={"timeoutMs": 20_000, "fuel": 10**11})
-    pool = app.extensions["nil"].runners
-    target = affinity_order(fid, pool.addresses())[0]
+    runners = app.extensions["nil"].runners
+    target = affinity_order(fid, runners.addresses())[0]
     victim = _runner_pid(target)
     responses = []
     worker = threading.Thread(target=lambda: responses.append(execute(client, fid)))
@@ -160,7 +160,7 @@ def test_a_runner_killed_mid_execution_gives_503_and_the_pool_heals(client, read
     record = client.get(f"/executions/{history[0]['id']}").json
     assert record["errorMessage"].startswith("platform error: runner failed")
     killed_at = time.perf_counter()
-    while not all(Runner(a).healthy() for a in pool.addresses()):
+    while not all(Runner(a).healthy() for a in runners.addresses()):
         assert time.perf_counter() - killed_at < 10, "the pool did not heal"
         time.sleep(0.05)
     assert _runner_pid(target) != victim

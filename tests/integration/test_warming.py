@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from common.contracts import Limits
+from common.contracts import ExecuteRequest, Limits
+from common.runners import RunnerPool
+from common.runners.discovery import DirectoryDiscovery
 from gateway.consumer import ResultConsumer
-from gateway.pool.local import DirectoryPool
 from gateway.warmer import ArtifactWarmer
 from tests.integration.helpers import function_body, source
 
@@ -19,7 +20,7 @@ def no_upload() -> bytes:
 
 
 def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runner_dir, builder):
-    runners = DirectoryPool(str(runner_dir), wait_seconds=5)
+    runners = RunnerPool(DirectoryDiscovery(runner_dir), wait_seconds=5)
     consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=30))
     body = function_body("warm", src=source("echo.wat").replace("1024", "2048"))
     response = client.post("/functions", json={**body, "limits": LIMITS.to_json()})
@@ -36,25 +37,21 @@ def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runn
     ]
     assert len(written) == 1
     with runners.lease(function_id) as runner:
-        result = runner.run(
-            sha256=ready["wasmSha256"],
-            language="wat",
-            input_text='{"warm":true}',
-            limits=LIMITS,
-            load_module=no_upload,
-        )
+        request = ExecuteRequest(ready["wasmSha256"], '{"warm":true}', LIMITS)
+        result = runner.run(request, language="wat", load_module=no_upload)
     assert (result.outcome, result.output) == ("ok", '{"warm":true}')
 
 
 def test_without_reachable_runners_warming_gives_up_at_once(tmp_path):
-    warmer = ArtifactWarmer(DirectoryPool(str(tmp_path), wait_seconds=5), timeout_seconds=1)
+    runners = RunnerPool(DirectoryDiscovery(tmp_path), wait_seconds=5)
+    warmer = ArtifactWarmer(runners, timeout_seconds=1)
     assert warmer.warm(str(uuid.uuid4()), "wat", b"\0asm\x01\0\0\0") is False
 
 
 def test_a_long_warm_up_does_not_hold_back_other_results(client, pool, runner_dir, builder):
     """A Python component warms on the side lane; a WAT result read after it is applied
     first, instead of waiting for the runner's seconds-long compile."""
-    runners = DirectoryPool(str(runner_dir), wait_seconds=5)
+    runners = RunnerPool(DirectoryDiscovery(runner_dir), wait_seconds=5)
     consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=60))
     python = client.post(
         "/functions",
@@ -74,11 +71,6 @@ def test_a_long_warm_up_does_not_hold_back_other_results(client, pool, runner_di
     assert (first["status"], second["status"]) == ("READY", "READY")
     assert second["updatedAt"] < first["updatedAt"]
     with runners.lease(python) as runner:
-        result = runner.run(
-            sha256=first["wasmSha256"],
-            language="python",
-            input_text='{"a":1}',
-            limits=Limits(5000, 64, 2_000_000_000),
-            load_module=no_upload,
-        )
+        request = ExecuteRequest(first["wasmSha256"], '{"a":1}', Limits(5000, 64, 2_000_000_000))
+        result = runner.run(request, language="python", load_module=no_upload)
     assert (result.outcome, result.output) == ("ok", '{"warmed": {"a": 1}}')

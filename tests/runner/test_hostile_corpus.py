@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from builder.validate import validate_artifact
-from common.contracts import Limits
-from gateway.pool.base import Runner
+from common.contracts import ExecuteRequest, Limits
+from common.runners import Runner
 from tests.runner import wat
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
@@ -72,13 +72,8 @@ def runner(runner_dir) -> Runner:
 
 
 def run(runner: Runner, language: str, wasm: bytes, limits: Limits = LIMITS):
-    return runner.run(
-        sha256=hashlib.sha256(wasm).hexdigest(),
-        language=language,
-        input_text='{"x":1}',
-        limits=limits,
-        load_module=lambda: wasm,
-    )
+    request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), '{"x":1}', limits)
+    return runner.run(request, language=language, load_module=lambda: wasm)
 
 
 def rss_kb(runner: Runner) -> int:
@@ -124,7 +119,7 @@ def test_the_runner_does_not_leak_across_rounds(compiled, runner):
 
 
 def test_a_50_megabyte_module_is_refused(runner):
-    from gateway.pool.base import RunnerFailed
+    from common.errors import RunnerFailed
 
     huge = b"\0asm\x01\0\0\0" + b"\0" * (50 * 1024 * 1024)
     with pytest.raises(RunnerFailed, match="runner rejected the module"):

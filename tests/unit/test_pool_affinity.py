@@ -1,4 +1,4 @@
-from gateway.pool.base import affinity_order
+from common.runners import affinity_order
 
 ADDRESSES = [f"unix:/r/runner-{i}.sock" for i in range(4)]
 

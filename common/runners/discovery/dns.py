@@ -1,0 +1,41 @@
+"""Runners behind a Kubernetes headless Service: every address the name resolves to is
+a runner pod. Re-resolved every `refresh_seconds`; affinity is kept because rendezvous
+hashing only moves the functions of runners that come or go."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Self
+
+from common.runners.discovery.base import Discovery
+from common.settings import RunnerClientSettings
+
+
+class DnsDiscovery(Discovery):
+    refresh_seconds = 5.0
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        host, _, port = service.rpartition(":")
+        self.host, self.port = host, int(port)
+        self._addresses: list[str] = []
+        self._resolved_at = float("-inf")
+
+    @classmethod
+    def from_settings(cls, settings: RunnerClientSettings) -> Self:
+        return cls(settings.runner_service)
+
+    def addresses(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._resolved_at > self.refresh_seconds:
+            self._resolved_at = now
+            try:
+                infos = socket.getaddrinfo(
+                    self.host, self.port, family=socket.AF_INET, type=socket.SOCK_STREAM
+                )
+            except OSError:
+                infos = []  # keep serving the last known runners while DNS hiccups
+            if infos:
+                self._addresses = sorted({f"{info[4][0]}:{self.port}" for info in infos})
+        return self._addresses
