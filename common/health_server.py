@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from common.metrics import exposition
 
 
-def serve_health(host: str, port: int, is_healthy: Callable[[], bool]) -> ThreadingHTTPServer:
+def serve_health(
+    host: str, port: int, is_healthy: Callable[[], bool], metrics_dir: str = ""
+) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/health":
@@ -18,7 +20,7 @@ def serve_health(host: str, port: int, is_healthy: Callable[[], bool]) -> Thread
                 body = json.dumps({"status": "UP" if up else "DOWN"}).encode()
                 self._send(200 if up else 503, body, "application/json")
             elif self.path == "/metrics":
-                body, content_type = exposition()
+                body, content_type = exposition(metrics_dir=metrics_dir)
                 self._send(200, body, content_type)
             else:
                 self._send(404, b'{"status": 404, "error": "Not Found"}', "application/json")

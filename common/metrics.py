@@ -1,12 +1,11 @@
 """Prometheus exposition shared by the services.
 
-Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR: every worker
-writes its samples there and `/metrics` aggregates them (multiprocess mode).
+Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (a service's
+`metrics_dir` setting): every worker writes its samples there and `/metrics` aggregates
+them (multiprocess mode).
 """
 
 from __future__ import annotations
-
-import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,12 +16,13 @@ from prometheus_client import (
 )
 
 
-def exposition(*scrape_time: object) -> tuple[bytes, str]:
-    """The current metrics as Prometheus text, aggregated across processes if needed,
-    plus collectors that read their values at scrape time."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def exposition(*scrape_time: object, metrics_dir: str = "") -> tuple[bytes, str]:
+    """The current metrics as Prometheus text, aggregated across the processes that
+    write to `metrics_dir` if given, plus collectors that read their values at scrape
+    time."""
+    if metrics_dir:
         base = CollectorRegistry()
-        multiprocess.MultiProcessCollector(base)
+        multiprocess.MultiProcessCollector(base, metrics_dir)
     else:
         base = REGISTRY
     body = generate_latest(base)

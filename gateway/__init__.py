@@ -9,12 +9,12 @@ from flask import Flask
 from gateway.settings import Settings
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, overridden by `config`."""
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings as given, or from the environment overridden by `config`."""
     from gateway import auth, errors, metrics, platform, request_ids
     from gateway.api import executions, functions, system
 
-    settings = Settings.from_env(config)
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False

@@ -1,18 +1,20 @@
-"""gunicorn settings for the gateway.
+"""gunicorn settings for the gateway, from the gateway's settings.
 
-With the `local` or `docker` runner backend (not `static` or `kubernetes`) the
-gunicorn master also starts the one runner supervisor (runner/supervisor.py) for
-all workers, and stops it on exit.
+With a backend whose runners a launcher starts (`local`, `docker`), the gunicorn master
+also starts the one runner supervisor (runner/supervisor.py) for all workers, and stops
+it on exit.
 """
 
-import os
 import subprocess
 import sys
 
-bind = f"{os.environ.get('NIL_HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
-workers = int(os.environ.get("NIL_GATEWAY_WORKERS", "2"))
+from gateway.settings import Settings
+
+settings = Settings.from_env()
+bind = f"{settings.host}:{settings.port}"
+workers = settings.workers
 worker_class = "gthread"
-threads = int(os.environ.get("NIL_GATEWAY_THREADS", "8"))
+threads = settings.threads
 timeout = 120
 keepalive = 75  # longer than the idle timeout of the load balancers in front
 graceful_timeout = 20
@@ -25,10 +27,7 @@ _supervisor: subprocess.Popen | None = None
 
 def on_starting(server) -> None:
     global _supervisor
-    if (
-        os.environ.get("NIL_POOL_BACKEND", "local") in ("local", "docker")
-        and os.environ.get("NIL_SUPERVISE_RUNNERS", "1") == "1"
-    ):
+    if settings.launcher is not None and settings.supervise_runners:
         _supervisor = subprocess.Popen([sys.executable, "-m", "runner.supervisor"])
 
 
@@ -42,10 +41,10 @@ def on_exit(server) -> None:
 
 
 def child_exit(server, worker) -> None:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.metrics_dir:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid, settings.metrics_dir)
 
 
 # gunicorn drains at most 64 KiB of a request body the app left unread (a 413 over

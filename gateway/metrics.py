@@ -49,7 +49,10 @@ def init_app(app: Flask) -> None:
     def metrics() -> Response:
         from gateway.collector import PlatformCollector
 
-        body, content_type = exposition(PlatformCollector(app.extensions["nil"]))
+        platform = app.extensions["nil"]
+        body, content_type = exposition(
+            PlatformCollector(platform), metrics_dir=platform.settings.metrics_dir
+        )
         return Response(body, content_type=content_type)
 
 

@@ -1,29 +1,32 @@
-"""`python -m runner`: serve the runner with gunicorn on NIL_RUNNER_BIND (one sync worker)."""
+"""`python -m runner`: serve the runner with gunicorn on its bind address (one sync
+worker: one call at a time)."""
 
 import os
 import sys
+import tempfile
 
-bind = os.environ.get("NIL_RUNNER_BIND", "unix:/run/nil/runner.sock")
-timeout = os.environ.get("NIL_RUNNER_REQUEST_TIMEOUT", "120")
+from runner.settings import Settings
+
+settings = Settings.from_env()
 argv = [
     sys.executable,
     "-m",
     "gunicorn",
     "--bind",
-    bind,
+    settings.bind,
     "--workers",
     "1",
     "--worker-class",
     "sync",
     "--timeout",
-    timeout,
+    str(settings.request_timeout_seconds),
     "--graceful-timeout",
     "5",
     "--worker-tmp-dir",
-    os.environ.get("TMPDIR", "/tmp"),
+    tempfile.gettempdir(),
     "--no-control-socket",
     "--umask",
-    "0" if bind.startswith("unix:") else "18",
+    "0" if settings.bind.startswith("unix:") else "18",
     "runner.wsgi:app",
 ]
 os.execv(sys.executable, argv)

@@ -83,7 +83,7 @@ class RunnerApp:
                     {"status": "UP", "pid": os.getpid(), "modules": len(self.executor.cache)},
                 )
             if method == "GET" and path == "/metrics":
-                body, content_type = exposition()
+                body, content_type = exposition(metrics_dir=self.executor.settings.metrics_dir)
                 return _reply(start, "200 OK", body, content_type)
             return _reply(start, "404 Not Found", {"error": "not_found"})
         except BadRequest as exc:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import runner_dir as rd
-from common import unix_http
 from common.lifecycle import StopFlag
+from common.runners import transport
 from runner.launchers import Launcher, RunnerHandle
 
 logger = logging.getLogger(__name__)
@@ -111,13 +111,7 @@ class Supervisor:
             slot.last_busy = now
             slot.healthy = True  # a runner in a call cannot answer; it is working
             return
-        try:
-            status, _ = unix_http.request(
-                rd.socket_address(slot.directory), "GET", "/health", timeout=2.0
-            )
-            slot.healthy = status == 200
-        except OSError:
-            slot.healthy = False
+        slot.healthy = transport.healthy(rd.socket_address(slot.directory), timeout=2.0)
         if slot.healthy:
             slot.failures = 0
         elif now - slot.started_at > 30:
@@ -225,12 +219,13 @@ class Supervisor:
 
 def main() -> None:
     from common.logging import configure_logging
-    from runner.settings import PoolSettings
+    from runner.launchers import make_launcher
+    from runner.settings import SupervisorSettings
 
-    settings = PoolSettings.from_env()
+    settings = SupervisorSettings.from_env()
     configure_logging("supervisor", settings.log_level)
     supervisor = Supervisor(
-        settings.launcher(),
+        make_launcher(settings),
         settings.runner_dir,
         min_runners=settings.min_runners,
         max_runners=settings.max_runners,
@@ -241,7 +236,7 @@ def main() -> None:
     logger.info(
         "supervisor.started",
         extra={
-            "backend": settings.backend,
+            "backend": settings.pool_backend,
             "runners": len(supervisor.slots),
             "dir": str(supervisor.root),
         },

@@ -1,0 +1,144 @@
+"""Runners as Docker containers: no network, read-only root, no capabilities, non-root,
+pids/memory/CPU limits; the socket lives in a bind-mounted directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from common import runner_dir as rd
+from runner.launchers.base import RunnerHandle
+from runner.settings import RUN_DIR, SupervisorSettings
+
+LABEL = "dev.nil.runner"
+CONTAINER_ARTIFACTS = "/var/cache/nil/artifacts"
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    memory_bytes: int = 256 * 1024 * 1024
+    nano_cpus: int = 1_000_000_000
+    pids: int = 64
+    tmpfs_size: str = "16m"
+
+
+@dataclass
+class ContainerHandle:
+    name: str
+    container: object  # docker.models.containers.Container
+    function_id: str | None = None
+
+    def _state(self) -> dict:
+        try:
+            self.container.reload()
+        except Exception:  # gone
+            return {"Status": "removed"}
+        return self.container.attrs.get("State", {})
+
+    def alive(self) -> bool:
+        return self._state().get("Status") == "running"
+
+    def exit_reason(self) -> str:
+        state = self._state()
+        if state.get("OOMKilled"):
+            return "OOM-killed"
+        return f"{state.get('Status')} (exit code {state.get('ExitCode')})"
+
+    def stop(self) -> None:
+        try:
+            self.container.stop(timeout=5)
+        except Exception:
+            pass
+        self._remove()
+
+    def kill(self) -> None:
+        self._remove()
+
+    def _remove(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except Exception:
+            pass
+
+
+class DockerLauncher:
+    """Runner containers: no network, read-only root, no capabilities, non-root,
+    pids/memory/CPU limits; the socket lives in a bind-mounted directory."""
+
+    def __init__(
+        self,
+        image: str,
+        pool: str,
+        limits: ContainerLimits,
+        uid: int = 10001,
+        client=None,
+        log_level: str = "INFO",
+    ) -> None:
+        import docker
+
+        self.client = client or docker.from_env()
+        self.image = image
+        self.pool = pool
+        self.limits = limits
+        self.uid = uid
+        self.log_level = log_level
+
+    @classmethod
+    def from_settings(cls, settings: SupervisorSettings) -> Self:
+        limits = ContainerLimits(
+            memory_bytes=settings.memory_mb * 1024 * 1024,
+            nano_cpus=int(settings.cpus * 1e9),
+            pids=settings.pids,
+        )
+        return cls(settings.image, settings.pool_name, limits, log_level=settings.log_level)
+
+    def launch(self, name: str, directory: Path, function_id: str | None = None) -> ContainerHandle:
+        (directory / rd.SOCKET).unlink(missing_ok=True)
+        if os.geteuid() == 0:  # else the directory is ours already
+            os.chown(directory, self.uid, self.uid)
+        directory.chmod(0o755)
+        container = self.client.containers.run(
+            self.image,
+            detach=True,
+            name=f"nil-{self.pool}-{name}",
+            labels={
+                LABEL: "1",
+                f"{LABEL}.pool": self.pool,
+                f"{LABEL}.name": name,
+                f"{LABEL}.function": function_id or "",
+            },
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"size={self.limits.tmpfs_size},mode=1777"},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            user=f"{self.uid}:{self.uid}",
+            pids_limit=self.limits.pids,
+            mem_limit=self.limits.memory_bytes,
+            memswap_limit=self.limits.memory_bytes,
+            nano_cpus=self.limits.nano_cpus,
+            volumes={
+                str(directory): {"bind": RUN_DIR, "mode": "rw"},
+                # compiled artifacts, shared by this pool's runners only
+                f"nil-{self.pool}-artifacts": {"bind": CONTAINER_ARTIFACTS, "mode": "rw"},
+            },
+            environment={  # the runner's default NIL_RUNNER_BIND is in RUN_DIR
+                "NIL_RUNNER_ARTIFACT_DIR": CONTAINER_ARTIFACTS,
+                "NIL_LOG_LEVEL": self.log_level,
+            },
+        )
+        return ContainerHandle(name, container, function_id)
+
+    def adopt(self) -> list[RunnerHandle]:
+        """Containers a previous supervisor of this pool left behind."""
+        found = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL}.pool={self.pool}"}
+        )
+        return [
+            ContainerHandle(
+                c.labels.get(f"{LABEL}.name", c.name), c, c.labels.get(f"{LABEL}.function") or None
+            )
+            for c in found
+        ]

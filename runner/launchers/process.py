@@ -1,0 +1,84 @@
+"""Runners as local processes (gunicorn, one sync worker), each in its own cgroup where
+the machine lets this process create one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from common import runner_dir as rd
+from runner import cgroups
+from runner.launchers.base import ARTIFACTS, RunnerHandle
+from runner.settings import SupervisorSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ProcessHandle:
+    name: str
+    proc: subprocess.Popen
+    function_id: str | None = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def exit_reason(self) -> str:
+        return f"exit code {self.proc.poll()}"
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=6)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=5)
+
+
+class ProcessLauncher:
+    """Runner processes (gunicorn, one sync worker), each in its own cgroup if allowed."""
+
+    def __init__(self, limits: cgroups.CgroupLimits | None = None) -> None:
+        self.limits = limits
+        self.cgroups_enabled: bool | None = None
+
+    @classmethod
+    def from_settings(cls, settings: SupervisorSettings) -> Self:
+        return cls(
+            cgroups.CgroupLimits(
+                memory_bytes=settings.memory_mb * 1024 * 1024,
+                pids=settings.pids,
+                cpu_quota=settings.cpus,
+            )
+        )
+
+    def launch(self, name: str, directory: Path, function_id: str | None = None) -> ProcessHandle:
+        (directory / rd.SOCKET).unlink(missing_ok=True)
+        # The runner inherits this environment, less the gateway's metrics directory.
+        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        env["NIL_RUNNER_BIND"] = rd.socket_address(directory)
+        env.setdefault("NIL_RUNNER_ARTIFACT_DIR", str(directory.parent / ARTIFACTS))
+        proc = subprocess.Popen([sys.executable, "-m", "runner"], env=env, start_new_session=True)
+        if self.limits is not None:
+            placed = cgroups.apply(proc.pid, name, self.limits)
+            if self.cgroups_enabled is None:
+                self.cgroups_enabled = placed
+                logger.info("runner.cgroups", extra={"enabled": placed})
+        return ProcessHandle(name, proc, function_id)
+
+    def adopt(self) -> list[RunnerHandle]:
+        return []  # processes die with their session; nothing to adopt
