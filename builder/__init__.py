@@ -26,19 +26,22 @@ def main() -> None:
     from builder.settings import Settings
     from builder.toolchains import all_toolchains
     from builder.worker import Builder
-    from common.config import env_str
     from common.db import open_pool
     from common.health_server import serve_health
     from common.logging import configure_logging
 
     settings = Settings.from_env()
     configure_logging("builder", settings.log_level)
-    pool = open_pool(settings.database_url, min_size=1, max_size=3, name="builder")
-    toolchains = all_toolchains()
-    builder = Builder(pool, settings, toolchains)
+    db = open_pool(settings.database_url, min_size=1, max_size=3, name="builder")
+    toolchains = all_toolchains(settings)
+    builder = Builder(db, settings, toolchains)
     builder.stop_flag.install_signal_handlers()
-    host = env_str("NIL_BUILDER_HOST", "127.0.0.1") or "127.0.0.1"
-    server = serve_health(host, settings.health_port, lambda: not builder.stop_flag.stopping)
+    server = serve_health(
+        settings.health_host,
+        settings.health_port,
+        lambda: not builder.stop_flag.stopping,
+        settings.metrics_dir,
+    )
     warm_up_in_background(toolchains, timeout=max(settings.compile_timeout_seconds, 300))
     logger.info(
         "builder.started",
@@ -50,5 +53,5 @@ def main() -> None:
         server.shutdown()
         for toolchain in toolchains.values():
             toolchain.close()
-        pool.close()
+        db.close()
         logger.info("builder.stopped")

@@ -33,14 +33,14 @@ INTERNAL_ERROR = "internal error: the platform could not compile this function; 
 class Builder:
     def __init__(
         self,
-        pool: psycopg_pool.ConnectionPool,
+        db: psycopg_pool.ConnectionPool,
         settings: Settings,
         toolchains: dict[str, Toolchain],
     ) -> None:
-        self.pool = pool
+        self.db = db
         self.settings = settings
         self.toolchains = toolchains
-        self.queues = CompilationQueues(pool)
+        self.queues = CompilationQueues(db)
         self.stop_flag = StopFlag()
 
     def run(self, *, wait: bool = True, max_jobs: int | None = None) -> int:
@@ -86,7 +86,7 @@ class Builder:
         if delivery.read_ct > self.settings.max_reads:
             self._dead_letter(delivery, job)
             return
-        with transaction(self.pool) as conn:
+        with transaction(self.db) as conn:
             current = repo.mark_compiling(conn, UUID(job.function_id), job.revision)
         if not current:
             logger.info("job.skipped", extra={**extra, "reason": "stale or already applied"})
@@ -142,7 +142,7 @@ class Builder:
 
     def _dead_letter(self, delivery: Delivery, job: CompilationJob) -> None:
         """A job that keeps coming back is answered once with an internal error."""
-        with transaction(self.pool) as conn:
+        with transaction(self.db) as conn:
             waiting = repo.awaits_result(conn, UUID(job.function_id), job.revision)
         if waiting:
             result = CompilationResult(job.function_id, job.revision, False, error=INTERNAL_ERROR)

@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+from builder.settings import Settings
 from builder.toolchains.base import TOOLCHAIN_DIR, Toolchain
 
 _USES_JSON_AS = re.compile(r"""from\s+["']json-as["']|@json\b""")
@@ -39,7 +40,7 @@ class AssemblyScript(Toolchain):
         return re.sub(r"\n?FAILURE \d+ (?:compile|parse) error\(s\)\s*$", "", text).strip()
 
 
-def toolchains() -> list[Toolchain]:
+def toolchains(settings: Settings) -> list[Toolchain]:
     return [
         AssemblyScript(
             language="assemblyscript",

@@ -4,10 +4,11 @@ with the previous one, so compiling a sample first would only cost time."""
 
 from __future__ import annotations
 
+from builder.settings import Settings
 from builder.toolchains.base import Toolchain, worker_argv
 
 
-def toolchains() -> list[Toolchain]:
+def toolchains(settings: Settings) -> list[Toolchain]:
     return [
         Toolchain(
             language="python",

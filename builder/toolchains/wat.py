@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from builder.settings import Settings
 from builder.toolchains.base import Toolchain, worker_argv
 
 
@@ -10,7 +11,7 @@ class Wat(Toolchain):
         return super().clean_message(text).replace("<anon>", self.entry_name)
 
 
-def toolchains() -> list[Toolchain]:
+def toolchains(settings: Settings) -> list[Toolchain]:
     return [
         Wat(
             language="wat",

@@ -2,7 +2,7 @@
 
 Zig keeps compiled libc and its standard library in a global cache; the warm-up builds
 them once (tens of seconds on a cold cache), after which a build takes well under a
-second (C) or about one (Zig). NIL_ZIG_CACHE_DIR says where that cache lives.
+second (C) or about one (Zig). The builder's settings say where that cache lives.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+from builder.settings import Settings
 from builder.toolchains.base import Toolchain, worker_argv
-
-
-def zig_cache_dir() -> str:
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nil" / "zig"
-    return os.environ.get("NIL_ZIG_CACHE_DIR") or str(default)
 
 
 class C(Toolchain):
@@ -36,10 +32,9 @@ class Zig(Toolchain):
     )
 
 
-def seed_cache(cache_dir: str) -> None:
+def seed_cache(seed: str, cache_dir: str) -> None:
     """Start from the cache the image built (NIL_ZIG_CACHE_SEED), copied to a writable
     place: Zig writes to its cache even when everything it needs is there."""
-    seed = os.environ.get("NIL_ZIG_CACHE_SEED")
     target = Path(cache_dir)
     if not seed or target.exists() or not Path(seed).is_dir():
         return
@@ -51,10 +46,10 @@ def seed_cache(cache_dir: str) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def toolchains() -> list[Toolchain]:
-    seed_cache(zig_cache_dir())
+def toolchains(settings: Settings) -> list[Toolchain]:
+    seed_cache(settings.zig_cache_seed, settings.zig_cache_dir)
     argv = worker_argv("zig_worker.py")
-    env = {"ZIG_GLOBAL_CACHE_DIR": zig_cache_dir()}
+    env = {"ZIG_GLOBAL_CACHE_DIR": settings.zig_cache_dir} if settings.zig_cache_dir else {}
     return [
         C(language="c", argv=argv, entry_name="function.c", comment="//", env=env),
         Zig(language="zig", argv=argv, entry_name="function.zig", comment="//", env=env),

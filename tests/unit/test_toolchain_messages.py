@@ -1,3 +1,4 @@
+from builder.settings import Settings
 from builder.toolchains.assemblyscript import AssemblyScript
 from builder.toolchains.assemblyscript import toolchains as assemblyscript_toolchains
 from builder.toolchains.base import TOOLCHAIN_DIR
@@ -5,11 +6,11 @@ from builder.toolchains.wat import toolchains as wat_toolchains
 
 
 def assemblyscript() -> AssemblyScript:
-    return assemblyscript_toolchains()[0]
+    return assemblyscript_toolchains(Settings())[0]
 
 
 def wat():
-    return wat_toolchains()[0]
+    return wat_toolchains(Settings())[0]
 
 
 def test_assemblyscript_messages_lose_colours_paths_and_the_failure_footer():
