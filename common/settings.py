@@ -1,6 +1,6 @@
 """The settings every service shares, and how each service's settings are read.
 
-Every service has one frozen settings class built on `Settings` below
+Every service has one frozen settings class built on `ServiceSettings` below
 (gateway/settings.py, consumer/settings.py, builder/settings.py, runner/settings.py for
 the runner and its supervisor). It is read from the environment once, at start-up, by
 `from_env()`: a default is the field's default and is written nowhere else; the
@@ -31,7 +31,7 @@ POOL_BACKENDS: dict[str, tuple[str, str | None]] = {
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServiceSettings:
     home: str = ".nil"  # state directory: embedded Postgres data, runner sockets
     runner_dir: str = ""  # where runner sockets live; empty: <home>/runners
     log_level: str = "INFO"
@@ -81,7 +81,7 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class RunnerClientSettings(Settings):
+class RunnerClientSettings(ServiceSettings):
     """What a service that dispatches calls to runners needs (gateway, consumer)."""
 
     runner_wait_seconds: float = 5.0  # longest wait for a free runner before a 503

@@ -82,7 +82,7 @@ class LocalPlatform:
                     "gateway.wsgi:app",
                 ],
             ),
-            ManagedProcess("consumer", [py, "-m", "gateway.consumer"]),
+            ManagedProcess("consumer", [py, "-m", "consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
         ]
         for managed in self.processes:

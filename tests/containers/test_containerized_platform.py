@@ -86,7 +86,7 @@ def platform(docker_client, database, tmp_path_factory):
     )
     consumer = docker_client.containers.run(  # sees the runners: it warms them before READY
         "nil-gateway:dev",
-        ["python", "-m", "gateway.consumer"],
+        ["python", "-m", "consumer"],
         name=f"{pool_name}-consumer",
         volumes={root: {"bind": root, "mode": "rw"}},
         **common,

@@ -137,7 +137,7 @@ def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, pool, db_ur
     ]
     builder.run(wait=False)
     proc = spawn(
-        "gateway.consumer",
+        "consumer",
         db_url,
         NIL_CONSUMER_PORT=str(free_port()),
         NIL_CONSUMER_VISIBILITY_SECONDS="2",

@@ -2,7 +2,7 @@ import pytest
 
 from builder.settings import Settings as BuilderSettings
 from builder.worker import Builder
-from gateway.consumer import ResultConsumer
+from consumer.results import ResultConsumer
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 
 from common import unix_http
 from common.runners import Runner, affinity_order
+from consumer.sweeper import Sweeper
 from tests.integration.helpers import function_body, source
 
 
@@ -185,7 +186,7 @@ def test_no_runner_within_the_wait_is_503_and_recorded(client, ready, db_url, tm
         empty.extensions["nil"].close()
 
 
-def test_the_sweeper_fails_executions_left_running(client, ready, pool, consumer):
+def test_the_sweeper_fails_executions_left_running(client, ready, pool):
     fid = ready()
     with pool.connection() as conn:
         conn.execute(
@@ -193,7 +194,6 @@ def test_the_sweeper_fails_executions_left_running(client, ready, pool, consumer
             " VALUES (gen_random_uuid(), %s, 'RUNNING', '{}', now() - interval '1 hour')",
             (fid,),
         )
-    consumer.sweep_margin_ms = 1000
-    assert consumer.sweep() == 1
+    assert Sweeper(pool, margin_ms=1000).sweep() == 1
     history = client.get(f"/functions/{fid}/executions").json
     assert history[0]["status"] == "FAILED"

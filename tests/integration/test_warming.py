@@ -8,8 +8,8 @@ import uuid
 from common.contracts import ExecuteRequest, Limits
 from common.runners import RunnerPool
 from common.runners.discovery import DirectoryDiscovery
-from gateway.consumer import ResultConsumer
-from gateway.warmer import ArtifactWarmer
+from consumer.results import ResultConsumer
+from consumer.warmer import ArtifactWarmer
 from tests.integration.helpers import function_body, source
 
 LIMITS = Limits(1000, 16, 1_000_000)

@@ -14,19 +14,11 @@ import hashlib
 import logging
 import time
 
-from prometheus_client import Histogram
-
 from common.errors import NilError
 from common.runners import RunnerPool
+from consumer.metrics import WARM_SECONDS
 
 logger = logging.getLogger(__name__)
-
-WARM_SECONDS = Histogram(
-    "nil_consumer_warm_duration_seconds",
-    "Time a runner took to compile a new artifact before its function became READY",
-    ["language"],
-    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 20, 40),
-)
 
 
 class ArtifactWarmer:

@@ -1,11 +1,11 @@
-"""The result consumer: applies compilation results to functions (SPEC §4).
+"""Applying compilation results to functions (SPEC §4).
 
 Each result is applied and its message deleted in one transaction, so a crash
 anywhere leaves the message to be redelivered and applied again — idempotently,
 because a result only ever targets its own revision.
 
 Before a successful result is applied, a runner is warmed with the artifact
-(gateway/warmer.py). Small artifacts warm in milliseconds, inline. A large one (a
+(consumer/warmer.py). Small artifacts warm in milliseconds, inline. A large one (a
 Python component: seconds, tens of seconds on one CPU) warms on a side lane, one at
 a time, its message's visibility extended, while the main loop goes on applying the
 results of other functions.
@@ -18,55 +18,43 @@ import threading
 import time
 
 import psycopg_pool
-from prometheus_client import Counter, Histogram
 
 from common.contracts import CompilationResult
 from common.db import transaction
 from common.errors import NilError
 from common.lifecycle import StopFlag
 from common.queue import CompilationQueues, Delivery
-from db import executions as executions_repo
+from consumer.metrics import LAG_SECONDS, RESULTS
+from consumer.sweeper import Sweeper
+from consumer.warmer import ArtifactWarmer
 from db import functions as repo
-from gateway.warmer import ArtifactWarmer
 
 logger = logging.getLogger(__name__)
 
-RESULTS = Counter(
-    "nil_consumer_results_total", "Compilation results handled, by outcome", ["outcome"]
-)
-LAG_SECONDS = Histogram(
-    "nil_consumer_lag_seconds",
-    "Time from a result being published to it being applied",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-)
-SWEPT = Counter("nil_executions_swept_total", "Executions failed by the sweeper (lost)")
 SLOW_WARM_BASE64_CHARS = 4 * 1024 * 1024 * 4 // 3  # artifacts of 4 MiB and more
 
 
 class ResultConsumer:
     def __init__(
         self,
-        pool: psycopg_pool.ConnectionPool,
+        db: psycopg_pool.ConnectionPool,
         *,
         batch_size: int = 10,
         visibility_timeout: int = 30,
         max_reads: int = 5,
         poll_seconds: int = 1,
-        sweep_every_seconds: float = 10.0,
-        sweep_margin_ms: int = 30_000,
         warmer: ArtifactWarmer | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
-        self.pool = pool
+        self.db = db
         self.warmer = warmer
-        self.queues = CompilationQueues(pool)
+        self.sweeper = sweeper
+        self.queues = CompilationQueues(db)
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self.max_reads = max_reads
         self.poll_seconds = poll_seconds
         self.stop_flag = StopFlag()
-        self.sweep_every_seconds = sweep_every_seconds
-        self.sweep_margin_ms = sweep_margin_ms
-        self._swept_at = 0.0
         self._side_lane = threading.Semaphore(1)
         self._side_threads: list[threading.Thread] = []
 
@@ -75,7 +63,8 @@ class ResultConsumer:
         applied = 0
         while not self.stop_flag.stopping:
             try:
-                self.sweep_if_due()
+                if self.sweeper is not None:
+                    self.sweeper.sweep_if_due()
                 batch = self.queues.read_results(
                     vt=self.visibility_timeout,
                     qty=self.batch_size,
@@ -142,22 +131,6 @@ class ResultConsumer:
             thread.join()
         self._side_threads = []
 
-    def sweep_if_due(self) -> int:
-        now = time.monotonic()
-        if now - self._swept_at < self.sweep_every_seconds:
-            return 0
-        self._swept_at = now
-        return self.sweep()
-
-    def sweep(self) -> int:
-        """Fail executions stuck in RUNNING (their runner or gateway died)."""
-        with transaction(self.pool) as conn:
-            swept = executions_repo.fail_stale_executions(conn, self.sweep_margin_ms)
-        if swept:
-            SWEPT.inc(swept)
-            logger.warning("executions.swept", extra={"count": swept})
-        return swept
-
     def handle(self, delivery: Delivery) -> None:
         try:
             result = CompilationResult.from_json(delivery.payload)
@@ -171,7 +144,7 @@ class ResultConsumer:
         if result.success and result.language and result.wasm_binary and self.warmer:
             self.warmer.warm(result.function_id, result.language, result.wasm_binary)
         try:
-            with transaction(self.pool) as conn:
+            with transaction(self.db) as conn:
                 outcome = repo.apply_result(conn, result)
                 self.queues.delete_result(conn, delivery.msg_id)
         except Exception:
@@ -195,38 +168,3 @@ class ResultConsumer:
                 "outcome": outcome.value,
             },
         )
-
-
-def main() -> None:
-    from common.config import database_url, env_int, env_str
-    from common.db import open_pool
-    from common.health_server import serve_health
-    from common.logging import configure_logging
-    from common.runners import make_runners
-    from gateway.settings import Settings
-
-    configure_logging("consumer", env_str("NIL_LOG_LEVEL", "INFO") or "INFO")
-    pool = open_pool(database_url(), min_size=1, max_size=2, name="consumer")
-    # A warm-up is bounded well inside the visibility timeout; one result per read, so
-    # a result does not wait unseen behind a long warm-up of another.
-    visibility = env_int("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
-    warmer = ArtifactWarmer(make_runners(Settings.from_env()), timeout_seconds=visibility * 0.75)
-    consumer = ResultConsumer(pool, visibility_timeout=visibility, warmer=warmer, batch_size=1)
-    consumer.stop_flag.install_signal_handlers()
-    port = env_int("NIL_CONSUMER_PORT", 8082)
-    server = serve_health(
-        env_str("NIL_CONSUMER_HOST", "127.0.0.1") or "127.0.0.1",
-        port,
-        lambda: not consumer.stop_flag.stopping,
-    )
-    logger.info("consumer.started", extra={"healthPort": port})
-    try:
-        consumer.run()
-    finally:
-        server.shutdown()
-        pool.close()
-        logger.info("consumer.stopped")
-
-
-if __name__ == "__main__":
-    main()

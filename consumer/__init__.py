@@ -1,0 +1,45 @@
+"""The consumer (`python -m consumer`): applies compilation results to functions, warming
+a runner with each new artifact first (results.py, warmer.py), and sweeps executions
+lost in RUNNING (sweeper.py)."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def main() -> None:
+    from common.db import open_pool
+    from common.health_server import serve_health
+    from common.logging import configure_logging
+    from common.runners import make_runners
+    from consumer.results import ResultConsumer
+    from consumer.settings import Settings
+    from consumer.sweeper import Sweeper
+    from consumer.warmer import ArtifactWarmer
+
+    settings = Settings.from_env()
+    configure_logging("consumer", settings.log_level)
+    db = open_pool(settings.database_url, min_size=1, max_size=2, name="consumer")
+    visibility = settings.visibility_seconds
+    # A warm-up is bounded well inside the visibility timeout; one result per read, so
+    # a result does not wait unseen behind a long warm-up of another.
+    warmer = ArtifactWarmer(make_runners(settings), timeout_seconds=visibility * 0.75)
+    consumer = ResultConsumer(
+        db, visibility_timeout=visibility, warmer=warmer, sweeper=Sweeper(db), batch_size=1
+    )
+    consumer.stop_flag.install_signal_handlers()
+    server = serve_health(
+        settings.health_host,
+        settings.health_port,
+        lambda: not consumer.stop_flag.stopping,
+        settings.metrics_dir,
+    )
+    logger.info("consumer.started", extra={"healthPort": settings.health_port})
+    try:
+        consumer.run()
+    finally:
+        server.shutdown()
+        db.close()
+        logger.info("consumer.stopped")

@@ -1,0 +1,19 @@
+"""Every metric the consumer exports (on its health server's /metrics)."""
+
+from prometheus_client import Counter, Histogram
+
+RESULTS = Counter(
+    "nil_consumer_results_total", "Compilation results handled, by outcome", ["outcome"]
+)
+LAG_SECONDS = Histogram(
+    "nil_consumer_lag_seconds",
+    "Time from a result being published to it being applied",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+WARM_SECONDS = Histogram(
+    "nil_consumer_warm_duration_seconds",
+    "Time a runner took to compile a new artifact before its function became READY",
+    ["language"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 20, 40),
+)
+SWEPT = Counter("nil_executions_swept_total", "Executions failed by the sweeper (lost)")
