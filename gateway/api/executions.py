@@ -6,8 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from common.db import connection
 from common.errors import NotFound
+from common.execution import execute_function
 from db import executions as repo
-from gateway.execution import execute_function
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import json_body, platform
 from gateway.serialize import execution_json, execution_summary_json
@@ -23,7 +23,7 @@ def execute(function_id: str) -> Response:
     input_value = parse_execute_input(
         json_body(allow_empty=True), max_input_bytes=p.settings.max_input_bytes
     )
-    return jsonify(execution_json(execute_function(p, fid, input_value)))
+    return jsonify(execution_json(execute_function(p.db, p.runners, fid, input_value)))
 
 
 @bp.get("/functions/<function_id>/executions")

@@ -1,32 +1,61 @@
 """Running a function: record RUNNING, dispatch to a runner, record the outcome (SPEC §5).
 
-A failure of the user's function is a COMPLETED request with a FAILED execution;
-a failure of the platform is a FAILED execution *and* a 503, never a lost row.
-The hot path costs two statements: one reads the function and inserts the RUNNING
-row, one records the outcome.
+Shared by every service that runs executions (the gateway's synchronous execute; the
+asynchronous invocation workers next), with the metrics it records. A failure of the
+user's function is a COMPLETED request with a FAILED execution; a failure of the platform
+is a FAILED execution *and* a 503, never a lost row. The hot path costs two statements:
+one reads the function and inserts the RUNNING row, one records the outcome.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from uuid import UUID
+
+import psycopg_pool
+from prometheus_client import Counter, Histogram
 
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
 from common.errors import FunctionNotReady, NotFound, ServiceUnavailable
+from common.runners import RunnerPool
 from db import executions as repo
 from db import functions as functions_repo
 from db.records import ExecutionRecord, ExecutionTarget
-from gateway import metrics
-from gateway.platform import Platform
 
 logger = logging.getLogger(__name__)
 
+EXECUTIONS = Counter(
+    "nil_executions_total", "Executions by language and outcome", ["language", "outcome"]
+)
+EXECUTION_SECONDS = Histogram(
+    "nil_execution_duration_seconds",
+    "Time the runner spent on one execution",
+    ["language"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60),
+)
+EXECUTION_FUEL = Histogram(
+    "nil_execution_fuel_used",
+    "Fuel one execution consumed",
+    ["language"],
+    buckets=(1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10),
+)
+RUNNER_WAIT_SECONDS = Histogram(
+    "nil_runner_wait_seconds",
+    "Time an execution waited for a free runner",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
 
-def execute_function(p: Platform, function_id: UUID, input_value: dict) -> ExecutionRecord:
+
+def execute_function(
+    db: psycopg_pool.ConnectionPool, runners: RunnerPool, function_id: UUID, input_value: dict
+) -> ExecutionRecord:
+    """Run a READY function once on `input_value` and return its finished execution.
+    Raises NotFound, FunctionNotReady, or ServiceUnavailable (recorded as FAILED)."""
     input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
-    with connection(p.db) as conn:
+    with connection(db) as conn:
         started = repo.start_if_ready(conn, function_id, input_value, input_json)
     if started is None:
         raise NotFound(f"function {function_id} not found")
@@ -38,37 +67,43 @@ def execute_function(p: Platform, function_id: UUID, input_value: dict) -> Execu
     ids = {"executionId": str(running.id), "functionId": str(function_id)}
     logger.info("execution.started", extra=ids)
     try:
-        result = _dispatch(p, target, input_json)
+        result = _dispatch(db, runners, target, input_json)
     except ServiceUnavailable as exc:
-        metrics.EXECUTIONS.labels(target.language, Outcome.PLATFORM_ERROR.value).inc()
-        _finish(p, running, None, f"platform error: {exc.message}", None, ids)
+        EXECUTIONS.labels(target.language, Outcome.PLATFORM_ERROR.value).inc()
+        _finish(db, running, None, f"platform error: {exc.message}", None, ids)
         raise
-    metrics.observe_execution(target.language, result)
+    _observe(target.language, result)
     error = None if result.outcome == Outcome.OK else result.error or result.outcome.value
-    return _finish(p, running, result.output if error is None else None, error, result, ids)
+    return _finish(db, running, result.output if error is None else None, error, result, ids)
 
 
-def _dispatch(p: Platform, target: ExecutionTarget, input_json: str) -> ExecuteReply:
+def _dispatch(
+    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: ExecutionTarget, input_json: str
+) -> ExecuteReply:
     def load_module() -> bytes:
-        with connection(p.db) as conn:
+        with connection(db) as conn:
             wasm = functions_repo.get_wasm_binary(conn, target.id)
         if wasm is None:
             raise ServiceUnavailable("the function's artifact changed; try again")
         return wasm
 
     dedicated = target.isolation == "dedicated"
-    with (
-        metrics.time_runner_wait() as waited,
-        p.runners.lease(str(target.id), dedicated=dedicated) as runner,
-    ):
-        waited()
+    waiting = time.perf_counter()
+    with runners.lease(str(target.id), dedicated=dedicated) as runner:
+        RUNNER_WAIT_SECONDS.observe(time.perf_counter() - waiting)
         assert target.wasm_sha256 is not None
         request = ExecuteRequest(target.wasm_sha256, input_json, target.limits)
         return runner.run(request, language=target.language, load_module=load_module)
 
 
+def _observe(language: str, result: ExecuteReply) -> None:
+    EXECUTIONS.labels(language, result.outcome.value).inc()
+    EXECUTION_SECONDS.labels(language).observe(result.duration_ms / 1000)
+    EXECUTION_FUEL.labels(language).observe(result.fuel_used)
+
+
 def _finish(
-    p: Platform,
+    db: psycopg_pool.ConnectionPool,
     running: ExecutionRecord,
     output: str | None,
     error: str | None,
@@ -76,7 +111,7 @@ def _finish(
     ids: dict[str, str],
 ) -> ExecutionRecord:
     duration = result.duration_ms if result else None
-    with connection(p.db) as conn:
+    with connection(db) as conn:
         record = repo.finish_execution(
             conn,
             running,
