@@ -27,6 +27,7 @@ from bench.measure import summary, throughput, timed
 from common import runner_dir as rd
 from common import unix_http
 from db import migrate
+from gateway.settings import Settings as GatewaySettings
 from tools.platform import LocalPlatform, start_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -380,13 +381,10 @@ def rss_figures(bench: Bench, platform: LocalPlatform) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Nil's benchmark")
     parser.add_argument("--smoke", action="store_true", help="a few iterations of each")
+    gateway = GatewaySettings.from_env()
     parser.add_argument("--runners", type=int, default=2)
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("NIL_GATEWAY_WORKERS", 2))
-    )
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("NIL_GATEWAY_THREADS", 8))
-    )
+    parser.add_argument("--workers", type=int, default=gateway.workers)
+    parser.add_argument("--threads", type=int, default=gateway.threads)
     args = parser.parse_args()
     bench = Bench(args.smoke)
     home = Path(tempfile.mkdtemp(prefix="nil-bench-"))

@@ -6,8 +6,9 @@ __all__ = ["main", "migrate"]
 
 
 def main() -> None:
-    from common.config import database_url
     from common.logging import configure_logging
+    from common.settings import ServiceSettings
 
-    configure_logging("migrate")
-    migrate(database_url())
+    settings = ServiceSettings.from_env()
+    configure_logging("migrate", settings.log_level)
+    migrate(settings.database_url)

@@ -7,28 +7,29 @@ import signal
 import sys
 from pathlib import Path
 
-from common.config import database_url, env_int, env_str
 from db import migrate
 from tools.platform import LocalPlatform, start_embedded_postgres
+from tools.settings import DevSettings
 
 
 def main() -> int:
-    home = Path(env_str("NIL_HOME", ".nil") or ".nil").resolve()
+    settings = DevSettings.from_env()
+    home = Path(settings.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    url = database_url()
+    url = settings.database_url
     if not url:
         print(f"dev | starting embedded PostgreSQL in {home / 'pgdata'}", flush=True)
         url = start_embedded_postgres(home)
     applied = migrate(url)
     print(f"dev | migrations applied: {applied or 'none (up to date)'}", flush=True)
-    port = env_int("PORT", 8080)
+    port = settings.port
     platform = LocalPlatform(
         url,
         home,
         port=port,
-        builder_port=env_int("NIL_BUILDER_PORT", port + 1),
-        consumer_port=env_int("NIL_CONSUMER_PORT", port + 2),
-        runners=env_int("NIL_RUNNERS", 2),
+        builder_port=settings.builder_port,
+        consumer_port=settings.consumer_port,
+        runners=settings.runners,
     )
 
     def stop(signum, frame):
