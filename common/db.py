@@ -1,4 +1,5 @@
-"""The process's one connection pool, and the one place psycopg errors are translated."""
+"""The process's one connection pool (named `db` wherever it is passed), and the one
+place psycopg errors are translated."""
 
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ def translate_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def connection(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+def connection(db: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
     """An autocommit connection for single statements, with errors translated."""
-    with translate_errors(), pool.connection() as conn:
+    with translate_errors(), db.connection() as conn:
         yield conn
 
 
 @contextlib.contextmanager
-def transaction(pool: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
-    """A connection from the pool inside one transaction, with errors translated."""
-    with translate_errors(), pool.connection() as conn, conn.transaction():
+def transaction(db: psycopg_pool.ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A connection from the pool `db` inside one transaction, with errors translated."""
+    with translate_errors(), db.connection() as conn, conn.transaction():
         yield conn

@@ -42,8 +42,8 @@ class QueueDepth:
 class CompilationQueues:
     """The two compilation queues, reached through the pgmq client on a shared pool."""
 
-    def __init__(self, pool: psycopg_pool.ConnectionPool) -> None:
-        self._pgmq = PGMQueue(pool=pool, conn_string=None, init_extension=False)
+    def __init__(self, db: psycopg_pool.ConnectionPool) -> None:
+        self._pgmq = PGMQueue(pool=db, conn_string=None, init_extension=False)
 
     def publish_job(self, conn: psycopg.Connection, job: CompilationJob) -> int:
         """Send a job inside the caller's transaction (the outbox of the function row)."""

@@ -69,11 +69,12 @@ def db_url(pg_url: str, template_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def pool(db_url: str):
-    pool = open_pool(db_url, min_size=1, max_size=4, name="test")
-    pool.wait()
-    yield pool
-    pool.close()
+def db(db_url: str):
+    """The test's database pool (services call theirs `db` too)."""
+    db = open_pool(db_url, min_size=1, max_size=4, name="test")
+    db.wait()
+    yield db
+    db.close()
 
 
 @pytest.fixture(scope="session")

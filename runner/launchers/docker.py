@@ -70,7 +70,7 @@ class DockerLauncher:
     def __init__(
         self,
         image: str,
-        pool: str,
+        pool_name: str,
         limits: ContainerLimits,
         uid: int = 10001,
         client=None,
@@ -80,7 +80,7 @@ class DockerLauncher:
 
         self.client = client or docker.from_env()
         self.image = image
-        self.pool = pool
+        self.pool_name = pool_name
         self.limits = limits
         self.uid = uid
         self.log_level = log_level
@@ -102,10 +102,10 @@ class DockerLauncher:
         container = self.client.containers.run(
             self.image,
             detach=True,
-            name=f"nil-{self.pool}-{name}",
+            name=f"nil-{self.pool_name}-{name}",
             labels={
                 LABEL: "1",
-                f"{LABEL}.pool": self.pool,
+                f"{LABEL}.pool": self.pool_name,
                 f"{LABEL}.name": name,
                 f"{LABEL}.function": function_id or "",
             },
@@ -122,7 +122,7 @@ class DockerLauncher:
             volumes={
                 str(directory): {"bind": RUN_DIR, "mode": "rw"},
                 # compiled artifacts, shared by this pool's runners only
-                f"nil-{self.pool}-artifacts": {"bind": CONTAINER_ARTIFACTS, "mode": "rw"},
+                f"nil-{self.pool_name}-artifacts": {"bind": CONTAINER_ARTIFACTS, "mode": "rw"},
             },
             environment={  # the runner's default NIL_RUNNER_BIND is in RUN_DIR
                 "NIL_RUNNER_ARTIFACT_DIR": CONTAINER_ARTIFACTS,
@@ -134,7 +134,7 @@ class DockerLauncher:
     def adopt(self) -> list[RunnerHandle]:
         """Containers a previous supervisor of this pool left behind."""
         found = self.client.containers.list(
-            all=True, filters={"label": f"{LABEL}.pool={self.pool}"}
+            all=True, filters={"label": f"{LABEL}.pool={self.pool_name}"}
         )
         return [
             ContainerHandle(

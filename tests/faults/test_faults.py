@@ -37,8 +37,8 @@ def wait_for(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
-def status_of(pool, fid: str) -> str:
-    with pool.connection() as conn:
+def status_of(db, fid: str) -> str:
+    with db.connection() as conn:
         return conn.execute("SELECT status FROM functions WHERE id = %s", (fid,)).fetchone()[0]
 
 
@@ -58,7 +58,7 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, pool, db_url, consumer):
+def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, db, db_url, consumer):
     env = {"NIL_BUILDER_VISIBILITY_SECONDS": "3", "NIL_BUILDER_PORT": str(free_port())}
     first = spawn("builder", db_url, **env)
     try:
@@ -74,12 +74,12 @@ def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, pool
         fid = client.post(
             "/functions", json=function_body(language="assemblyscript", src=source("add.ts"))
         ).json["id"]
-        wait_for(lambda: status_of(pool, fid) == "COMPILING", 30, "the compile to start")
+        wait_for(lambda: status_of(db, fid) == "COMPILING", 30, "the compile to start")
         kill_group(first)  # the builder and its compiler, mid-compile
     finally:
         if first.poll() is None:
             kill_group(first)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []  # nothing was published
     env["NIL_BUILDER_PORT"] = str(free_port())
     second = spawn("builder", db_url, **env)
@@ -87,7 +87,7 @@ def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, pool
 
         def applied() -> bool:
             consumer.run(wait=False)
-            return status_of(pool, fid) in ("READY", "FAILED")
+            return status_of(db, fid) in ("READY", "FAILED")
 
         wait_for(applied, 60, "the successor to compile the returned job")
     finally:
@@ -95,7 +95,7 @@ def test_a_builder_killed_mid_compile_leaves_the_job_to_a_successor(client, pool
         second.wait(timeout=30)
     fn = client.get(f"/functions/{fid}").json
     assert (fn["status"], fn["revision"]) == ("READY", 1)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
         assert queue_messages(conn, "compilation_results") == []
 
@@ -108,26 +108,26 @@ def _port_open(env) -> bool:
 
 
 def test_a_result_applied_but_not_deleted_is_applied_again_idempotently(
-    client, builder, consumer, pool
+    client, builder, consumer, db
 ):
     fid = client.post("/functions", json=function_body()).json["id"]
     builder.run(wait=False)
-    queues = CompilationQueues(pool)
+    queues = CompilationQueues(db)
     [delivery] = queues.read_results(vt=1, qty=1, poll_seconds=0)
     from db import functions as repo
 
-    with pool.connection() as conn:  # the consumer updated, then died before the delete
+    with db.connection() as conn:  # the consumer updated, then died before the delete
         repo.apply_result(conn, CompilationResult.from_json(delivery.payload))
     first = client.get(f"/functions/{fid}").json
     time.sleep(1.1)  # the visibility timeout runs out; the message is back
     assert consumer.run(wait=False) == 1
     again = client.get(f"/functions/{fid}").json
     assert {**again, "updatedAt": None} == {**first, "updatedAt": None}
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []
 
 
-def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, pool, db_url, consumer):
+def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, db, db_url, consumer):
     fids = [
         client.post(
             "/functions",
@@ -143,36 +143,36 @@ def test_a_consumer_killed_mid_stream_loses_nothing(client, builder, pool, db_ur
         NIL_CONSUMER_VISIBILITY_SECONDS="2",
     )
     wait_for(
-        lambda: sum(status_of(pool, f) == "READY" for f in fids) >= 3,
+        lambda: sum(status_of(db, f) == "READY" for f in fids) >= 3,
         30,
         "the consumer to start applying",
     )
     kill_group(proc)
     time.sleep(2.1)  # what the killed consumer had read becomes visible again
     consumer.run(wait=False)
-    assert [status_of(pool, f) for f in fids] == ["READY"] * 30
-    with pool.connection() as conn:
+    assert [status_of(db, f) for f in fids] == ["READY"] * 30
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []
 
 
 def test_the_same_result_delivered_a_thousand_times_equals_one_delivery(
-    client, builder, consumer, pool
+    client, builder, consumer, db
 ):
     fid = client.post("/functions", json=function_body()).json["id"]
     builder.run(wait=False)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         [payload] = queue_messages(conn, "compilation_results")
     consumer.run(wait=False)
     once = client.get(f"/functions/{fid}").json
     result = CompilationResult.from_json(payload)
-    queues = CompilationQueues(pool)
+    queues = CompilationQueues(db)
     for _ in range(1000):
         queues.publish_result(result)
     consumer.batch_size = 100
     assert consumer.run(wait=False) == 1000
     after = client.get(f"/functions/{fid}").json
     assert {**after, "updatedAt": None} == {**once, "updatedAt": None}
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []
 
 
@@ -277,7 +277,7 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
     )
 
 
-def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, pool):
+def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, db):
     from common import unix_http
     from common.runners import affinity_order
 
@@ -303,7 +303,7 @@ def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=10)
     assert responses[0].status_code == 503
-    with pool.connection() as conn:
+    with db.connection() as conn:
         running = conn.execute("SELECT count(*) FROM executions WHERE status = 'RUNNING'")
         assert running.fetchone()[0] == 0
     assert uuid.UUID(fid)

@@ -6,13 +6,13 @@ from consumer.results import ResultConsumer
 
 
 @pytest.fixture
-def builder(pool, toolchains):
-    return Builder(pool, BuilderSettings(compile_timeout_seconds=60, max_reads=3), toolchains)
+def builder(db, toolchains):
+    return Builder(db, BuilderSettings(compile_timeout_seconds=60, max_reads=3), toolchains)
 
 
 @pytest.fixture
-def consumer(pool):
-    return ResultConsumer(pool)
+def consumer(db):
+    return ResultConsumer(db)
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ def state(client, fid):
     return client.get(f"/functions/{fid}").json
 
 
-def test_create_commits_the_function_and_its_job_together(client, pool):
+def test_create_commits_the_function_and_its_job_together(client, db):
     created = create(client)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         jobs = queue_messages(conn, "compilation_jobs")
     assert jobs == [
         {
@@ -40,10 +40,10 @@ def test_create_commits_the_function_and_its_job_together(client, pool):
     ]
 
 
-def test_a_rolled_back_create_leaves_neither_function_nor_job(pool):
+def test_a_rolled_back_create_leaves_neither_function_nor_job(db):
     spec = FunctionSpec("x", None, "wat", "(module)", None)
-    queues = CompilationQueues(pool)
-    with pytest.raises(RuntimeError), transaction(pool) as conn:
+    queues = CompilationQueues(db)
+    with pytest.raises(RuntimeError), transaction(db) as conn:
         record = repo.create_function(
             conn, spec.__class__(**{**spec.__dict__, "limits": _limits()})
         )
@@ -51,7 +51,7 @@ def test_a_rolled_back_create_leaves_neither_function_nor_job(pool):
 
         queues.publish_job(conn, CompilationJob(str(record.id), 1, "wat", "(module)"))
         raise RuntimeError("crash before commit")
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM functions").fetchone()[0] == 0
         assert queue_messages(conn, "compilation_jobs") == []
 
@@ -62,14 +62,14 @@ def _limits():
     return Limits(1000, 16, 1000)
 
 
-def test_wat_function_compiles_to_ready(client, compile_all, pool):
+def test_wat_function_compiles_to_ready(client, compile_all, db):
     fid = create(client)["id"]
     compile_all()
     fn = state(client, fid)
     assert fn["status"] == "READY"
     assert fn["compileError"] is None
     assert fn["wasmSize"] > 0 and len(fn["wasmSha256"]) == 64
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
         assert queue_messages(conn, "compilation_results") == []
 
@@ -97,22 +97,22 @@ def test_wat_that_breaks_the_abi_fails_with_an_abi_error(client, compile_all):
     assert fn["compileError"].startswith("ABI error: ")
 
 
-def test_the_same_result_applied_twice_leaves_one_state(client, builder, consumer, pool):
+def test_the_same_result_applied_twice_leaves_one_state(client, builder, consumer, db):
     fid = create(client)["id"]
     builder.run(wait=False)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         result = queue_messages(conn, "compilation_results")[0]
-    CompilationQueues(pool).publish_result(CompilationResult.from_json(result))
+    CompilationQueues(db).publish_result(CompilationResult.from_json(result))
     assert consumer.run(wait=False) == 2
     first = state(client, fid)
-    CompilationQueues(pool).publish_result(CompilationResult.from_json(result))
+    CompilationQueues(db).publish_result(CompilationResult.from_json(result))
     consumer.run(wait=False)
     again = state(client, fid)
     assert {**again, "updatedAt": None} == {**first, "updatedAt": None}
     assert first["status"] == "READY"
 
 
-def test_a_stale_revision_is_ignored(client, builder, consumer, pool):
+def test_a_stale_revision_is_ignored(client, builder, consumer, db):
     fid = create(client)["id"]
     builder.run(wait=False)  # result for revision 1 now waits in the queue
     updated = client.put(
@@ -125,11 +125,11 @@ def test_a_stale_revision_is_ignored(client, builder, consumer, pool):
     builder.run(wait=False)
     consumer.run(wait=False)
     assert state(client, fid)["status"] == "READY"
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []
 
 
-def test_put_without_source_change_keeps_revision(client, compile_all, pool):
+def test_put_without_source_change_keeps_revision(client, compile_all, db):
     fid = create(client)["id"]
     compile_all()
     fn = client.put(f"/functions/{fid}", json=function_body(name="renamed", limits=LIMITS)).json
@@ -139,39 +139,39 @@ def test_put_without_source_change_keeps_revision(client, compile_all, pool):
         "READY",
         LIMITS,
     )
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
 
 
-def test_delete_before_compile_drops_the_job(client, builder, pool):
+def test_delete_before_compile_drops_the_job(client, builder, db):
     fid = create(client)["id"]
     assert client.delete(f"/functions/{fid}").status_code == 204
     builder.run(wait=False)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
         assert queue_messages(conn, "compilation_results") == []
 
 
-def test_delete_during_compile_ignores_the_result(client, builder, consumer, pool):
+def test_delete_during_compile_ignores_the_result(client, builder, consumer, db):
     fid = create(client)["id"]
     builder.run(wait=False)
     assert client.delete(f"/functions/{fid}").status_code == 204
     consumer.run(wait=False)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM functions").fetchone()[0] == 0
         assert queue_messages(conn, "compilation_results") == []
 
 
-def test_a_poison_job_is_dead_lettered(client, pool, toolchains, consumer):
+def test_a_poison_job_is_dead_lettered(client, db, toolchains, consumer):
     fid = create(client)["id"]
-    queues = CompilationQueues(pool)
+    queues = CompilationQueues(db)
     for _ in range(3):  # three workers took it and crashed; it is visible again at once
         delivery = queues.read_job(vt=30, poll_seconds=0)
         assert delivery is not None
-        with pool.connection() as conn:
+        with db.connection() as conn:
             conn.execute("SELECT pgmq.set_vt('compilation_jobs', %s, 0)", (delivery.msg_id,))
-    Builder(pool, BuilderSettings(max_reads=3), toolchains).run(wait=False)
-    with pool.connection() as conn:
+    Builder(db, BuilderSettings(max_reads=3), toolchains).run(wait=False)
+    with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
         archived = conn.execute("SELECT count(*) FROM pgmq.a_compilation_jobs").fetchone()[0]
     assert archived == 1
@@ -180,16 +180,16 @@ def test_a_poison_job_is_dead_lettered(client, pool, toolchains, consumer):
     assert (fn["status"], fn["compileError"]) == ("FAILED", INTERNAL_ERROR)
 
 
-def test_a_compile_that_runs_too_long_is_killed_and_failed(client, pool, toolchains, consumer):
+def test_a_compile_that_runs_too_long_is_killed_and_failed(client, db, toolchains, consumer):
     fid = create(client, language="assemblyscript", src=source("add.ts"))["id"]
-    Builder(pool, BuilderSettings(compile_timeout_seconds=0.01), toolchains).run(wait=False)
+    Builder(db, BuilderSettings(compile_timeout_seconds=0.01), toolchains).run(wait=False)
     consumer.run(wait=False)
     fn = state(client, fid)
     assert fn["status"] == "FAILED"
     assert fn["compileError"] == "compilation took longer than 0.01 s"
     # The next compile gets a fresh compiler process.
     second = create(client, language="assemblyscript", src=source("echo.ts"))["id"]
-    Builder(pool, BuilderSettings(), toolchains).run(wait=False)
+    Builder(db, BuilderSettings(), toolchains).run(wait=False)
     consumer.run(wait=False)
     assert state(client, second)["status"] == "READY"
 
@@ -201,12 +201,12 @@ class ExplodingToolchain:
         raise OSError("disk full")
 
 
-def test_a_transient_failure_leaves_the_job_to_reappear(client, pool):
+def test_a_transient_failure_leaves_the_job_to_reappear(client, db):
     fid = create(client)["id"]
-    builder = Builder(pool, BuilderSettings(), {"wat": ExplodingToolchain()})
+    builder = Builder(db, BuilderSettings(), {"wat": ExplodingToolchain()})
     with pytest.raises(OSError):
         builder.run(wait=False)
-    with pool.connection() as conn:
+    with db.connection() as conn:
         row = conn.execute("SELECT read_ct, message FROM pgmq.q_compilation_jobs").fetchone()
         assert queue_messages(conn, "compilation_results") == []
     assert row[0] == 1 and row[1]["functionId"] == fid

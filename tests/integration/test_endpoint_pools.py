@@ -1,4 +1,4 @@
-"""The static and kubernetes (DNS) pool backends against real runners on loopback TCP,
+"""The static and kubernetes (DNS) db backends against real runners on loopback TCP,
 as a gateway in Kubernetes reaches runner pods behind a headless Service."""
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ def modules_held(port: int) -> int:
 
 
 @pytest.mark.parametrize("backend", ["static", "kubernetes"])
-def test_executions_reach_tcp_runners_with_affinity(
-    backend, db_url, tcp_runners, compile_all, pool
-):
+def test_executions_reach_tcp_runners_with_affinity(backend, db_url, tcp_runners, compile_all, db):
     config = {
         "database_url": db_url,
         "pool_backend": backend,

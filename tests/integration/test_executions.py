@@ -162,7 +162,7 @@ def test_a_runner_killed_mid_execution_gives_503_and_the_pool_heals(client, read
     assert record["errorMessage"].startswith("platform error: runner failed")
     killed_at = time.perf_counter()
     while not all(Runner(a).healthy() for a in runners.addresses()):
-        assert time.perf_counter() - killed_at < 10, "the pool did not heal"
+        assert time.perf_counter() - killed_at < 10, "the db did not heal"
         time.sleep(0.05)
     assert _runner_pid(target) != victim
     echo = ready()
@@ -186,14 +186,14 @@ def test_no_runner_within_the_wait_is_503_and_recorded(client, ready, db_url, tm
         empty.extensions["nil"].close()
 
 
-def test_the_sweeper_fails_executions_left_running(client, ready, pool):
+def test_the_sweeper_fails_executions_left_running(client, ready, db):
     fid = ready()
-    with pool.connection() as conn:
+    with db.connection() as conn:
         conn.execute(
             "INSERT INTO executions (id, function_id, status, input, started_at)"
             " VALUES (gen_random_uuid(), %s, 'RUNNING', '{}', now() - interval '1 hour')",
             (fid,),
         )
-    assert Sweeper(pool, margin_ms=1000).sweep() == 1
+    assert Sweeper(db, margin_ms=1000).sweep() == 1
     history = client.get(f"/functions/{fid}/executions").json
     assert history[0]["status"] == "FAILED"

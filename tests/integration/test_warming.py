@@ -19,9 +19,9 @@ def no_upload() -> bytes:
     raise AssertionError("the runner asked for a module it should already hold")
 
 
-def test_the_consumer_warms_the_preferred_runner_before_ready(client, pool, runner_dir, builder):
+def test_the_consumer_warms_the_preferred_runner_before_ready(client, db, runner_dir, builder):
     runners = RunnerPool(DirectoryDiscovery(runner_dir), wait_seconds=5)
-    consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=30))
+    consumer = ResultConsumer(db, warmer=ArtifactWarmer(runners, timeout_seconds=30))
     body = function_body("warm", src=source("echo.wat").replace("1024", "2048"))
     response = client.post("/functions", json={**body, "limits": LIMITS.to_json()})
     assert response.status_code == 201
@@ -48,11 +48,11 @@ def test_without_reachable_runners_warming_gives_up_at_once(tmp_path):
     assert warmer.warm(str(uuid.uuid4()), "wat", b"\0asm\x01\0\0\0") is False
 
 
-def test_a_long_warm_up_does_not_hold_back_other_results(client, pool, runner_dir, builder):
+def test_a_long_warm_up_does_not_hold_back_other_results(client, db, runner_dir, builder):
     """A Python component warms on the side lane; a WAT result read after it is applied
     first, instead of waiting for the runner's seconds-long compile."""
     runners = RunnerPool(DirectoryDiscovery(runner_dir), wait_seconds=5)
-    consumer = ResultConsumer(pool, warmer=ArtifactWarmer(runners, timeout_seconds=60))
+    consumer = ResultConsumer(db, warmer=ArtifactWarmer(runners, timeout_seconds=60))
     python = client.post(
         "/functions",
         json={
