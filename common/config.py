@@ -1,9 +1,13 @@
-"""Typed readers of environment variables, for the settings modules (common/settings.py
-and each service's settings.py) only: they read the environment once, at start-up."""
+"""Typed readers of environment variables, for the settings modules only
+(common/settings.py): a service reads its environment once, at start-up."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -16,35 +20,16 @@ def env_str(name: str, default: str | None = None) -> str | None:
 
 
 def env_int(name: str, default: int) -> int:
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    return _parsed(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    return _parsed(name, default, float, "a number")
 
 
 def env_bool(name: str, default: bool) -> bool:
     """`1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, any case."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be a boolean (1 or 0), got {raw!r}")
+    return _parsed(name, default, _boolean, "a boolean (1 or 0)")
 
 
 def env_list(name: str) -> tuple[str, ...]:
@@ -52,6 +37,19 @@ def env_list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
-def database_url() -> str:
-    """`DATABASE_URL`, or an empty string so libpq falls back to the `PG*` variables."""
-    return env_str("DATABASE_URL", "") or ""
+def _parsed(name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from exc
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

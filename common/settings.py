@@ -2,21 +2,24 @@
 
 Every service has one frozen settings class built on `ServiceSettings` below
 (gateway/settings.py, consumer/settings.py, builder/settings.py, runner/settings.py for
-the runner and its supervisor). It is read from the environment once, at start-up, by
-`from_env()`: a default is the field's default and is written nowhere else; the
-environment overrides it; a caller's mapping (a test's) overrides both. No other module
-reads the environment (tests/unit/test_settings.py checks it, and that every `NIL_*`
-variable is in the README's table and the chart).
+the runner and its supervisor). A field declared with `env(NAME, default)` is read from
+that environment variable, parsed by the field's type, by `from_env()` — once, at
+start-up. A default is written once, in its field; the environment overrides it; a
+caller's mapping (a test's) overrides both. No other module reads the environment
+(tests/unit/test_settings.py checks it, and that every `NIL_*` variable is in the
+README's table and the chart).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from common.config import ConfigError, database_url, env_int, env_list, env_str
+from common.config import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
 # NIL_POOL_BACKEND names two choices at once: how runners are found (a discovery,
 # common/runners/discovery/) and how they are started (a launcher, runner/launchers/;
@@ -28,17 +31,23 @@ POOL_BACKENDS: dict[str, tuple[str, str | None]] = {
     "static": ("static", None),
     "kubernetes": ("dns", None),
 }
+_READERS: dict[Any, Any] = {int: env_int, float: env_float, bool: env_bool}
+
+
+def env(name: str, default: Any) -> Any:
+    """A settings field read from the environment variable `name`, else `default`."""
+    return dataclasses.field(default=default, metadata={"env": name})
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    home: str = ".nil"  # state directory: embedded Postgres data, runner sockets
-    runner_dir: str = ""  # where runner sockets live; empty: <home>/runners
-    log_level: str = "INFO"
-    database_url: str = ""  # empty: libpq's PG* variables
-    pool_backend: str = "local"
+    home: str = env("NIL_HOME", ".nil")  # state: embedded Postgres data, runner sockets
+    runner_dir: str = env("NIL_RUNNER_DIR", "")  # where runner sockets live; "": <home>/runners
+    log_level: str = env("NIL_LOG_LEVEL", "INFO")
+    database_url: str = env("DATABASE_URL", "")  # "": libpq's PG* variables
+    pool_backend: str = env("NIL_POOL_BACKEND", "local")
     # prometheus_client's multiprocess directory, when several processes share /metrics
-    metrics_dir: str = ""
+    metrics_dir: str = env("PROMETHEUS_MULTIPROC_DIR", "")
 
     def __post_init__(self) -> None:
         if self.pool_backend not in POOL_BACKENDS:
@@ -63,20 +72,16 @@ class ServiceSettings:
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Self:
         """The environment's settings, then `overrides`; read once at start-up."""
-        values = cls.read_env()
-        values.update(overrides or {})
-        return cls(**values)
+        return cls(**{**cls.read_env(), **(overrides or {})})
 
     @classmethod
     def read_env(cls) -> dict[str, Any]:
-        """The fields this class reads from the environment; subclasses add theirs."""
+        """Every `env(...)` field as its variable sets it (or its default)."""
+        hints = typing.get_type_hints(cls)
         return {
-            "home": env_str("NIL_HOME", cls.home),
-            "runner_dir": env_str("NIL_RUNNER_DIR", cls.runner_dir),
-            "log_level": env_str("NIL_LOG_LEVEL", cls.log_level),
-            "database_url": database_url(),
-            "pool_backend": env_str("NIL_POOL_BACKEND", cls.pool_backend),
-            "metrics_dir": env_str("PROMETHEUS_MULTIPROC_DIR", cls.metrics_dir),
+            field.name: _read(field.metadata["env"], hints[field.name], field.default)
+            for field in dataclasses.fields(cls)
+            if "env" in field.metadata
         }
 
 
@@ -84,16 +89,14 @@ class ServiceSettings:
 class RunnerClientSettings(ServiceSettings):
     """What a service that dispatches calls to runners needs (gateway, consumer)."""
 
-    runner_wait_seconds: float = 5.0  # longest wait for a free runner before a 503
-    runner_endpoints: tuple[str, ...] = ()  # static discovery: host:port or unix:/path
-    runner_service: str = ""  # dns discovery: host:port of a headless Service
+    runner_wait_ms: int = env("NIL_RUNNER_WAIT_MS", 5000)  # longest wait for a free runner
+    runner_endpoints: tuple[str, ...] = env("NIL_RUNNER_ENDPOINTS", ())  # static discovery
+    runner_service: str = env("NIL_RUNNER_SERVICE", "")  # dns discovery: host:port
 
-    @classmethod
-    def read_env(cls) -> dict[str, Any]:
-        wait_ms = env_int("NIL_RUNNER_WAIT_MS", round(cls.runner_wait_seconds * 1000))
-        return {
-            **super().read_env(),
-            "runner_wait_seconds": wait_ms / 1000,
-            "runner_endpoints": env_list("NIL_RUNNER_ENDPOINTS"),
-            "runner_service": env_str("NIL_RUNNER_SERVICE", cls.runner_service),
-        }
+
+def _read(name: str, hint: Any, default: Any) -> Any:
+    if hint in _READERS:
+        return _READERS[hint](name, default)
+    if typing.get_origin(hint) is tuple:
+        return env_list(name) or default
+    return env_str(name, default)  # str, or str | None

@@ -125,7 +125,7 @@ def app(db_url: str, runner_dir: Path):
     from gateway import create_app
 
     app = create_app(
-        {"database_url": db_url, "runner_dir": str(runner_dir), "runner_wait_seconds": 2.0}
+        {"database_url": db_url, "runner_dir": str(runner_dir), "runner_wait_ms": 2000}
     )
     app.config["TESTING"] = True
     yield app

@@ -5,32 +5,20 @@ ports follow the gateway's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from common.config import env_int
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, env
 from gateway.settings import Settings as GatewaySettings
 from runner.settings import SupervisorSettings
 
 
 @dataclass(frozen=True)
 class DevSettings(ServiceSettings):
-    port: int = GatewaySettings.port
-    builder_port: int = 0  # 0: port + 1
-    consumer_port: int = 0  # 0: port + 2
-    runners: int = SupervisorSettings.min_runners
+    port: int = env("PORT", GatewaySettings.port)
+    builder_port: int = env("NIL_BUILDER_PORT", 0)  # 0: port + 1
+    consumer_port: int = env("NIL_CONSUMER_PORT", 0)  # 0: port + 2
+    runners: int = env("NIL_RUNNERS", SupervisorSettings.min_runners)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "builder_port", self.builder_port or self.port + 1)
         object.__setattr__(self, "consumer_port", self.consumer_port or self.port + 2)
-
-    @classmethod
-    def read_env(cls) -> dict[str, Any]:
-        return {
-            **super().read_env(),
-            "port": env_int("PORT", cls.port),
-            "builder_port": env_int("NIL_BUILDER_PORT", cls.builder_port),
-            "consumer_port": env_int("NIL_CONSUMER_PORT", cls.consumer_port),
-            "runners": env_int("NIL_RUNNERS", cls.runners),
-        }

@@ -20,4 +20,4 @@ __all__ = ["DISCOVERIES", "Runner", "RunnerPool", "affinity_order", "make_runner
 def make_runners(settings: RunnerClientSettings) -> RunnerPool:
     """The process's runner pool, found the way NIL_POOL_BACKEND says."""
     discovery = DISCOVERIES[settings.discovery].from_settings(settings)
-    return RunnerPool(discovery, wait_seconds=settings.runner_wait_seconds)
+    return RunnerPool(discovery, wait_seconds=settings.runner_wait_ms / 1000)

@@ -173,9 +173,7 @@ def test_no_runner_within_the_wait_is_503_and_recorded(client, ready, db_url, tm
     from gateway import create_app
 
     fid = ready()
-    empty = create_app(
-        {"database_url": db_url, "runner_dir": str(tmp_path), "runner_wait_seconds": 0.2}
-    )
+    empty = create_app({"database_url": db_url, "runner_dir": str(tmp_path), "runner_wait_ms": 200})
     try:
         response = empty.test_client().post(f"/functions/{fid}/execute", json={})
         assert response.status_code == 503

@@ -63,10 +63,8 @@ NOT_IN_CHART = {
 }
 NOT_IN_README: dict[str, str] = {}  # none: the README documents every variable read
 NAME = re.compile(r"\bNIL_[A-Z0-9_]+\b")
-READ = re.compile(r"env_(?:str|int|float|bool|list)\(\s*\"(NIL_[A-Z0-9_]+)\"")
-READS_ENVIRONMENT = re.compile(
-    r"os\.environ|os\.getenv|\benv_(str|int|float|bool|list)\(|database_url\("
-)
+READ = re.compile(r"\benv(?:_str|_int|_float|_bool|_list)?\(\s*\"(NIL_[A-Z0-9_]+)\"")
+READS_ENVIRONMENT = re.compile(r"os\.environ|os\.getenv|\benv_(str|int|float|bool|list)\(")
 
 
 def sources() -> dict[str, str]:
@@ -126,13 +124,21 @@ def test_a_backend_names_a_discovery_and_a_launcher():
         ServiceSettings(pool_backend="nomad")
 
 
-def test_settings_are_read_once_from_the_environment(monkeypatch):
+def test_fields_are_read_from_their_variables_by_type(monkeypatch):
     from gateway.settings import Settings
+    from runner.settings import Settings as RunnerSettings
 
     monkeypatch.setenv("NIL_HOME", "/srv/nil")
     monkeypatch.setenv("NIL_RUNNER_WAIT_MS", "250")
     monkeypatch.setenv("NIL_SUPERVISE_RUNNERS", "0")
+    monkeypatch.setenv("NIL_API_KEYS", " a, b ,")
+    monkeypatch.setenv("NIL_RATE_LIMIT_PER_SECOND", "2.5")
     settings = Settings.from_env({"port": 9000})
-    assert (settings.runner_dir, settings.runner_wait_seconds) == ("/srv/nil/runners", 0.25)
+    assert (settings.runner_dir, settings.runner_wait_ms) == ("/srv/nil/runners", 250)
     assert (settings.supervise_runners, settings.port) == (False, 9000)
+    assert (settings.api_keys, settings.rate_limit_per_second) == (("a", "b"), 2.5)
+    assert RunnerSettings.from_env().artifact_dir is None
     assert Settings().runner_dir == ".nil/runners"
+    monkeypatch.setenv("NIL_GATEWAY_WORKERS", "two")
+    with pytest.raises(ConfigError, match="NIL_GATEWAY_WORKERS must be an integer, got 'two'"):
+        Settings.from_env()
