@@ -1,6 +1,7 @@
-"""The platform's one error hierarchy. Each condition carries its HTTP status;
-the docstring is the default message. The conditions shared code raises live here (the
-execution path, the runner client, the database); API-only ones in gateway/errors.py."""
+"""The platform's one error hierarchy. Each condition carries its HTTP status and reason
+phrase, declared as class arguments; the docstring is the default message. The conditions
+shared code raises live here (the execution path, the runner client, the database);
+API-only ones in gateway/errors.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ class NilError(Exception):
     error = "Internal Server Error"
     retry_after: int | None = None  # seconds, sent as Retry-After when set
 
+    def __init_subclass__(cls, *, status: int | None = None, error: str = "") -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status, cls.error = status, error
+
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
 
@@ -20,33 +26,27 @@ class NilError(Exception):
         return str(self)
 
 
-class DatabaseUnavailable(NilError):
+class DatabaseUnavailable(NilError, status=503, error="Service Unavailable"):
     """The database is unavailable; try again shortly."""
 
-    status = 503
-    error = "Service Unavailable"
     retry_after = 1
 
 
-class NotFound(NilError):
+class BadRequest(NilError, status=400, error="Bad Request"):
+    """The request is invalid."""
+
+
+class NotFound(NilError, status=404, error="Not Found"):
     """No such resource."""
 
-    status = 404
-    error = "Not Found"
 
-
-class FunctionNotReady(NilError):
+class FunctionNotReady(BadRequest):
     """The function is not READY; only READY functions can be executed."""
 
-    status = 400
-    error = "Bad Request"
 
-
-class ServiceUnavailable(NilError):
+class ServiceUnavailable(NilError, status=503, error="Service Unavailable"):
     """The platform cannot serve this request right now; try again shortly."""
 
-    status = 503
-    error = "Service Unavailable"
     retry_after = 1
 
 

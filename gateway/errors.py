@@ -9,37 +9,25 @@ from datetime import UTC, datetime
 from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from common.errors import NilError
+from common.errors import BadRequest, NilError
 
 logger = logging.getLogger(__name__)
 
 
-class ValidationError(NilError):
+class ValidationError(BadRequest):
     """The request is invalid."""
 
-    status = 400
-    error = "Bad Request"
 
-
-class Unauthorized(NilError):
+class Unauthorized(NilError, status=401, error="Unauthorized"):
     """A valid API key is required: send Authorization: Bearer <key>."""
 
-    status = 401
-    error = "Unauthorized"
 
-
-class PayloadTooLarge(NilError):
+class PayloadTooLarge(NilError, status=413, error="Payload Too Large"):
     """The request is larger than the platform accepts."""
 
-    status = 413
-    error = "Payload Too Large"
 
-
-class UnsupportedLanguage(NilError):
+class UnsupportedLanguage(NilError, status=415, error="Unsupported Media Type"):
     """The language is not supported."""
-
-    status = 415
-    error = "Unsupported Media Type"
 
 
 def error_response(status: int, error: str, message: str) -> Response:

@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from common.errors import NilError
 
 
-class RateLimited(NilError):
+class RateLimited(NilError, status=429, error="Too Many Requests"):
     """Too many requests for this API key; slow down."""
-
-    status = 429
-    error = "Too Many Requests"
 
     def __init__(self, wait_seconds: float) -> None:
         self.retry_after = max(1, math.ceil(wait_seconds))
