@@ -1,1 +1,3 @@
-"""Code shared by the gateway, the builder and the runner: contracts, config, logging."""
+"""Code shared by the services: contracts (the runner's wire contract too), the settings
+base, logging, the database pool, pgmq calls, metrics exposition, the runner client
+(runners/) and the execution path. It imports no service."""

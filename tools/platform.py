@@ -71,17 +71,7 @@ class LocalPlatform:
         env = self.env()
         py = sys.executable
         self.processes = [
-            ManagedProcess(
-                "gateway",
-                [
-                    py,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    str(ROOT / "gateway" / "gunicorn_conf.py"),
-                    "gateway.wsgi:app",
-                ],
-            ),
+            ManagedProcess("gateway", [py, "-m", "gateway"]),
             ManagedProcess("consumer", [py, "-m", "consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
         ]
