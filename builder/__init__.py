@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builder.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +26,25 @@ def warm_up_in_background(toolchains: dict, timeout: float) -> None:
         threading.Thread(target=warm, args=(toolchain,), daemon=True).start()
 
 
+def check_sandbox(settings: Settings) -> None:
+    """Refuse to build unconfined unless told to (NIL_BUILDER_SANDBOX=off)."""
+    import os
+
+    from builder.sandbox import abi_version
+
+    abi = abi_version()
+    if settings.sandbox == "off":
+        logger.warning("builder.sandbox_off", extra={"landlockAbi": abi})
+        return
+    if abi < 1:
+        raise SystemExit(
+            "the build sandbox needs Landlock (Linux >= 5.13 with landlock among the LSMs);"
+            " set NIL_BUILDER_SANDBOX=off only to build trusted sources"
+        )
+    uid = settings.sandbox_uid if os.geteuid() == 0 else os.geteuid()
+    logger.info("builder.sandbox", extra={"landlockAbi": abi, "compilerUid": uid})
+
+
 def main() -> None:
     from builder.settings import Settings
     from builder.toolchains import all_toolchains
@@ -32,7 +55,10 @@ def main() -> None:
 
     settings = Settings.from_env()
     configure_logging("builder", settings.log_level)
-    db = open_pool(settings.database_url, min_size=1, max_size=3, name="builder")
+    check_sandbox(settings)
+    db = open_pool(
+        settings.database_url, min_size=1, max_size=settings.concurrency + 2, name="builder"
+    )
     toolchains = all_toolchains(settings)
     builder = Builder(db, settings, toolchains)
     builder.stop_flag.install_signal_handlers()

@@ -4,6 +4,11 @@ Starting Node for every AssemblyScript compile costs seconds; a warm process cos
 one start. Every compile still runs in a subprocess under a time limit: a compile
 that overruns is killed with its process group and the next one starts a fresh
 process. Replies are capped so a hostile source cannot flood the builder.
+
+How a compile ends is one of: a reply (success or the source's errors), a limit of the
+build (`LimitExceeded`: memory, CPU time, output size — reported by the compiler process
+or read from how it died), the wall-clock limit (`CompileTimeout`), or a platform fault
+(`CompilerCrashed`: killed by a signal nobody in the build asked for), which is retried.
 """
 
 from __future__ import annotations
@@ -20,14 +25,25 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from builder.sandbox.confine import cpu_seconds
+from builder.sandbox.outcome import OUTPUT, PlatformFault, limit_hit
+
 logger = logging.getLogger(__name__)
 
-MAX_REPLY_BYTES = 64 * 1024 * 1024
+MAX_REPLY_BYTES = 48 * 1024 * 1024  # a 32 MiB module in base64, and some
 MAX_ERROR_CHARS = 16 * 1024
 
 
 class CompilerCrashed(Exception):
-    """The compiler process died or broke the protocol while compiling."""
+    """The compiler process died or broke the protocol while compiling: a platform fault."""
+
+
+class LimitExceeded(Exception):
+    """The build ran into one of its limits (memory, cpu, output)."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(f"the build exceeded its {limit} limit")
+        self.limit = limit
 
 
 class CompileTimeout(Exception):
@@ -42,29 +58,40 @@ class CompileOutput:
 
 
 class CompilerProcess:
-    def __init__(self, argv: list[str], *, cwd: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: dict[str, str] | None = None,
+        cpu_lifetime: int | None = None,
+    ) -> None:
         self.argv = argv
         self.cwd = cwd
         self.env = env
+        self.cpu_lifetime = cpu_lifetime  # the RLIMIT_CPU a confined warm process starts with
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: deque[str] = deque(maxlen=50)
+        self._stderr_thread: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def compile(self, request: dict, *, timeout: float) -> CompileOutput:
         with self._lock:
-            proc = self._ensure_started()
+            proc = self._ensure_started(timeout)
             assert proc.stdin is not None
             try:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 proc.stdin.flush()
                 line = self._read_reply(proc, timeout)
-            except CompileTimeout:
+            except (CompileTimeout, LimitExceeded):
                 self._kill()
                 raise
             except (OSError, CompilerCrashed) as exc:
-                tail = " | ".join(self._stderr_tail)[-2000:]
-                self._kill()
-                raise CompilerCrashed(f"{exc}; stderr: {tail}") from exc
+                self._raise_for_exit(proc, exc)
         try:
             reply = json.loads(line)
         except ValueError as exc:
@@ -72,13 +99,61 @@ class CompilerProcess:
             raise CompilerCrashed("the compiler sent a reply that is not JSON") from exc
         if reply.get("ok"):
             return CompileOutput(ok=True, wasm=base64.b64decode(reply["wasm"]))
+        if reply.get("limit"):
+            raise LimitExceeded(str(reply["limit"]))
+        if reply.get("fault"):
+            raise CompilerCrashed(str(reply["fault"]))
         return CompileOutput(ok=False, error=str(reply.get("error", ""))[:MAX_ERROR_CHARS])
 
+    def _raise_for_exit(self, proc: subprocess.Popen[bytes], exc: Exception) -> None:
+        """The process is gone (or broke the protocol): a limit of the build, or a fault."""
+        try:
+            returncode = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        tail = "\n".join(self._stderr_tail)
+        self._kill()
+        try:
+            limit = limit_hit(returncode, tail)
+        except PlatformFault as fault:
+            raise CompilerCrashed(f"{fault}; stderr: {tail[-2000:]}") from exc
+        if limit is not None:
+            raise LimitExceeded(limit) from exc
+        raise CompilerCrashed(f"{exc} (exit {returncode}); stderr: {tail[-2000:]}") from exc
+
+    def _cpu_left(self, proc: subprocess.Popen[bytes]) -> float:
+        """CPU seconds the process may still use before its RLIMIT_CPU stops it."""
+        assert self.cpu_lifetime is not None
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return self.cpu_lifetime - used
+
     def close(self) -> None:
+        """Kill the process now, even mid-compile (that compile fails as a platform fault)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         with self._lock:
             self._kill()
 
-    def _ensure_started(self) -> subprocess.Popen[bytes]:
+    def _ensure_started(self, timeout: float) -> subprocess.Popen[bytes]:
+        """The warm process, replaced first if a request could run out of its CPU time
+        (so a warm process's RLIMIT_CPU can only ever stop a request that used it all)."""
+        if (
+            self._proc is not None
+            and self.cpu_lifetime is not None
+            and self._cpu_left(self._proc) < cpu_seconds(timeout)
+        ):
+            self._kill()
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -89,7 +164,11 @@ class CompilerProcess:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True).start()
+            self._stderr_tail.clear()
+            self._stderr_thread = threading.Thread(
+                target=self._drain_stderr, args=(self._proc,), daemon=True
+            )
+            self._stderr_thread.start()
             logger.info("compiler.started", extra={"argv": self.argv[:2], "pid": self._proc.pid})
         return self._proc
 
@@ -112,7 +191,7 @@ class CompilerProcess:
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_REPLY_BYTES:
-                raise CompilerCrashed("the compiler's reply exceeds the output cap")
+                raise LimitExceeded(OUTPUT)
             if chunk.endswith(b"\n"):
                 return b"".join(chunks)
 

@@ -1,14 +1,18 @@
 """The builder's settings: compile limits, the job queue's timing, its health address,
-and where Zig keeps its cache."""
+where Zig keeps its cache, and the build sandbox (builder/sandbox)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.config import env_str
+from builder.sandbox import SandboxConfig
+from common.config import ConfigError, env_str
 from common.settings import ServiceSettings, env
+
+SANDBOX_MODES = ("required", "off")
 
 
 @dataclass(frozen=True)
@@ -20,15 +24,35 @@ class Settings(ServiceSettings):
     visibility_seconds: int = env("NIL_BUILDER_VISIBILITY_SECONDS", 0)  # 0: timeout + 30 s
     zig_cache_dir: str = env("NIL_ZIG_CACHE_DIR", "")  # "": $XDG_CACHE_HOME/nil/zig
     zig_cache_seed: str = env("NIL_ZIG_CACHE_SEED", "")  # a prebuilt cache (the image's)
+    concurrency: int = env("NIL_BUILDER_CONCURRENCY", 2)  # builds at once, each confined
+    memory_mb: int = env("NIL_BUILDER_MEMORY_MB", 1024)  # one build's memory cap
+    sandbox: str = env("NIL_BUILDER_SANDBOX", "required")  # "off": unconfined (trusted only)
+    sandbox_uid: int = env("NIL_BUILDER_SANDBOX_UID", 65534)  # compilers' uid under root
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.sandbox not in SANDBOX_MODES:
+            raise ConfigError(f"NIL_BUILDER_SANDBOX must be required or off, got {self.sandbox!r}")
+        if self.concurrency < 1:
+            raise ConfigError("NIL_BUILDER_CONCURRENCY must be at least 1")
 
     @property
     def visibility_timeout(self) -> int:
         """Longer than a compile can take, so a job is not redelivered while compiling."""
         return self.visibility_seconds or int(self.compile_timeout_seconds) + 30
 
+    def sandbox_config(self) -> SandboxConfig:
+        return SandboxConfig(
+            enabled=self.sandbox != "off", memory_mb=self.memory_mb, uid=self.sandbox_uid
+        )
+
     @classmethod
     def read_env(cls) -> dict[str, Any]:
         values = super().read_env()
         cache_home = Path(env_str("XDG_CACHE_HOME") or Path.home() / ".cache")
-        values["zig_cache_dir"] = values["zig_cache_dir"] or str(cache_home / "nil" / "zig")
+        default = str(cache_home / "nil" / "zig")
+        if os.geteuid() == 0 and values["sandbox"] != "off":
+            # A root builder's home is out of reach of the compilers' uid.
+            default = f"/var/cache/nil/zig-{values['sandbox_uid']}"
+        values["zig_cache_dir"] = values["zig_cache_dir"] or default
         return values

@@ -3,18 +3,28 @@
 The job message is deleted only after its result is published; a transient
 failure leaves it to reappear after the visibility timeout, and a job read more
 than `max_reads` times is answered with an internal error and archived.
+
+`concurrency` loops run side by side (threads; each compile is its own confined
+process), so one slow or hostile build holds one slot, not the queue. A build that
+hits its own limit (time, memory, CPU, output) fails with a message naming it; a
+compiler killed by anything else (the kernel's OOM killer, an operator, a crash) is a
+platform fault: the job goes back to the queue at once and is retried, and past
+`max_reads` it is dead-lettered.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from uuid import UUID
 
 import psycopg_pool
 
 from builder import metrics
-from builder.compiler_process import CompilerCrashed, CompileTimeout
+from builder.compiler_process import CompilerCrashed, CompileTimeout, LimitExceeded
+from builder.sandbox import describe
+from builder.sandbox.confine import cpu_seconds
 from builder.settings import Settings
 from builder.toolchains import Toolchain
 from builder.validate import validate_artifact
@@ -42,21 +52,58 @@ class Builder:
         self.toolchains = toolchains
         self.queues = CompilationQueues(db)
         self.stop_flag = StopFlag()
+        self._in_flight: set[int] = set()  # messages a slot of this builder is compiling
+        self._in_flight_lock = threading.Lock()
 
     def run(self, *, wait: bool = True, max_jobs: int | None = None) -> int:
-        """Handle jobs until stopped; with wait=False, return once the queue is empty."""
-        handled = 0
-        while not self.stop_flag.stopping:
+        """Handle jobs in `concurrency` slots until stopped; with wait=False, return once
+        the queue is empty (re-raising the first error a slot met)."""
+        budget = _Budget(max_jobs)
+        slots = max(1, self.settings.concurrency)
+        if slots == 1:
+            return self._slot(wait, budget)
+        errors: list[BaseException] = []
+
+        def slot() -> None:
+            try:
+                self._slot(wait, budget)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=slot, name=f"build-slot-{n}", daemon=True) for n in range(slots)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return budget.handled
+
+    def _slot(self, wait: bool, budget: _Budget) -> int:
+        while not self.stop_flag.stopping and budget.take():
             try:
                 delivery = self.queues.read_job(
                     vt=self.settings.visibility_timeout, poll_seconds=1 if wait else 0
                 )
                 if delivery is None:
+                    budget.give_back()
                     if not wait:
-                        return handled
+                        break
                     continue
-                self.handle(delivery)
+                if not self._claim(delivery.msg_id):
+                    # Its visibility ran out while another slot compiles it: leave it to
+                    # that slot (it is invisible again for a visibility timeout).
+                    budget.give_back()
+                    continue
+                try:
+                    self.handle(delivery)
+                finally:
+                    self._release(delivery.msg_id)
+                budget.done()
             except NilError:
+                budget.give_back()
                 logger.warning("builder.database_unavailable")
                 if not wait:
                     raise
@@ -64,14 +111,23 @@ class Builder:
                 continue
             except Exception:
                 # Transient: the job stays in the queue and reappears after its timeout.
+                budget.give_back()
                 logger.exception("builder.job_error")
                 if not wait:
                     raise
                 continue
-            handled += 1
-            if max_jobs is not None and handled >= max_jobs:
-                break
-        return handled
+        return budget.handled
+
+    def _claim(self, msg_id: int) -> bool:
+        with self._in_flight_lock:
+            if msg_id in self._in_flight:
+                return False
+            self._in_flight.add(msg_id)
+            return True
+
+    def _release(self, msg_id: int) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(msg_id)
 
     def handle(self, delivery: Delivery) -> None:
         try:
@@ -92,7 +148,11 @@ class Builder:
             logger.info("job.skipped", extra={**extra, "reason": "stale or already applied"})
             self.queues.delete_job(delivery.msg_id)
             return
-        result = self.compile(job)
+        try:
+            result = self.compile(job)
+        except CompilerCrashed as exc:
+            self._retry(delivery, job, str(exc))
+            return
         self.queues.publish_result(result)
         logger.info("result.published", extra={**extra, "success": result.success})
         self.queues.delete_job(delivery.msg_id)
@@ -111,11 +171,9 @@ class Builder:
                 )
             except CompileTimeout as exc:
                 return self._failed(job, str(exc), "timeout")
-            except CompilerCrashed:
-                logger.exception("compiler.crashed", extra=extra)
-                return self._failed(
-                    job, "the compiler crashed or ran out of memory on this source", "crash"
-                )
+            except LimitExceeded as exc:
+                message = self._limit_message(toolchain, exc.limit)
+                return self._failed(job, message, f"{exc.limit}_limit")
         duration = time.perf_counter() - started
         metrics.COMPILE_SECONDS.labels(job.language).observe(duration)
         if not output.ok:
@@ -132,6 +190,29 @@ class Builder:
         return CompilationResult(
             job.function_id, job.revision, True, wasm_binary=output.wasm, language=job.language
         )
+
+    def _limit_message(self, toolchain: Toolchain, limit: str) -> str:
+        sandbox = toolchain.sandbox
+        return describe(
+            limit,
+            memory_mb=sandbox.memory_mb,
+            cpu_seconds=cpu_seconds(self.settings.compile_timeout_seconds),
+            file_mb=sandbox.file_mb,
+        )
+
+    def _retry(self, delivery: Delivery, job: CompilationJob, reason: str) -> None:
+        """A platform fault: not the source's failure. The job is read again at once."""
+        logger.warning(
+            "compiler.crashed",
+            extra={
+                "functionId": job.function_id,
+                "language": job.language,
+                "readCount": delivery.read_ct,
+                "reason": reason[:500],
+            },
+        )
+        metrics.JOBS.labels(job.language, "platform_fault").inc()
+        self.queues.retry_job(delivery.msg_id)
 
     def _failed(self, job: CompilationJob, error: str, error_type: str) -> CompilationResult:
         logger.info("job.failed", extra={"functionId": job.function_id, "errorType": error_type})
@@ -158,3 +239,29 @@ class Builder:
                 "readCount": delivery.read_ct,
             },
         )
+
+
+class _Budget:
+    """How many more jobs the slots may take (max_jobs), shared between them."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.handled = 0
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self._taken >= self.limit:
+                return False
+            self._taken += 1
+            return True
+
+    def give_back(self) -> None:
+        """The slot took no job after all."""
+        with self._lock:
+            self._taken -= 1
+
+    def done(self) -> None:
+        with self._lock:
+            self.handled += 1

@@ -69,6 +69,12 @@ class CompilationQueues:
         with translate_errors():
             self._pgmq.archive(JOBS_QUEUE, msg_id)
 
+    def retry_job(self, msg_id: int) -> None:
+        """Make a job visible again at once: its compile was stopped by a platform fault
+        (the builder retries it; `read_ct` still counts towards the dead letter)."""
+        with translate_errors():
+            self._pgmq.set_vt(JOBS_QUEUE, msg_id, 0)
+
     def delete_result(self, conn: psycopg.Connection, msg_id: int) -> None:
         """Delete a result inside the caller's transaction, so it goes with the update."""
         self._pgmq.delete(RESULTS_QUEUE, msg_id, conn=conn)

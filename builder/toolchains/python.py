@@ -4,6 +4,7 @@ with the previous one, so compiling a sample first would only cost time."""
 
 from __future__ import annotations
 
+from builder.sandbox import BASE_ENV
 from builder.settings import Settings
 from builder.toolchains.base import Toolchain, worker_argv
 
@@ -15,5 +16,7 @@ def toolchains(settings: Settings) -> list[Toolchain]:
             argv=worker_argv("python_worker.py"),
             entry_name="function.py",
             comment="#",
+            env=dict(BASE_ENV),
+            sandbox=settings.sandbox_config(),
         )
     ]

@@ -1,25 +1,26 @@
 """Builds Python functions into components with componentize-py (toolchains' line protocol).
 
-Each build runs componentize-py in a fresh directory holding function.py and Nil's entry
-module, against the WIT world in data/python/wit. VIRTUAL_ENV points at an empty
-environment so nothing from the builder's own site-packages is bundled: functions get
-the standard library only.
+Each build runs componentize-py in a fresh process and directory holding function.py and
+Nil's entry module, against the WIT world in data/python/wit. VIRTUAL_ENV points at an
+empty environment so nothing from the builder's own site-packages is bundled: functions
+get the standard library only. The build process (`python_worker.py --build ARGS POLICY`)
+imports componentize-py, then confines itself to the WIT files and its job directory
+before it runs a line of the function (whose top-level code runs at build time).
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from builder.toolchains.worker_protocol import failed, ok, serve
+from builder.sandbox.confine import Policy, enter
+from builder.toolchains.compile_job import job_directory, run_confined
+from builder.toolchains.worker_protocol import failed, faulted, limited, ok, serve
 
 DATA = Path(__file__).resolve().parent / "data" / "python"
 WORLD = "nil-function"
-_COMPONENTIZE = "import sys, componentize_py; sys.exit(componentize_py.script())"
 _APP_PATH = re.compile(r'"/\d+/function\.py"')
 
 
@@ -27,8 +28,7 @@ def compile_one(request: dict) -> dict:
     if not re.search(r"\bhandle\b", request["source"]):
         # A build takes seconds; one that cannot succeed fails at once.
         return failed("function.py must define a function handle(event)")
-    with tempfile.TemporaryDirectory(prefix="nil-python-") as tmp:
-        work = Path(tmp)
+    with job_directory("python") as work:
         app = work / "app"
         app.mkdir()
         (app / "function.py").write_text(request["source"], encoding="utf-8")
@@ -36,20 +36,29 @@ def compile_one(request: dict) -> dict:
         (work / "env" / "lib" / "site-packages").mkdir(parents=True)
         output = work / "function.wasm"
         argv = [
+            *(sys.executable, __file__, "--build"),
             *("-q", "-d", str(DATA / "wit"), "-w", WORLD, "componentize"),
             *("-p", str(app), "nil_entry", "-o", str(output)),
         ]
-        done = subprocess.run(
-            [sys.executable, "-c", _COMPONENTIZE, *argv],
-            cwd=tmp,
-            env={"VIRTUAL_ENV": str(work / "env"), "PATH": "/usr/bin:/bin", "HOME": tmp},
-            capture_output=True,
-            text=True,
-            errors="replace",
-        )
+        policy = Policy.from_json(request["policy"]).allowing(read=(str(DATA / "wit"),))
+        env = {"VIRTUAL_ENV": str(work / "env"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        done = run_confined(argv, work, policy, env, self_confining=True)
+        if done.fault:
+            return faulted(done.fault)
+        if done.limit:
+            return limited(done.limit)
         if done.returncode != 0 or not output.exists():
-            return failed(build_error(done.stderr + done.stdout))
+            return failed(build_error(done.output))
         return ok(output.read_bytes())
+
+
+def build(argv: list[str], policy: str) -> int:
+    """The build process: confined before componentize-py runs the function's code."""
+    import componentize_py
+
+    enter(Policy.from_json(policy))
+    sys.argv = ["componentize-py", *argv]
+    return componentize_py.script()
 
 
 def build_error(text: str) -> str:
@@ -87,4 +96,6 @@ def _user_frames(report: str) -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--build"]:
+        sys.exit(build(sys.argv[2:-1], sys.argv[-1]))
     serve(compile_one)

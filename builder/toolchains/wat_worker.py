@@ -1,4 +1,5 @@
-"""A warm WAT compiler speaking the toolchains' line protocol."""
+"""A warm WAT compiler speaking the toolchains' line protocol; it confines itself to the
+policy in its first argument once wasmtime is imported (it reads no file after that)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import wasmtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from builder.sandbox.confine import Policy, enter
 from builder.toolchains.worker_protocol import failed, ok, serve
 
 
@@ -19,4 +21,6 @@ def compile_one(request: dict) -> dict:
 
 
 if __name__ == "__main__":
+    wasmtime.wat2wasm("(module)")  # load everything the parser needs before confinement
+    enter(Policy.from_json(sys.argv[1]))
     serve(compile_one)

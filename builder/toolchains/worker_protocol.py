@@ -1,5 +1,7 @@
 """The line protocol every compiler process speaks: one JSON request per line on stdin,
-one JSON reply per line on stdout: {"ok": true, "wasm": base64} or {"ok": false, "error"}."""
+one JSON reply per line on stdout: {"ok": true, "wasm": base64}, {"ok": false, "error"}
+(the source's errors), {"ok": false, "limit": "memory" | "cpu" | "output"} (the build
+hit that limit) or {"ok": false, "fault"} (the compiler was killed: retried)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ def ok(wasm: bytes) -> dict:
 
 def failed(error: str) -> dict:
     return {"ok": False, "error": error}
+
+
+def limited(limit: str) -> dict:
+    return {"ok": False, "limit": limit}
+
+
+def faulted(reason: str) -> dict:
+    return {"ok": False, "fault": reason}
 
 
 def serve(compile_one: Callable[[dict], dict]) -> None:
