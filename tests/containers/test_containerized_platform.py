@@ -197,6 +197,35 @@ def test_python_and_c_through_the_images(platform):
     assert (body["output"], body["logs"]) == ({"k": 1}, "c got 7 bytes\n")
 
 
+@pytest.mark.parametrize(
+    "src",
+    [
+        '#include "/proc/1/environ"\n',  # the builder's own environment: DATABASE_URL
+        'static const char d[] = {\n#embed "/etc/passwd"\n, 0};\n',
+    ],
+)
+def test_builds_in_the_image_read_nothing_of_the_container(platform, src):
+    """The builder image (uid 10001, Docker's default seccomp, no capabilities): the
+    compiler is confined by Landlock to its toolchain and its job."""
+    base = platform["base"]
+    created = requests.post(
+        f"{base}/functions", json={"name": "peek", "language": "c", "source": src}, timeout=10
+    )
+    fid = created.json()["id"]
+    wait_for(
+        lambda: (
+            requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"]
+            in ("READY", "FAILED")
+        ),
+        timeout=120,
+        what="compilation",
+    )
+    fn = requests.get(f"{base}/functions/{fid}", timeout=5).json()
+    assert fn["status"] == "FAILED"
+    for leak in ("postgresql", "DATABASE_URL", "root:x:0:0", "/opt/nil", "site-packages"):
+        assert leak not in fn["compileError"], fn["compileError"]
+
+
 def test_runners_run_hardened_without_network(platform, docker_client):
     containers = runner_containers(docker_client, platform["pool"])
     assert len(containers) >= 2
