@@ -15,8 +15,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from gateway.api import executions, functions, system
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # OPTIONS is not part of the API (no CORS): a JSON 405 with Allow, like any method
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     request_ids.init_app(app)
