@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.settings import Settings
 
@@ -23,7 +24,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     request_ids.init_app(app)
     metrics.init_app(app)
-    auth.init_app(app, settings.api_keys, settings.rate_limit_per_second, settings.rate_limit_burst)
+    if settings.proxy_hops:  # the client's address is what the trusted proxies saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0)
+    auth.init_app(app, settings)
     errors.init_app(app)
     platform.init_app(app, settings)
     for blueprint in (functions.bp, executions.bp, system.bp):

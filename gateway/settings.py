@@ -36,3 +36,8 @@ class Settings(RunnerClientSettings):
     api_keys: tuple[str, ...] = env("NIL_API_KEYS", ())
     rate_limit_per_second: float = env("NIL_RATE_LIMIT_PER_SECOND", 50.0)
     rate_limit_burst: int = env("NIL_RATE_LIMIT_BURST", 100)
+    # Failed authentications per client address (a 401 spends a token; 0: no limit)
+    auth_failure_limit_per_second: float = env("NIL_AUTH_FAILURE_LIMIT_PER_SECOND", 0.5)
+    auth_failure_limit_burst: int = env("NIL_AUTH_FAILURE_LIMIT_BURST", 20)
+    # Proxies in front whose X-Forwarded-For is trusted for the client's address
+    proxy_hops: int = env("NIL_PROXY_HOPS", 0)

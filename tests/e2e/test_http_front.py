@@ -258,3 +258,33 @@ def test_a_request_that_arrives_too_slowly_is_a_json_408(strict_gateway, head, p
     assert b"Content-Type: application/json" in rest
     assert b'"status":408' in rest.replace(b" ", b"")
     assert 0.9 < elapsed < 4.0
+
+
+def _get_from(address: str, port: int, path: str, key: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(address, 0))
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+        response = conn.getresponse()
+        response.body = response.read()
+        return response
+    finally:
+        conn.close()
+
+
+def test_wrong_keys_from_one_address_are_rate_limited_and_other_addresses_are_not(
+    strict_gateway,
+):
+    statuses = []
+    for i in range(250):
+        response = _get_from("127.0.0.1", strict_gateway, "/functions", f"wrong-{i}")
+        statuses.append(response.status)
+        if response.status == 429:
+            assert int(response.getheader("Retry-After")) >= 1
+            assert_json_error(response, 429)
+    assert set(statuses) == {401, 429}
+    assert statuses.count(401) <= 30 and statuses[-1] == 429
+    # the limited address is refused whatever key it sends, so guessing stays bounded ...
+    assert _get_from("127.0.0.1", strict_gateway, "/functions", API_KEY).status == 429
+    # ... while a valid key from another address is served, and probes stay open
+    assert _get_from("127.0.0.2", strict_gateway, "/functions", API_KEY).status == 200
+    assert _get_from("127.0.0.1", strict_gateway, "/ready", "").status == 200
