@@ -384,7 +384,7 @@ def main() -> None:
     gateway = GatewaySettings.from_env()
     parser.add_argument("--runners", type=int, default=2)
     parser.add_argument("--workers", type=int, default=gateway.workers)
-    parser.add_argument("--connections", type=int, default=gateway.connections)
+    parser.add_argument("--threads", type=int, default=gateway.threads)
     args = parser.parse_args()
     bench = Bench(args.smoke)
     home = Path(tempfile.mkdtemp(prefix="nil-bench-"))
@@ -401,7 +401,7 @@ def main() -> None:
         extra_env={
             "NIL_LOG_LEVEL": "WARNING",
             "NIL_GATEWAY_WORKERS": str(args.workers),
-            "NIL_GATEWAY_CONNECTIONS": str(args.connections),
+            "NIL_GATEWAY_THREADS": str(args.threads),
         },
     )
     platform.start()
@@ -410,7 +410,7 @@ def main() -> None:
         api = Api(f"http://127.0.0.1:{platform.port}")
         print(
             f"Nil bench ({'smoke' if args.smoke else 'full'}), {os.cpu_count()} cores, "
-            f"{args.runners} runners, {args.workers} gateway workers (gevent):",
+            f"{args.runners} runners, {args.workers}x{args.threads} gateway workers:",
             flush=True,
         )
         echo_id, _ = api.register(

@@ -13,12 +13,10 @@ from gateway.settings import Settings
 settings = Settings.from_env()
 bind = f"{settings.host}:{settings.port}"
 workers = settings.workers
-# gevent with read deadlines and JSON errors: a slow client costs a greenlet, not a thread
+# connections on greenlets with read deadlines and JSON errors, the app on `threads`
+# native threads: a slow client costs a greenlet, not a thread (gateway/worker.py)
 worker_class = "gateway.worker.GatewayWorker"
 worker_connections = settings.connections
-# psycopg waits on its sockets with gevent's select in the workers: its default under
-# gevent (poll) cost ~0.1 ms more per statement here, and the C wait is not cooperative
-raw_env = ["PSYCOPG_WAIT_FUNC=wait_select"]
 timeout = 120
 keepalive = 75  # longer than the idle timeout of the load balancers in front
 graceful_timeout = 20

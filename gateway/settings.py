@@ -14,6 +14,7 @@ class Settings(RunnerClientSettings):
     host: str = env("NIL_HOST", "127.0.0.1")
     port: int = env("PORT", 8080)
     workers: int = env("NIL_GATEWAY_WORKERS", 2)  # gunicorn processes
+    threads: int = env("NIL_GATEWAY_THREADS", 8)  # threads running the app, per process
     # Open client connections per process (each a greenlet: gateway/worker.py)
     connections: int = env("NIL_GATEWAY_CONNECTIONS", 1000)
     # Read deadlines: a request's headers from its first byte, then its body

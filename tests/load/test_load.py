@@ -41,6 +41,7 @@ def _loaded(url: str, tmp_path_factory):
         consumer_port=free_port(),
         runners=2,
         output=io.StringIO(),
+        extra_env={"NIL_GATEWAY_THREADS": "16"},
     )
     platform.start()
     platform.wait_ready(90)
