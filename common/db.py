@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import psycopg_pool
 
-from common.errors import DatabaseUnavailable
+from common.errors import DatabaseUnavailable, DataRejected
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,19 @@ def open_pool(
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn connection-level failures into DatabaseUnavailable (HTTP 503)."""
+    """Turn connection-level failures into DatabaseUnavailable (HTTP 503), and a value
+    the database refuses (invalid jsonb, a number out of range) into DataRejected."""
     try:
         yield
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         logger.warning("database.unavailable", extra={"error": str(exc).strip()[:200]})
         raise DatabaseUnavailable() from exc
+    except psycopg.DataError as exc:
+        raise DataRejected(_first_line(exc)) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 @contextlib.contextmanager

@@ -32,6 +32,14 @@ class DatabaseUnavailable(NilError, status=503, error="Service Unavailable"):
     retry_after = 1
 
 
+class DataRejected(NilError):
+    """The database refused a value."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__()
+        self.detail = detail  # the database's words: for logs and the execution's record
+
+
 class BadRequest(NilError, status=400, error="Bad Request"):
     """The request is invalid."""
 

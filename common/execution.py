@@ -19,7 +19,7 @@ from prometheus_client import Counter, Histogram
 
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
-from common.errors import FunctionNotReady, NotFound, ServiceUnavailable
+from common.errors import DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
 from common.runners import RunnerPool
 from db import executions as repo
 from db import functions as functions_repo
@@ -110,23 +110,46 @@ def _finish(
     result: ExecuteReply | None,
     ids: dict[str, str],
 ) -> ExecutionRecord:
+    """Record the outcome. What the database refuses is recorded as a platform FAILED
+    instead, and a function deleted meanwhile (its executions with it) is a NotFound."""
+    try:
+        record = _record(db, running, output, error, result, result.logs if result else None)
+    except DataRejected as exc:
+        logger.warning("execution.unrecordable", extra={**ids, "error": exc.detail})
+        output, error = None, f"platform error: the database refused the result ({exc.detail})"
+        record = _record(db, running, None, error, result, None)
+    if record is None:
+        raise NotFound(
+            f"function {running.function_id} was deleted while execution {running.id} ran"
+        )
     duration = result.duration_ms if result else None
+    if error is None:
+        logger.info("execution.completed", extra={**ids, "durationMs": duration})
+    else:
+        outcome = (result.outcome if result else Outcome.PLATFORM_ERROR).value
+        logger.info("execution.failed", extra={**ids, "outcome": outcome, "durationMs": duration})
+    return record
+
+
+def _record(
+    db: psycopg_pool.ConnectionPool,
+    running: ExecutionRecord,
+    output: str | None,
+    error: str | None,
+    result: ExecuteReply | None,
+    logs: str | None,
+) -> ExecutionRecord | None:
+    """The finished row; None when it is gone (its function was deleted)."""
     with connection(db) as conn:
         record = repo.finish_execution(
             conn,
             running,
             output_json=output,
             error_message=error,
-            duration_ms=duration,
+            duration_ms=result.duration_ms if result else None,
             fuel_used=result.fuel_used if result else None,
-            logs=result.logs if result else None,
+            logs=logs,
         )
-        if record is None:  # the sweeper failed it meanwhile
+        if record is None:  # the sweeper failed it meanwhile, or it was deleted
             record = repo.get_execution(conn, running.id)
-    assert record is not None
-    if error is None:
-        logger.info("execution.completed", extra={**ids, "durationMs": duration})
-    else:
-        outcome = (result.outcome if result else Outcome.PLATFORM_ERROR).value
-        logger.info("execution.failed", extra={**ids, "outcome": outcome, "durationMs": duration})
     return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.settings import Settings
 
@@ -15,13 +16,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from gateway.api import executions, functions, system
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # OPTIONS is not part of the API (no CORS): a JSON 405 with Allow, like any method
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     request_ids.init_app(app)
     metrics.init_app(app)
-    auth.init_app(app, settings.api_keys, settings.rate_limit_per_second, settings.rate_limit_burst)
+    if settings.proxy_hops:  # the client's address is what the trusted proxies saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0)
+    auth.init_app(app, settings)
     errors.init_app(app)
     platform.init_app(app, settings)
     for blueprint in (functions.bp, executions.bp, system.bp):

@@ -1,7 +1,10 @@
 """Optional API keys (NIL_API_KEYS): a Bearer key on every endpoint but the probes.
 
-Keys are kept only as SHA-256 digests and compared in constant time; each key has
-its own rate limit (gateway/ratelimit.py).
+Keys are kept only as SHA-256 digests and compared in constant time; each key has its
+own rate limit, and each client address a limit on failed authentications: past it,
+every request of that address that needs a key is a 429 until its bucket refills — a
+correct key included, so guessing stays bounded — while other addresses are served as
+before (gateway/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import hmac
 from flask import Flask, request
 
 from gateway.errors import Unauthorized
-from gateway.ratelimit import TokenBuckets
+from gateway.ratelimit import Limiter, TokenBuckets, client_key
+from gateway.settings import Settings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
@@ -21,25 +25,42 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def init_app(app: Flask, api_keys: tuple[str, ...], rate: float = 0, burst: int = 1) -> None:
-    if not api_keys:
+def init_app(app: Flask, settings: Settings) -> None:
+    if not settings.api_keys:
         return
-    digests = tuple(_digest(k) for k in api_keys)
-    buckets = TokenBuckets(rate, burst) if rate > 0 else None
+    digests = tuple(_digest(k) for k in settings.api_keys)
+    per_key = _limiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    failures = _limiter(
+        settings.auth_failure_limit_per_second,
+        settings.auth_failure_limit_burst,
+        "too many failed authentications from this address",
+    )
 
     @app.before_request
     def require_api_key() -> None:
         if request.path in OPEN_PATHS:
             return
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized()
-        presented = _digest(key.strip())
+        client = client_key(request.remote_addr)
+        if failures is not None:
+            failures.check(client)
+        presented = _presented_key(request.headers.get("Authorization", ""))
         matched = False
         for digest in digests:  # no early exit: the time does not depend on which key
-            matched |= hmac.compare_digest(presented, digest)
+            matched |= presented is not None and hmac.compare_digest(presented, digest)
         if not matched:
-            raise Unauthorized("the API key is not valid")
-        if buckets is not None:
-            buckets.take(presented)
+            if failures is not None:
+                failures.take(client)
+            raise Unauthorized("the API key is not valid" if presented else None)
+        if per_key is not None:
+            per_key.take(presented.hex())
+
+
+def _presented_key(header: str) -> bytes | None:
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return _digest(key.strip())
+
+
+def _limiter(rate: float, burst: int, what: str = "rate limit exceeded") -> Limiter | None:
+    return TokenBuckets(rate, burst, what=what) if rate > 0 else None

@@ -30,17 +30,21 @@ class UnsupportedLanguage(NilError, status=415, error="Unsupported Media Type"):
     """The language is not supported."""
 
 
-def error_response(status: int, error: str, message: str) -> Response:
+def error_body(status: int, error: str, message: str, request_id: str | None = None) -> dict:
+    """SPEC §3's error shape; also written by the worker for errors before the app."""
     body = {
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "status": status,
         "error": error,
         "message": message,
     }
-    request_id = g.get("request_id")
     if request_id:
         body["requestId"] = request_id
-    response = jsonify(body)
+    return body
+
+
+def error_response(status: int, error: str, message: str) -> Response:
+    response = jsonify(error_body(status, error, message, g.get("request_id")))
     response.status_code = status
     return response
 

@@ -13,8 +13,10 @@ from gateway.settings import Settings
 settings = Settings.from_env()
 bind = f"{settings.host}:{settings.port}"
 workers = settings.workers
-worker_class = "gthread"
-threads = settings.threads
+# connections on greenlets with read deadlines and JSON errors, the app on `threads`
+# native threads: a slow client costs a greenlet, not a thread (gateway/worker.py)
+worker_class = "gateway.worker.GatewayWorker"
+worker_connections = settings.connections
 timeout = 120
 keepalive = 75  # longer than the idle timeout of the load balancers in front
 graceful_timeout = 20
@@ -45,19 +47,3 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid, settings.metrics_dir)
-
-
-# gunicorn drains at most 64 KiB of a request body the app left unread (a 413 over
-# NIL_MAX_BODY_BYTES, a 401 or 429 before the body is read) and otherwise closes the
-# connection after a response that said keep-alive: the client's next request on it
-# then fails with "server disconnected". A request whose body may be larger is
-# answered with `Connection: close` instead, so clients open a new connection.
-_DRAIN_LIMIT = 64 * 1024
-
-
-def pre_request(worker, req) -> None:
-    worker.log.debug("%s %s", req.method, req.path)  # gunicorn's default hook
-    headers = dict(req.headers)
-    length = headers.get("CONTENT-LENGTH", "0")
-    if "TRANSFER-ENCODING" in headers or not length.isdigit() or int(length) > _DRAIN_LIMIT:
-        req.must_close = True

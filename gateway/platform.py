@@ -10,6 +10,7 @@ from typing import Any
 import psycopg_pool
 from flask import Flask, current_app, request
 
+from common import jsonvalues
 from common.contracts import Limits
 from common.db import open_pool
 from common.queue import CompilationQueues
@@ -61,10 +62,14 @@ def platform() -> Platform:
 
 
 def json_body(*, allow_empty: bool = False) -> Any:
-    """The request body parsed as JSON, whatever the Content-Type says; 400 if it is not."""
-    if allow_empty and not request.get_data(cache=True):
+    """The request body parsed as JSON, whatever the Content-Type says; 400 if it is not
+    JSON, or nests deeper than Python's parser goes."""
+    data = request.get_data(cache=True)
+    if allow_empty and not data:
         return None
-    body = request.get_json(force=True, silent=True, cache=True)
-    if body is None and request.get_data(cache=True).strip() != b"null":
-        raise ValidationError("request body must be valid JSON")
-    return body
+    try:
+        return jsonvalues.parse(data)
+    except jsonvalues.InvalidJson as exc:
+        if str(exc) == jsonvalues.TOO_DEEP:
+            raise ValidationError(f"request body {exc}") from None
+        raise ValidationError("request body must be valid JSON") from None

@@ -1,26 +1,40 @@
-"""Per-key rate limiting: a token bucket per API key, in each gateway process.
+"""Rate limits: a token bucket per key, in each gateway process.
 
-A bucket holds up to `burst` tokens and refills at `rate` per second; a request
-takes one. An empty bucket answers 429 with Retry-After. Buckets live in the
-process, so N gateway processes allow N x rate in total (documented).
+Two limits use it (gateway/auth.py): each API key's requests, and each client
+address's failed authentications. A bucket holds up to `burst` tokens and refills at
+`rate` per second; an empty bucket answers 429 with Retry-After. Buckets live in the
+process, so N gateway processes allow N x the rate in total (documented). `Limiter` is
+the whole interface the gateway uses, so a limiter shared across replicas can replace
+`TokenBuckets` without touching its callers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from common.errors import NilError
 
 
 class RateLimited(NilError, status=429, error="Too Many Requests"):
-    """Too many requests for this API key; slow down."""
+    """Too many requests; slow down."""
 
-    def __init__(self, wait_seconds: float) -> None:
+    def __init__(self, wait_seconds: float, what: str = "rate limit exceeded") -> None:
         self.retry_after = max(1, math.ceil(wait_seconds))
-        super().__init__(f"rate limit exceeded; retry after {self.retry_after} s")
+        super().__init__(f"{what}; retry after {self.retry_after} s")
+
+
+class Limiter(Protocol):
+    def take(self, key: str) -> None:
+        """Spend one token of `key`'s bucket, or raise RateLimited when it has none."""
+
+    def check(self, key: str) -> None:
+        """Raise RateLimited while `key`'s bucket is empty; spend nothing."""
 
 
 @dataclass
@@ -30,24 +44,53 @@ class _Bucket:
 
 
 class TokenBuckets:
-    def __init__(self, rate: float, burst: int, max_keys: int = 10_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.max_keys = max_keys
-        self._buckets: dict[bytes, _Bucket] = {}
+    """In-process buckets; the `max_keys` least recently used are kept."""
+
+    def __init__(
+        self, rate: float, burst: int, *, what: str = "rate limit exceeded", max_keys: int = 10_000
+    ) -> None:
+        self.rate, self.burst, self.what, self.max_keys = rate, burst, what, max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: bytes) -> None:
-        """Take one token for `key`, or raise RateLimited."""
-        now = time.monotonic()
+    def take(self, key: str) -> None:
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= self.max_keys:
-                    self._buckets.clear()  # keys are few; this bounds memory regardless
-                bucket = self._buckets[key] = _Bucket(float(self.burst), now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
+            bucket = self._refilled(key)
             if bucket.tokens < 1:
-                raise RateLimited((1 - bucket.tokens) / self.rate)
+                raise RateLimited((1 - bucket.tokens) / self.rate, self.what)
             bucket.tokens -= 1
+
+    def check(self, key: str) -> None:
+        with self._lock:
+            if key not in self._buckets:
+                return
+            bucket = self._refilled(key)
+            if bucket.tokens < 1:
+                raise RateLimited((1 - bucket.tokens) / self.rate, self.what)
+
+    def _refilled(self, key: str) -> _Bucket:
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_keys:
+                self._buckets.popitem(last=False)
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        else:
+            self._buckets.move_to_end(key)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
+
+
+def client_key(address: str | None) -> str:
+    """The address a client's failures are counted under: an IPv6 client by its /64
+    (one host usually holds the whole prefix), an IPv4 client by its address."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

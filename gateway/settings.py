@@ -14,7 +14,12 @@ class Settings(RunnerClientSettings):
     host: str = env("NIL_HOST", "127.0.0.1")
     port: int = env("PORT", 8080)
     workers: int = env("NIL_GATEWAY_WORKERS", 2)  # gunicorn processes
-    threads: int = env("NIL_GATEWAY_THREADS", 8)  # threads per process
+    threads: int = env("NIL_GATEWAY_THREADS", 8)  # threads running the app, per process
+    # Open client connections per process (each a greenlet: gateway/worker.py)
+    connections: int = env("NIL_GATEWAY_CONNECTIONS", 1000)
+    # Read deadlines: a request's headers from its first byte, then its body
+    request_header_timeout_seconds: float = env("NIL_REQUEST_HEADER_TIMEOUT_SECONDS", 10.0)
+    request_body_timeout_seconds: float = env("NIL_REQUEST_BODY_TIMEOUT_SECONDS", 60.0)
     # With a launcher backend (local, docker), the gunicorn master starts the runner
     # supervisor; off when the supervisor runs as a process of its own.
     supervise_runners: bool = env("NIL_SUPERVISE_RUNNERS", True)
@@ -32,3 +37,8 @@ class Settings(RunnerClientSettings):
     api_keys: tuple[str, ...] = env("NIL_API_KEYS", ())
     rate_limit_per_second: float = env("NIL_RATE_LIMIT_PER_SECOND", 50.0)
     rate_limit_burst: int = env("NIL_RATE_LIMIT_BURST", 100)
+    # Failed authentications per client address (a 401 spends a token; 0: no limit)
+    auth_failure_limit_per_second: float = env("NIL_AUTH_FAILURE_LIMIT_PER_SECOND", 0.5)
+    auth_failure_limit_burst: int = env("NIL_AUTH_FAILURE_LIMIT_BURST", 20)
+    # Proxies in front whose X-Forwarded-For is trusted for the client's address
+    proxy_hops: int = env("NIL_PROXY_HOPS", 0)

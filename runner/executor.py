@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import logging
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import wasmtime
 
 from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
 from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
-from common.jsonvalues import unstorable_reason
+from common.jsonvalues import NOT_JSON, check_text
 from runner import metrics
 from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
 from runner.abis.core import capturing
@@ -222,11 +221,9 @@ def _check_output(output: str, max_bytes: int) -> ExecuteReply:
         return ExecuteReply(
             Outcome.INVALID_OUTPUT, error=f"invalid output: output is larger than {max_bytes} bytes"
         )
-    try:
-        value = json.loads(output)
-    except ValueError:
+    problem = check_text(output)
+    if problem == NOT_JSON:
         return ExecuteReply(Outcome.INVALID_OUTPUT, error="function returned invalid JSON")
-    problem = unstorable_reason(value)
     if problem is not None:
         return ExecuteReply(Outcome.INVALID_OUTPUT, error=f"invalid output: the JSON {problem}")
     return ExecuteReply(Outcome.OK, output=output)

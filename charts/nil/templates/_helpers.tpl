@@ -114,3 +114,13 @@ securityContext:
   capabilities:
     drop: ["ALL"]
 {{- end -}}
+
+{{/* Proxies in front of the gateway whose X-Forwarded-For is trusted: as set, else 1
+with the chart's ingress (its controller adds the client's address), else 0. */}}
+{{- define "nil.gatewayProxyHops" -}}
+{{- if kindIs "invalid" .Values.gateway.proxyHops -}}
+{{- if .Values.ingress.enabled }}1{{ else }}0{{ end -}}
+{{- else -}}
+{{- .Values.gateway.proxyHops -}}
+{{- end -}}
+{{- end -}}

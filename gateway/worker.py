@@ -1,0 +1,302 @@
+"""The gateway's gunicorn worker: connections on greenlets, the app on threads.
+
+A connection costs a greenlet, not a thread: gevent reads each request — headers and the
+whole body — and only a complete request is handed to one of NIL_GATEWAY_THREADS native
+threads that run the app (Flask, psycopg, the runner client) exactly as gunicorn's gthread
+worker did, without monkey-patching. So clients that send slowly hold no thread anybody
+else needs (issue 13), while the app's hot path keeps psycopg's C-level waits and real
+locks. Each phase of reading a request has its deadline, enforced on every read:
+
+    idle     waiting for the next request on a kept-alive connection (`keepalive`
+             seconds; a new connection must start its request within the header
+             deadline instead). Closes silently.
+    headers  from the first byte of a request to the end of its headers
+             (NIL_REQUEST_HEADER_TIMEOUT_SECONDS). A JSON 408, then close.
+    body     from the end of the headers to the end of the body
+             (NIL_REQUEST_BODY_TIMEOUT_SECONDS). A JSON 408, then close.
+
+A body over NIL_MAX_BODY_BYTES — announced by Content-Length or found while reading a
+chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
+a 503 past it). Every error produced before the app (gunicorn's 400/414/431/501, these
+408s, 413s and 503s) is SPEC §3's JSON shape.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+import gevent
+import gevent.socket
+from gevent.threadpool import ThreadPool
+from gunicorn import http, util
+from gunicorn.http import errors as http_errors
+from gunicorn.http import wsgi
+from gunicorn.workers.ggevent import GeventWorker
+
+from gateway.errors import error_body
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Statuses of the requests gunicorn's parser refuses; any other ParseException is a 400.
+_PARSE_STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
+    (http_errors.LimitRequestLine, 414, "URI Too Long"),
+    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large"),
+    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented"),
+    (http_errors.ExpectationFailed, 417, "Expectation Failed"),
+    (http_errors.ForbiddenProxyRequest, 403, "Forbidden"),
+    (http_errors.ConfigurationProblem, 500, "Internal Server Error"),
+    (http_errors.ParseException, 400, "Bad Request"),
+)
+
+
+BODIES_HELD = 8  # maximum-size request bodies one worker holds at once (BodyBudget)
+
+
+class ReadTimeout(Exception):
+    """The client did not send its request in time."""
+
+    def __init__(self, phase: str, seconds: float) -> None:
+        self.phase, self.seconds = phase, seconds
+        super().__init__(f"the request {phase} did not arrive within {seconds:g} s")
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body must be at most {limit} bytes")
+
+
+class GatewayBusy(Exception):
+    """The worker holds as many request bodies as it may."""
+
+
+class BodyBudget:
+    """The bytes of request bodies one worker holds at once, from the first byte received
+    until the request ends: slow clients hold what they sent, not what they announced.
+    Greenlets of one worker run one at a time, so no lock is needed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise GatewayBusy("the gateway is receiving too many request bodies; retry shortly")
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+class DeadlineSocket:
+    """The client socket as gunicorn's parser reads it: every `recv` bounded by the
+    current phase's deadline. An idle phase turns into `then` at its first byte."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.phase, self.seconds, self.deadline = "idle", math.inf, math.inf
+        self.then: tuple[str, float] | None = None
+        self.greenlet = gevent.getcurrent()  # the connection's, closed at shutdown if idle
+
+    def arm(self, phase: str, seconds: float, then: tuple[str, float] | None = None) -> None:
+        self.phase, self.seconds, self.then = phase, seconds, then
+        self.deadline = time.monotonic() + seconds
+
+    def recv(self, size: int) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimeout(self.phase, self.seconds)
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(size)
+        except TimeoutError:
+            raise ReadTimeout(self.phase, self.seconds) from None
+        if self.then is not None and data:
+            self.arm(*self.then)
+        return data
+
+
+def _call_app(app, environ: dict, resp) -> list[bytes]:
+    """On an app thread: the app's whole response body (start_response does no IO)."""
+    result = app(environ, resp.start_response)
+    try:
+        return list(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+
+
+class GatewayWorker(GeventWorker):
+    """gunicorn's gevent worker, unpatched, serving HTTP/1.1 with read deadlines and JSON
+    errors, and calling the app on a pool of native threads."""
+
+    def init_process(self) -> None:
+        settings = Settings.from_env()
+        self.header_seconds = settings.request_header_timeout_seconds
+        self.body_seconds = settings.request_body_timeout_seconds
+        self.max_body = settings.max_body_bytes
+        # as much as the gthread worker's eight threads could hold, each with a full body
+        self.budget = BodyBudget(BODIES_HELD * settings.max_body_bytes)
+        self.connections: set[DeadlineSocket] = set()
+        self.app_threads = ThreadPool(settings.threads)
+        super().init_process()
+
+    def patch(self) -> None:
+        """No monkey-patching: the app runs on native threads as under gthread (C-level
+        waits in psycopg, real locks), only the connections are greenlets."""
+        self.sockets = [
+            gevent.socket.socket(s.FAMILY, socket.SOCK_STREAM, fileno=s.sock.detach())
+            for s in self.sockets
+        ]
+
+    def handle_request(self, listener_name, req, sock, addr) -> bool:
+        """gunicorn's, with the app called on one of the app threads: the request is
+        complete in memory by now, so a thread is held only while the app works."""
+        started = time.monotonic()
+        environ: dict = {}
+        resp = None
+        try:
+            self.cfg.pre_request(self, req)
+            resp, environ = wsgi.create(req, sock, addr, listener_name, self.cfg)
+            environ["wsgi.multithread"] = True
+            self.nr += 1
+            if not self.alive or not self.cfg.keepalive:
+                resp.force_close()
+            chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
+            for chunk in chunks:
+                resp.write(chunk)
+            resp.close()
+            if resp.should_close():
+                raise StopIteration()
+        except (StopIteration, OSError):
+            raise
+        except Exception:
+            if resp is not None and resp.headers_sent:
+                raise StopIteration() from None  # cannot answer again on this connection
+            raise
+        finally:
+            if resp is not None:
+                self.log.access(resp, req, environ, timedelta(seconds=time.monotonic() - started))
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+        return True
+
+    def handle_exit(self, sig, frame) -> None:
+        """SIGTERM: stop accepting, finish the requests in flight, and close the
+        connections that wait idle for another request now rather than at the end of
+        the graceful timeout."""
+        super().handle_exit(sig, frame)
+        gevent.spawn(self._close_idle)
+
+    def _close_idle(self) -> None:
+        gevent.killall([c.greenlet for c in list(self.connections) if c.phase == "idle"])
+
+    def handle(self, listener, client, addr) -> None:
+        client.setblocking(1)
+        reader = DeadlineSocket(client)
+        self.connections.add(reader)
+        parser = http.get_parser(self.cfg, reader, addr)
+        listener_name = listener.getsockname()
+        req = None
+        try:
+            # a new connection must start its request within the header deadline
+            reader.arm("idle", self.header_seconds, then=("headers", self.header_seconds))
+            while True:
+                req = None
+                req = next(parser)
+                reader.arm("body", self.body_seconds)
+                held = self._read_body(req, client)
+                reader.arm("idle", self.cfg.keepalive, then=("headers", self.header_seconds))
+                try:
+                    self.handle_request(listener_name, req, client, addr)
+                finally:
+                    self.budget.give(held)
+        except (StopIteration, http_errors.NoMoreData):
+            pass
+        except GatewayBusy as exc:
+            self._refuse(req, client, addr, 503, "Service Unavailable", str(exc), retry_after=1)
+        except ReadTimeout as exc:
+            if exc.phase != "idle":
+                self._refuse(req, client, addr, 408, "Request Timeout", str(exc))
+        except BodyTooLarge as exc:
+            self._refuse(req, client, addr, 413, "Payload Too Large", str(exc))
+        except OSError:
+            pass  # the client went away
+        except Exception as exc:
+            self.handle_error(req, client, addr, exc)
+        finally:
+            self.connections.discard(reader)
+            util.close(client)
+
+    def _read_body(self, req, client) -> int:
+        """Read the whole body (under the body deadline) and hand it to the app in memory;
+        returns the bytes it holds of the budget, to give back when the request ends."""
+        chunked = any(name == "TRANSFER-ENCODING" for name, _ in req.headers)
+        length = next((int(v) for n, v in req.headers if n == "CONTENT-LENGTH"), 0)
+        if length > self.max_body:
+            raise BodyTooLarge(self.max_body)
+        if not length and not chunked:
+            return 0
+        if req._expected_100_continue:  # the client waits for this before sending
+            client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            req._expected_100_continue = False
+        pieces: list[bytes] = []
+        held = 0
+        try:
+            while piece := req.body.read(min(self.max_body + 1 - held, 1 << 16)):
+                self.budget.take(len(piece))
+                held += len(piece)
+                pieces.append(piece)
+                if held > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            if held < length:
+                raise http_errors.NoMoreData()  # the client closed mid-body
+        except BaseException:
+            self.budget.give(held)
+            raise
+        if chunked:  # the app sees what it would have seen with a Content-Length
+            req.headers = [(n, v) for n, v in req.headers if n != "TRANSFER-ENCODING"]
+            req.headers.append(("CONTENT-LENGTH", str(held)))
+        req.body = io.BytesIO(b"".join(pieces))
+        return held
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        """What gunicorn refused (or an error outside the app), as SPEC §3's JSON."""
+        refused = next(((s, r) for kind, s, r in _PARSE_STATUSES if isinstance(exc, kind)), None)
+        if refused is None:
+            logger.exception("request.crashed", exc_info=exc)
+            self._refuse(
+                req, client, addr, 500, "Internal Server Error", "Unexpected platform failure."
+            )
+            return
+        status, reason = refused
+        self._refuse(req, client, addr, status, reason, f"{reason.lower()}: {str(exc)[:200]}")
+
+    def _refuse(
+        self, req, client, addr, status: int, reason: str, message: str, retry_after: int = 0
+    ) -> None:
+        request_id = uuid.uuid4().hex
+        peer = addr[0] if isinstance(addr, tuple) else ""
+        logger.log(
+            logging.INFO if status < 500 else logging.WARNING,
+            "request.refused",
+            extra={"status": status, "error": message, "client": peer, "requestId": request_id},
+        )
+        body = json.dumps(error_body(status, reason, message, request_id)).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-Id: {request_id}\r\n"
+            + (f"Retry-After: {retry_after}\r\n" if retry_after else "")
+            + "Connection: close\r\n\r\n"
+        )
+        try:
+            client.sendall(head.encode() + body)
+        except OSError:
+            pass
