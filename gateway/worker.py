@@ -298,5 +298,29 @@ class GatewayWorker(GeventWorker):
         )
         try:
             client.sendall(head.encode() + body)
+            _linger(client)
         except OSError:
             pass
+
+
+LINGER_SECONDS = 2.0  # at most this long, in all, reading what a refused client still sends
+LINGER_BYTES = 32 << 20
+
+
+def _linger(client) -> None:
+    """A lingering close (Apache's, nginx's): after a refusal sent mid-request, stop writing
+    and discard what the client is still sending, for a bounded time, before closing.
+    Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+    refusal in the client's receive buffer before it reads it (a 413 seen as ECONNRESET)."""
+    client.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + LINGER_SECONDS
+    discarded = 0
+    while discarded < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+        client.settimeout(left)
+        try:
+            piece = client.recv(1 << 16)
+        except (OSError, TimeoutError):
+            return
+        if not piece:
+            return
+        discarded += len(piece)
