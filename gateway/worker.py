@@ -20,6 +20,7 @@ chunked one — is a 413 here; the bodies a worker holds at once are bounded (Bo
 a 503 past it). Every error produced before the app (gunicorn's 400/414/431/501, these
 408s, 413s and 503s) is SPEC §3's JSON shape.
 """
+
 from __future__ import annotations
 
 import io
