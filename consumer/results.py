@@ -27,7 +27,7 @@ from common.queue import CompilationQueues, Delivery
 from consumer.metrics import LAG_SECONDS, RESULTS
 from consumer.sweeper import Sweeper
 from consumer.warmer import ArtifactWarmer
-from db import functions as repo
+from db import revisions as repo
 
 logger = logging.getLogger(__name__)
 
