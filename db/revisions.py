@@ -202,8 +202,10 @@ def delete_unreferenced_artifacts(conn: psycopg.Connection) -> int:
     return cur.rowcount
 
 
-def prune_function(conn: psycopg.Connection, function_id: UUID) -> list[int]:
+def prune_function(
+    conn: psycopg.Connection, function_id: UUID, keep: int = KEEP_NEWER_READY
+) -> list[int]:
     """Lock the function and prune its revisions (see prune_revisions)."""
     if not lock_function(conn, function_id):
         return []
-    return prune_revisions(conn, function_id)
+    return prune_revisions(conn, function_id, keep)
