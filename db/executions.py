@@ -12,19 +12,22 @@ from psycopg.rows import dict_row
 from common.contracts import ExecutionStatus
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
-from db.targets import RESOLVE, TARGET_COLUMNS, RevisionChoice, Target, resolve_params, route_bucket
+from db.targets import (
+    TARGET_COLUMNS,
+    TARGET_CTES,
+    RevisionChoice,
+    Target,
+    choice_kind,
+    resolve_params,
+    route_bucket,
+)
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
 
-def function_exists(conn: psycopg.Connection, function_id: UUID) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM functions WHERE id = %s", (function_id,)).fetchone() is not None
-    )
-
-
-_START = f"""
-WITH {RESOLVE}, started AS (
+def _start_statement(target_cte: str) -> str:
+    return f"""
+WITH {target_cte}, started AS (
     INSERT INTO executions (id, function_id, revision, status, input, started_at)
     SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now()
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
@@ -33,6 +36,9 @@ WITH {RESOLVE}, started AS (
 SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
 FROM target LEFT JOIN started ON true
 """
+
+
+_START = {kind: _start_statement(cte) for kind, cte in TARGET_CTES.items()}
 
 
 def start_execution(
@@ -57,7 +63,7 @@ def start_execution(
     }
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
-        cursor = conn.execute(_START, params)
+        cursor = conn.execute(_START[choice_kind(choice)], params)
     row = cursor.fetchone()
     if row is None:
         return None

@@ -35,10 +35,6 @@ class Update:
     new_revision: bool
     compile: bool
 
-    @property
-    def reused_artifact(self) -> bool:
-        return self.new_revision and not self.compile
-
 
 def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRecord:
     """The function, its revision 1 (PENDING) and its `live` alias (following latest)."""
@@ -103,6 +99,11 @@ def get_function(conn: psycopg.Connection, function_id: UUID) -> FunctionRecord 
         .fetchone()
     )
     return FunctionRecord.from_row(row) if row else None
+
+
+def function_exists(conn: psycopg.Connection, function_id: UUID) -> bool:
+    found = conn.execute("SELECT 1 FROM functions WHERE id = %s", (function_id,)).fetchone()
+    return found is not None
 
 
 def lock_function(conn: psycopg.Connection, function_id: UUID) -> bool:

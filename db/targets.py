@@ -3,15 +3,15 @@
 Every way to start an execution names what to run the same way: an alias
 (`?alias=name`), a revision (`?revision=n`), or nothing — the alias `live`. This module
 resolves that choice for all of them, as SQL that the statement starting an execution
-includes (`RESOLVE` defines the CTE `target`), so choosing costs no round trip of its
+includes (`resolve(choice)`, the CTE `target`), so choosing costs no round trip of its
 own and sees the aliases and revisions of one snapshot: an execution started during an
 alias flip runs the old or the new revision, never a mix. A weighted alias is decided by
 the execution's own id (`route_bucket`), so the decision is deterministic: the same
 execution resolves to the same revision however often it is resolved.
 
 The interface: `RevisionChoice` (what was asked for; JSON for stored retries),
-`route_bucket(execution_id)`, `RESOLVE` + `resolve_params(...)` to include in a
-statement, `Target.from_row` for its `TARGET_COLUMNS`, and `resolve_target(...)` to
+`route_bucket(execution_id)`, `resolve(choice)` + `resolve_params(...)` to include in
+a statement, `Target.from_row` for its `TARGET_COLUMNS`, and `resolve_target(...)` to
 resolve without starting anything.
 """
 
@@ -47,11 +47,6 @@ class RevisionChoice:
         """The alias to resolve (`live` when nothing was named); None for a revision."""
         return None if self.revision is not None else (self.alias or LIVE)
 
-    def describe(self) -> str:
-        return (
-            f"revision {self.revision}" if self.revision is not None else f"alias {self.alias_name}"
-        )
-
     def to_json(self) -> dict[str, Any]:
         if self.revision is not None:
             return {"revision": self.revision}
@@ -69,39 +64,58 @@ def route_bucket(execution_id: UUID) -> int:
     return int.from_bytes(digest, "big") % ROUTE_BUCKETS
 
 
-# The CTEs `f` (the function), `a` (the alias row), `chosen` (the revision number) and
-# `target` (one row when the function exists). Routes {"3": 90, "4": 10} are taken in
-# revision order: bucket 0-89 runs 3, 90-99 runs 4.
-RESOLVE = """
-f AS (
-    SELECT id, isolation FROM functions WHERE id = %(function_id)s
-), a AS (
-    SELECT revision, routes FROM aliases
-    WHERE function_id = %(function_id)s AND name = %(alias)s::text
-), chosen AS (
-    SELECT CASE
-        WHEN %(revision)s::integer IS NOT NULL THEN %(revision)s::integer
-        WHEN %(alias)s::text = 'latest' THEN (
-            SELECT max(revision) FROM revisions
-            WHERE function_id = %(function_id)s AND status = 'READY')
-        ELSE (
-            SELECT COALESCE(a.revision, (
-                SELECT w.revision FROM (
-                    SELECT key::integer AS revision,
-                           sum(value::integer) OVER (ORDER BY key::integer) AS upto
-                    FROM jsonb_each_text(a.routes)) w
-                WHERE w.upto > %(bucket)s ORDER BY w.revision LIMIT 1))
-            FROM a)
-    END AS revision,
-    %(alias)s::text = 'latest' OR EXISTS (SELECT 1 FROM a) AS alias_exists
-), target AS (
-    SELECT f.id AS function_id, f.isolation, chosen.alias_exists, chosen.revision,
+# The revision of a weighted alias `a` for this execution's bucket: routes
+# {"3": 90, "4": 10} are taken in revision order, bucket 0-89 runs 3, 90-99 runs 4.
+_ROUTE = """(
+        SELECT w.revision FROM (
+            SELECT key::integer AS revision,
+                   sum(value::integer) OVER (ORDER BY key::integer) AS upto
+            FROM jsonb_each_text(a.routes)) w
+        WHERE w.upto > %(bucket)s ORDER BY w.revision LIMIT 1)"""
+
+# Per kind of choice: (the join naming the alias row `a`, whether the alias exists, the
+# revision number). Each kind is its own statement text, prepared once per connection.
+_KINDS = {
+    "alias": (
+        "LEFT JOIN aliases a ON a.function_id = f.id AND a.name = %(alias)s::text",
+        "a.name IS NOT NULL",
+        f"COALESCE(a.revision, {_ROUTE})",
+    ),
+    "latest": (
+        "",
+        "true",
+        "(SELECT max(revision) FROM revisions WHERE function_id = f.id AND status = 'READY')",
+    ),
+    "revision": ("", "NULL::boolean", "%(revision)s::integer"),
+}
+
+
+def _target_cte(kind: str) -> str:
+    alias_join, alias_exists, revision = _KINDS[kind]
+    return f"""target AS (
+    SELECT f.id AS function_id, f.isolation, {alias_exists} AS alias_exists, c.revision,
            r.status, r.language, r.timeout_ms, r.memory_mb, r.fuel, r.artifact_sha256,
            r.pruned_at IS NOT NULL AS pruned
-    FROM f CROSS JOIN chosen
-    LEFT JOIN revisions r ON r.function_id = f.id AND r.revision = chosen.revision
-)
-"""
+    FROM functions f {alias_join}
+    CROSS JOIN LATERAL (SELECT {revision} AS revision) c
+    LEFT JOIN revisions r ON r.function_id = f.id AND r.revision = c.revision
+    WHERE f.id = %(function_id)s
+)"""
+
+
+TARGET_CTES = {kind: _target_cte(kind) for kind in _KINDS}
+
+
+def choice_kind(choice: RevisionChoice) -> str:
+    if choice.revision is not None:
+        return "revision"
+    return "latest" if choice.alias_name == LATEST else "alias"
+
+
+def resolve(choice: RevisionChoice) -> str:
+    """The CTE `target` that resolves `choice`: one row when the function exists."""
+    return TARGET_CTES[choice_kind(choice)]
+
 
 TARGET_COLUMNS = (
     "target.function_id, target.isolation, target.alias_exists, target.revision,"
@@ -159,7 +173,7 @@ def resolve_target(
 ) -> Target | None:
     """Resolve without starting an execution; None when the function does not exist."""
     row = conn.execute(
-        f"WITH {RESOLVE} SELECT {TARGET_COLUMNS} FROM target",
+        f"WITH {resolve(choice)} SELECT {TARGET_COLUMNS} FROM target",
         resolve_params(function_id, choice, bucket),
     ).fetchone()
     return Target.from_row(row) if row else None

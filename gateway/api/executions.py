@@ -10,6 +10,7 @@ from common.db import connection
 from common.errors import NotFound
 from common.execution import execute_function
 from db import executions as repo
+from db import functions as functions_repo
 from gateway.errors import ValidationError
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import Platform, json_body, platform
@@ -41,7 +42,7 @@ def execute(function_id: str) -> Response:
 
 def _require_function(p: Platform, fid: UUID) -> None:
     with connection(p.db) as conn:
-        if not repo.function_exists(conn, fid):
+        if not functions_repo.function_exists(conn, fid):
             raise NotFound(f"function {fid} not found")
 
 

@@ -45,7 +45,7 @@ def _lock(conn: psycopg.Connection, fid: UUID) -> None:
 
 
 def _require_function(conn: psycopg.Connection, fid: UUID) -> None:
-    if functions_repo.function_cursor(conn, fid) is None:
+    if not functions_repo.function_exists(conn, fid):
         raise NotFound(f"function {fid} not found")
 
 
