@@ -98,7 +98,11 @@ def _target_cte(kind: str) -> str:
            r.pruned_at IS NOT NULL AS pruned
     FROM functions f {alias_join}
     CROSS JOIN LATERAL (SELECT {revision} AS revision) c
-    LEFT JOIN revisions r ON r.function_id = f.id AND r.revision = c.revision
+    LEFT JOIN LATERAL (
+        SELECT * FROM revisions
+        WHERE function_id = f.id AND revision = c.revision
+        LIMIT 1  -- one primary-key lookup, never a join over the function's revisions
+    ) r ON true
     WHERE f.id = %(function_id)s
 )"""
 
