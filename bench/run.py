@@ -155,6 +155,52 @@ def compile_figures(bench: Bench, api: Api) -> None:
         )
 
 
+def echo_variant(n: int) -> str:
+    """An AssemblyScript echo whose artifact differs per n (a branch no input takes)."""
+    return (
+        "export function handle(input: string): string {\n"
+        f'  if (input.length == {1_000_000 + n}) return "v{n}";\n'
+        "  return input;\n}\n"
+    )
+
+
+def deploy_figures(bench: Bench, api: Api) -> None:
+    """A deploy: a PUT of new source, executing all along, until an execution runs the
+    new revision (p50 of 10); a rollback: the request until an execution runs the old one."""
+    fid, _ = api.register("bench-deploy", "assemblyscript", echo_variant(0))
+    deploys, rollbacks, failed = [], [], 0
+    for revision in range(2, 12):
+        body = {"name": "bench-deploy", "language": "assemblyscript"}
+        started = time.perf_counter()
+        api.session.put(
+            f"{api.base}/functions/{fid}", json={**body, "source": echo_variant(revision)}
+        ).raise_for_status()
+        while True:
+            status, raw = api.call("POST", f"/functions/{fid}/execute", {"input": {}})
+            failed += status != 200
+            if status == 200 and json.loads(raw)["revision"] == revision:
+                break
+            time.sleep(0.01)  # leave the CPU to the build
+        deploys.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        status, _ = api.call("POST", f"/functions/{fid}/rollback")
+        ran = json.loads(api.call("POST", f"/functions/{fid}/execute", {"input": {}})[1])
+        rollbacks.append((time.perf_counter() - started) * 1000)
+        if status != 200 or ran["revision"] != revision - 1:
+            raise RuntimeError(f"rollback to {revision - 1} ran {ran.get('revision')}")
+        api.call("PUT", f"/functions/{fid}/aliases/live", {"revision": "latest"})
+    deploy, rollback = summary(deploys)["p50"], summary(rollbacks)["p50"]
+    bench.figures["deploy_ms"] = {"p50": deploy, "failed_executions": failed}
+    bench.figures["rollback_ms"] = rollback
+    bench.row(
+        "deploy: AssemblyScript PUT → first execution on it",
+        f"{deploy:.0f} ms p50",
+        f"{failed} executions failed",
+        failed == 0,
+    )
+    bench.row("rollback: request → first execution on the old", f"{rollback:.1f} ms p50")
+
+
 def asc_cli(source: str) -> None:
     from builder.toolchains.assemblyscript import node_binary
     from builder.toolchains.base import TOOLCHAIN_DIR
@@ -329,9 +375,9 @@ def list_figures(bench: Bench, api: Api, url: str, fid: str) -> None:
     rows = bench.n(1_000_000, 20_000)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO executions (id, function_id, status, input, output, duration_ms,"
-            " fuel_used, started_at, completed_at, created_at)"
-            " SELECT gen_random_uuid(), %s, 'COMPLETED', '{}', '{}', 1.0, 1000,"
+            "INSERT INTO executions (id, function_id, revision, status, input, output,"
+            " duration_ms, fuel_used, started_at, completed_at, created_at)"
+            " SELECT gen_random_uuid(), %s, 1, 'COMPLETED', '{}', '{}', 1.0, 1000,"
             " now() - make_interval(secs => g), now() - make_interval(secs => g),"
             " now() - make_interval(secs => g) FROM generate_series(1, %s) g",
             (fid, rows),
@@ -419,7 +465,9 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             wasm = bytes(
                 conn.execute(
-                    "SELECT wasm_binary FROM functions WHERE id = %s", (echo_id,)
+                    "SELECT a.wasm FROM artifacts a JOIN revisions r"
+                    " ON r.artifact_sha256 = a.sha256 WHERE r.function_id = %s",
+                    (echo_id,),
                 ).fetchone()[0]
             )
         floor = in_process_floor(bench, wasm)
@@ -427,6 +475,7 @@ def main() -> None:
         cold = cold_figures(bench, api)
         container_peer(bench, cold)
         compile_figures(bench, api)
+        deploy_figures(bench, api)
         language_figures(bench, api)
         list_figures(bench, api, url, echo_id)
         rss_figures(bench, platform)

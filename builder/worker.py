@@ -1,8 +1,10 @@
 """The builder loop: take a job, mark it COMPILING, compile, validate, publish, delete.
 
-The job message is deleted only after its result is published; a transient
-failure leaves it to reappear after the visibility timeout, and a job read more
-than `max_reads` times is answered with an internal error and archived.
+Every revision's job is compiled, also when a newer revision exists: its result
+applies to its own revision (SPEC §9). The job message is deleted only after its
+result is published; a transient failure leaves it to reappear after the visibility
+timeout, and a job read more than `max_reads` times is answered with an internal
+error and archived.
 
 `concurrency` loops run side by side (threads; each compile is its own confined
 process), so one slow or hostile build holds one slot, not the queue. A build that
@@ -33,7 +35,7 @@ from common.db import transaction
 from common.errors import NilError
 from common.lifecycle import StopFlag
 from common.queue import CompilationQueues, Delivery
-from db import functions as repo
+from db import revisions as repo
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ class Builder:
         with transaction(self.db) as conn:
             current = repo.mark_compiling(conn, UUID(job.function_id), job.revision)
         if not current:
-            logger.info("job.skipped", extra={**extra, "reason": "stale or already applied"})
+            logger.info("job.skipped", extra={**extra, "reason": "deleted or already built"})
             self.queues.delete_job(delivery.msg_id)
             return
         try:

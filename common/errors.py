@@ -52,6 +52,10 @@ class FunctionNotReady(BadRequest):
     """The function is not READY; only READY functions can be executed."""
 
 
+class Conflict(NilError, status=409, error="Conflict"):
+    """The request conflicts with the current state of the resource."""
+
+
 class ServiceUnavailable(NilError, status=503, error="Service Unavailable"):
     """The platform cannot serve this request right now; try again shortly."""
 

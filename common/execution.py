@@ -4,7 +4,8 @@ Shared by every service that runs executions (the gateway's synchronous execute;
 asynchronous invocation workers next), with the metrics it records. A failure of the
 user's function is a COMPLETED request with a FAILED execution; a failure of the platform
 is a FAILED execution *and* a 503, never a lost row. The hot path costs two statements:
-one reads the function and inserts the RUNNING row, one records the outcome.
+one resolves the revision to run (db/targets.py: `live`, an alias, weighted routes or a
+revision number) and inserts the RUNNING row, one records the outcome.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from uuid import UUID
 
 import psycopg_pool
@@ -19,11 +21,13 @@ from prometheus_client import Counter, Histogram
 
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
-from common.errors import DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
+from common.errors import Conflict, DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
 from common.runners import RunnerPool
 from db import executions as repo
 from db import functions as functions_repo
-from db.records import ExecutionRecord, ExecutionTarget
+from db import revisions as revisions_repo
+from db.records import ExecutionRecord
+from db.targets import RevisionChoice, Target
 
 logger = logging.getLogger(__name__)
 
@@ -50,50 +54,88 @@ RUNNER_WAIT_SECONDS = Histogram(
 
 
 def execute_function(
-    db: psycopg_pool.ConnectionPool, runners: RunnerPool, function_id: UUID, input_value: dict
+    db: psycopg_pool.ConnectionPool,
+    runners: RunnerPool,
+    function_id: UUID,
+    input_value: dict,
+    choice: RevisionChoice | None = None,
 ) -> ExecutionRecord:
-    """Run a READY function once on `input_value` and return its finished execution.
-    Raises NotFound, FunctionNotReady, or ServiceUnavailable (recorded as FAILED)."""
+    """Run the revision `choice` names (by default `live`) once on `input_value` and
+    return its finished execution. Raises NotFound, FunctionNotReady, Conflict (a
+    pruned revision), or ServiceUnavailable (recorded as FAILED)."""
+    choice = choice or RevisionChoice()
     input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
     with connection(db) as conn:
-        started = repo.start_if_ready(conn, function_id, input_value, input_json)
+        started = repo.start_execution(
+            conn,
+            function_id,
+            choice,
+            execution_id=uuid.uuid4(),
+            input_value=input_value,
+            input_json=input_json,
+        )
     if started is None:
         raise NotFound(f"function {function_id} not found")
     target, running = started
     if running is None:
-        raise FunctionNotReady(
-            f"function {function_id} is {target.status.value}; only READY functions run"
-        )
+        raise refusal(db, target, choice)
     ids = {"executionId": str(running.id), "functionId": str(function_id)}
-    logger.info("execution.started", extra=ids)
+    language = target.language or ""
+    logger.info("execution.started", extra={**ids, "revision": target.revision})
     try:
         result = _dispatch(db, runners, target, input_json)
     except ServiceUnavailable as exc:
-        EXECUTIONS.labels(target.language, Outcome.PLATFORM_ERROR.value).inc()
+        EXECUTIONS.labels(language, Outcome.PLATFORM_ERROR.value).inc()
         _finish(db, running, None, f"platform error: {exc.message}", None, ids)
         raise
-    _observe(target.language, result)
+    _observe(language, result)
     error = None if result.outcome == Outcome.OK else result.error or result.outcome.value
     return _finish(db, running, result.output if error is None else None, error, result, ids)
 
 
+def refusal(db: psycopg_pool.ConnectionPool, target: Target, choice: RevisionChoice) -> Exception:
+    """Why `choice` resolved to nothing runnable, as the error to raise."""
+    fid = target.function_id
+    if choice.revision is None and not target.alias_exists:
+        return NotFound(f"function {fid} has no alias {choice.alias_name}")
+    if target.revision is None:  # live or latest before any revision was READY
+        with connection(db) as conn:
+            function = functions_repo.get_function(conn, fid)
+        status = function.status.value if function else "deleted"
+        revision = function.revision if function else "?"
+        return FunctionNotReady(
+            f"function {fid} has no READY revision yet (revision {revision} is {status});"
+            " only READY revisions run"
+        )
+    if target.status is None:
+        return NotFound(f"function {fid} has no revision {target.revision}")
+    if target.pruned:
+        return Conflict(f"revision {target.revision} of function {fid} was pruned")
+    return FunctionNotReady(
+        f"revision {target.revision} of function {fid} is {target.status.value};"
+        " only READY revisions run"
+    )
+
+
 def _dispatch(
-    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: ExecutionTarget, input_json: str
+    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: Target, input_json: str
 ) -> ExecuteReply:
+    sha256, limits, language = target.wasm_sha256, target.limits, target.language
+    assert sha256 is not None and limits is not None and language is not None
+
     def load_module() -> bytes:
         with connection(db) as conn:
-            wasm = functions_repo.get_wasm_binary(conn, target.id)
+            wasm = revisions_repo.get_artifact(conn, sha256)
         if wasm is None:
-            raise ServiceUnavailable("the function's artifact changed; try again")
+            raise ServiceUnavailable("the revision's artifact was pruned; try again")
         return wasm
 
     dedicated = target.isolation == "dedicated"
     waiting = time.perf_counter()
-    with runners.lease(str(target.id), dedicated=dedicated) as runner:
+    with runners.lease(str(target.function_id), dedicated=dedicated) as runner:
         RUNNER_WAIT_SECONDS.observe(time.perf_counter() - waiting)
-        assert target.wasm_sha256 is not None
-        request = ExecuteRequest(target.wasm_sha256, input_json, target.limits)
-        return runner.run(request, language=target.language, load_module=load_module)
+        request = ExecuteRequest(sha256, input_json, limits)
+        return runner.run(request, language=language, load_module=load_module)
 
 
 def _observe(language: str, result: ExecuteReply) -> None:

@@ -1,6 +1,6 @@
-"""The consumer (`python -m consumer`): applies compilation results to functions, warming
-a runner with each new artifact first (results.py, warmer.py), and sweeps executions
-lost in RUNNING (sweeper.py)."""
+"""The consumer (`python -m consumer`): applies compilation results to revisions, warming
+a runner with each new artifact first (results.py, warmer.py), and keeps house
+(housekeeping.py): sweeps executions lost in RUNNING (sweeper.py), prunes old artifacts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def main() -> None:
     from common.health_server import serve_health
     from common.logging import configure_logging
     from common.runners import make_runners
+    from consumer.housekeeping import Housekeeping, Pruner, Task
     from consumer.results import ResultConsumer
     from consumer.settings import Settings
     from consumer.sweeper import Sweeper
@@ -26,8 +27,14 @@ def main() -> None:
     # A warm-up is bounded well inside the visibility timeout; one result per read, so
     # a result does not wait unseen behind a long warm-up of another.
     warmer = ArtifactWarmer(make_runners(settings), timeout_seconds=visibility * 0.75)
+    housekeeping = Housekeeping(
+        [
+            Task("sweep", Sweeper(db).sweep, every_seconds=10),
+            Task("prune", Pruner(db).prune, every_seconds=60),
+        ]
+    )
     consumer = ResultConsumer(
-        db, visibility_timeout=visibility, warmer=warmer, sweeper=Sweeper(db), batch_size=1
+        db, visibility_timeout=visibility, warmer=warmer, housekeeping=housekeeping, batch_size=1
     )
     consumer.stop_flag.install_signal_handlers()
     server = serve_health(

@@ -17,3 +17,9 @@ WARM_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 20, 40),
 )
 SWEPT = Counter("nil_executions_swept_total", "Executions failed by the sweeper (lost)")
+PRUNED = Counter(
+    "nil_revisions_pruned_total", "Revisions whose artifact was pruned (no alias, 10 newer READY)"
+)
+ARTIFACTS_DELETED = Counter(
+    "nil_artifacts_deleted_total", "Artifacts deleted once no revision pointed at them"
+)

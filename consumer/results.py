@@ -24,10 +24,10 @@ from common.db import transaction
 from common.errors import NilError
 from common.lifecycle import StopFlag
 from common.queue import CompilationQueues, Delivery
+from consumer.housekeeping import Housekeeping
 from consumer.metrics import LAG_SECONDS, RESULTS
-from consumer.sweeper import Sweeper
 from consumer.warmer import ArtifactWarmer
-from db import functions as repo
+from db import revisions as repo
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,11 @@ class ResultConsumer:
         max_reads: int = 5,
         poll_seconds: int = 1,
         warmer: ArtifactWarmer | None = None,
-        sweeper: Sweeper | None = None,
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         self.db = db
         self.warmer = warmer
-        self.sweeper = sweeper
+        self.housekeeping = housekeeping
         self.queues = CompilationQueues(db)
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
@@ -63,8 +63,8 @@ class ResultConsumer:
         applied = 0
         while not self.stop_flag.stopping:
             try:
-                if self.sweeper is not None:
-                    self.sweeper.sweep_if_due()
+                if self.housekeeping is not None:
+                    self.housekeeping.run_due()
                 batch = self.queues.read_results(
                     vt=self.visibility_timeout,
                     qty=self.batch_size,

@@ -1,11 +1,10 @@
 """The stale-execution sweeper: executions left RUNNING past their function's timeout
 plus a margin (their runner or gateway died mid-call) are failed with a platform error,
-so none stays RUNNING forever (SPEC §5). The consumer's loop runs it when it is due."""
+so none stays RUNNING forever (SPEC §5). A task of the consumer's housekeeping."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 import psycopg_pool
 
@@ -17,24 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 class Sweeper:
-    def __init__(
-        self,
-        db: psycopg_pool.ConnectionPool,
-        *,
-        every_seconds: float = 10.0,
-        margin_ms: int = 30_000,
-    ) -> None:
+    def __init__(self, db: psycopg_pool.ConnectionPool, *, margin_ms: int = 30_000) -> None:
         self.db = db
-        self.every_seconds = every_seconds
         self.margin_ms = margin_ms
-        self._swept_at = float("-inf")
-
-    def sweep_if_due(self) -> int:
-        now = time.monotonic()
-        if now - self._swept_at < self.every_seconds:
-            return 0
-        self._swept_at = now
-        return self.sweep()
 
     def sweep(self) -> int:
         """Fail executions stuck in RUNNING; returns how many."""

@@ -4,82 +4,77 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
-from common.contracts import ExecutionStatus, FunctionStatus, Limits
+from common.contracts import ExecutionStatus
 from db.pages import fetch_page
-from db.records import ExecutionRecord, ExecutionSummary, ExecutionTarget, PageCursor
+from db.records import ExecutionRecord, ExecutionSummary, PageCursor
+from db.targets import (
+    TARGET_COLUMNS,
+    TARGET_CTES,
+    RevisionChoice,
+    Target,
+    choice_kind,
+    resolve_params,
+    route_bucket,
+)
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
 
-def get_target(conn: psycopg.Connection, function_id: UUID) -> ExecutionTarget | None:
-    row = conn.execute(
-        "SELECT status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation"
-        " FROM functions WHERE id = %s",
-        (function_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    return _target(function_id, row)
-
-
-def _target(function_id: UUID, row: tuple) -> ExecutionTarget:
-    """From (status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation, …)."""
-    status, language, timeout_ms, memory_mb, fuel, sha, isolation = row[:7]
-    return ExecutionTarget(
-        function_id,
-        FunctionStatus(status),
-        language,
-        Limits(timeout_ms, memory_mb, fuel),
-        sha,
-        isolation,
-    )
-
-
-_START = """
-WITH f AS (
-    SELECT id, status, language, timeout_ms, memory_mb, fuel, wasm_sha256, isolation
-    FROM functions WHERE id = %(function_id)s
-), started AS (
-    INSERT INTO executions (id, function_id, status, input, started_at)
-    SELECT %(id)s, f.id, 'RUNNING', %(input)s::jsonb, now() FROM f
-    WHERE f.status = 'READY' AND f.wasm_sha256 IS NOT NULL
-    RETURNING id, started_at, created_at
+def _start_statement(target_cte: str) -> str:
+    return f"""
+WITH {target_cte}, started AS (
+    INSERT INTO executions (id, function_id, revision, status, input, started_at)
+    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now()
+    FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+    RETURNING started_at, created_at
 )
-SELECT f.status, f.language, f.timeout_ms, f.memory_mb, f.fuel, f.wasm_sha256, f.isolation,
-       started.id, started.started_at, started.created_at
-FROM f LEFT JOIN started ON true
+SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
+FROM target LEFT JOIN started ON true
 """
 
 
-def start_if_ready(
-    conn: psycopg.Connection, function_id: UUID, input_value: dict, input_json: str
-) -> tuple[ExecutionTarget, ExecutionRecord | None] | None:
-    """In one statement: read the function and, if it is READY, insert its execution as
-    RUNNING. None when the function does not exist; no record when it is not READY."""
+_START = {kind: _start_statement(cte) for kind, cte in TARGET_CTES.items()}
+
+
+def start_execution(
+    conn: psycopg.Connection,
+    function_id: UUID,
+    choice: RevisionChoice,
+    *,
+    execution_id: UUID,
+    input_value: dict,
+    input_json: str,
+) -> tuple[Target, ExecutionRecord | None] | None:
+    """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
+    revision can run, insert its execution as RUNNING. None when the function does not
+    exist; no record when the choice resolved to nothing runnable."""
     # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
     # the outcome flushes the WAL up to it before any client sees a 200. Pipelined, the
     # four statements cost one round trip.
+    params = {
+        **resolve_params(function_id, choice, route_bucket(execution_id)),
+        "id": execution_id,
+        "input": input_json,
+    }
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
-        cursor = conn.execute(
-            _START, {"function_id": function_id, "id": uuid.uuid4(), "input": input_json}
-        )
+        cursor = conn.execute(_START[choice_kind(choice)], params)
     row = cursor.fetchone()
     if row is None:
         return None
-    target = _target(function_id, row)
-    eid, started, created = row[7:]
-    if eid is None:
+    target = Target.from_row(row)
+    started, created = row[11:]
+    if started is None:
         return target, None
     record = ExecutionRecord(
-        id=eid,
+        id=execution_id,
         function_id=function_id,
+        revision=target.revision,
         status=ExecutionStatus.RUNNING,
         input=input_value,
         output=None,
@@ -162,8 +157,10 @@ def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
     cur = conn.execute(
         "UPDATE executions e SET status = 'FAILED', completed_at = now(),"
         " error_message = 'platform error: the execution was lost (runner or gateway failed)'"
-        " FROM functions f WHERE e.function_id = f.id AND e.status = 'RUNNING'"
-        " AND e.started_at < now() - make_interval(secs => (f.timeout_ms + %s) / 1000.0)",
+        " FROM functions f JOIN revisions r ON r.function_id = f.id"
+        " WHERE e.function_id = f.id AND r.revision = COALESCE(e.revision, f.revision)"
+        " AND e.status = 'RUNNING'"
+        " AND e.started_at < now() - make_interval(secs => (r.timeout_ms + %s) / 1000.0)",
         (margin_ms,),
     )
     return cur.rowcount

@@ -1,79 +1,128 @@
-"""Every statement on the functions table. Callers pass a connection inside their
-transaction; nothing here commits."""
+"""Every statement on the functions table, and the creation of revisions by POST and
+PUT (SPEC §9). Callers pass a connection inside their transaction; nothing here commits.
+
+A function is read through the view `function_heads`: its own fields joined to its
+newest revision and to the revision `live` points at. Writers that change a function's
+revisions or aliases first lock its row (`lock_function`, FOR NO KEY UPDATE — which
+executions' foreign-key checks do not wait for), so revision numbers are dense and the
+pruner never races an alias change.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from enum import StrEnum
+from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from common.contracts import CompilationResult, FunctionStatus
+from common.contracts import FunctionStatus
+from db import aliases
 from db.pages import fetch_page
 from db.records import FunctionRecord, FunctionSpec, FunctionSummary, PageCursor
 
-_RETURNING = f"RETURNING {FunctionRecord.COLUMNS}"
+VIEW = "function_heads"
 
 
-class ApplyOutcome(StrEnum):
-    APPLIED = "applied"
-    STALE = "stale"  # the function has moved on to a newer revision
-    MISSING = "missing"  # the function was deleted
+@dataclass(frozen=True)
+class Update:
+    """What a PUT did: the function as it is now, and whether it made a revision that
+    must be compiled (`compile`) or one that is READY at once (`reused_artifact`)."""
+
+    function: FunctionRecord
+    new_revision: bool
+    compile: bool
 
 
 def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRecord:
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "INSERT INTO functions (id, name, description, language, source,"
-            " timeout_ms, memory_mb, fuel, isolation)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) " + _RETURNING,
-            (
-                uuid.uuid4(),
-                spec.name,
-                spec.description,
-                spec.language,
-                spec.source,
-                spec.limits.timeout_ms,
-                spec.limits.memory_mb,
-                spec.limits.fuel,
-                spec.isolation,
-            ),
-        )
-        .fetchone()
+    """The function, its revision 1 (PENDING) and its `live` alias (following latest)."""
+    function_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO functions (id, name, description, isolation, revision)"
+        " VALUES (%s, %s, %s, %s, 1)",
+        (function_id, spec.name, spec.description, spec.isolation),
     )
-    return FunctionRecord.from_row(row)
+    _insert_pending_revision(conn, function_id, 1, spec)
+    aliases.create_live(conn, function_id)
+    found = get_function(conn, function_id)
+    assert found is not None
+    return found
 
 
-def get_function(
-    conn: psycopg.Connection, function_id: UUID, *, lock: bool = False
-) -> FunctionRecord | None:
-    suffix = " FOR UPDATE" if lock else ""
+def _insert_pending_revision(
+    conn: psycopg.Connection, function_id: UUID, revision: int, spec: FunctionSpec
+) -> None:
+    conn.execute(
+        "INSERT INTO revisions (function_id, revision, language, source, timeout_ms,"
+        " memory_mb, fuel, env) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            function_id,
+            revision,
+            spec.language,
+            spec.source,
+            spec.limits.timeout_ms,
+            spec.limits.memory_mb,
+            spec.limits.fuel,
+            Jsonb(spec.env),
+        ),
+    )
+
+
+def _insert_ready_revision(
+    conn: psycopg.Connection, head: FunctionRecord, revision: int, spec: FunctionSpec
+) -> None:
+    """A revision that runs `head`'s artifact under new limits or env: READY at once."""
+    conn.execute(
+        "INSERT INTO revisions (function_id, revision, language, source, timeout_ms,"
+        " memory_mb, fuel, env, status, artifact_sha256, wasm_size, wasm_sha256, built_at)"
+        " SELECT function_id, %s, language, source, %s, %s, %s, %s, 'READY',"
+        " artifact_sha256, wasm_size, wasm_sha256, now()"
+        " FROM revisions WHERE function_id = %s AND revision = %s",
+        (
+            revision,
+            spec.limits.timeout_ms,
+            spec.limits.memory_mb,
+            spec.limits.fuel,
+            Jsonb(spec.env),
+            head.id,
+            head.revision,
+        ),
+    )
+
+
+def get_function(conn: psycopg.Connection, function_id: UUID) -> FunctionRecord | None:
     row = (
         conn.cursor(row_factory=dict_row)
-        .execute(
-            f"SELECT {FunctionRecord.COLUMNS} FROM functions WHERE id = %s{suffix}", (function_id,)
-        )
+        .execute(f"SELECT {FunctionRecord.COLUMNS} FROM {VIEW} WHERE id = %s", (function_id,))
         .fetchone()
     )
     return FunctionRecord.from_row(row) if row else None
 
 
-def get_wasm_binary(conn: psycopg.Connection, function_id: UUID) -> bytes | None:
-    row = conn.execute(
-        "SELECT wasm_binary FROM functions WHERE id = %s AND status = 'READY'", (function_id,)
+def function_exists(conn: psycopg.Connection, function_id: UUID) -> bool:
+    found = conn.execute("SELECT 1 FROM functions WHERE id = %s", (function_id,)).fetchone()
+    return found is not None
+
+
+def lock_function(conn: psycopg.Connection, function_id: UUID) -> bool:
+    """Lock the function's row for a change of its revisions or aliases; False if unknown."""
+    found = conn.execute(
+        "SELECT 1 FROM functions WHERE id = %s FOR NO KEY UPDATE", (function_id,)
     ).fetchone()
-    return bytes(row[0]) if row and row[0] is not None else None
+    return found is not None
+
+
+def touch_function(conn: psycopg.Connection, function_id: UUID) -> None:
+    conn.execute("UPDATE functions SET updated_at = now() WHERE id = %s", (function_id,))
 
 
 def list_functions(
     conn: psycopg.Connection, *, limit: int, before: PageCursor | None
 ) -> list[FunctionSummary]:
     """Newest first, served by the (created_at, id) index."""
-    return fetch_page(conn, FunctionSummary, "functions", limit=limit, before=before)
+    return fetch_page(conn, FunctionSummary, VIEW, limit=limit, before=before)
 
 
 def function_cursor(conn: psycopg.Connection, function_id: UUID) -> PageCursor | None:
@@ -84,96 +133,42 @@ def function_cursor(conn: psycopg.Connection, function_id: UUID) -> PageCursor |
 
 def update_function(
     conn: psycopg.Connection, function_id: UUID, spec: FunctionSpec
-) -> tuple[FunctionRecord, bool] | None:
-    """Replace a function's settings. Returns (record, recompile) or None when unknown.
-
-    A change of source or language starts a new revision: PENDING, artifact cleared.
-    """
-    current = get_function(conn, function_id, lock=True)
-    if current is None:
+) -> Update | None:
+    """PUT (SPEC §9): a new source or language is a new revision to compile; new limits
+    or env only, a new revision READY at once on the newest revision's artifact (and
+    `live` moves to it unless pinned); anything else changes the function, not its
+    revisions. None when the function does not exist."""
+    if not lock_function(conn, function_id):
         return None
-    recompile = current.source != spec.source or current.language != spec.language
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "UPDATE functions SET name = %(name)s, description = %(description)s,"
-            " language = %(language)s, source = %(source)s, timeout_ms = %(timeout_ms)s,"
-            " memory_mb = %(memory_mb)s, fuel = %(fuel)s, isolation = %(isolation)s,"
-            " updated_at = now(),"
-            " revision = revision + %(bump)s,"
-            " status = CASE WHEN %(recompile)s THEN 'PENDING' ELSE status END,"
-            " compile_error = CASE WHEN %(recompile)s THEN NULL ELSE compile_error END,"
-            " wasm_binary = CASE WHEN %(recompile)s THEN NULL ELSE wasm_binary END,"
-            " wasm_size = CASE WHEN %(recompile)s THEN NULL ELSE wasm_size END,"
-            " wasm_sha256 = CASE WHEN %(recompile)s THEN NULL ELSE wasm_sha256 END"
-            " WHERE id = %(id)s " + _RETURNING,
-            {
-                "id": function_id,
-                "name": spec.name,
-                "description": spec.description,
-                "language": spec.language,
-                "source": spec.source,
-                "timeout_ms": spec.limits.timeout_ms,
-                "memory_mb": spec.limits.memory_mb,
-                "fuel": spec.limits.fuel,
-                "isolation": spec.isolation,
-                "bump": 1 if recompile else 0,
-                "recompile": recompile,
-            },
-        )
-        .fetchone()
+    head = get_function(conn, function_id)
+    assert head is not None
+    new_revision = not spec.same_revision_as(head)
+    # Reuse needs a built artifact: while the newest revision builds, or after it
+    # FAILED, a change of limits alone is compiled again (to the same artifact).
+    compile = new_revision and not (spec.builds_like(head) and head.status == FunctionStatus.READY)
+    revision = head.revision + 1 if new_revision else head.revision
+    conn.execute(
+        "UPDATE functions SET name = %s, description = %s, isolation = %s, revision = %s,"
+        " updated_at = now() WHERE id = %s",
+        (spec.name, spec.description, spec.isolation, revision, function_id),
     )
-    return FunctionRecord.from_row(row), recompile
+    if compile:
+        _insert_pending_revision(conn, function_id, revision, spec)
+    elif new_revision:
+        _insert_ready_revision(conn, head, revision, spec)
+        aliases.follow_ready(conn, function_id, revision)
+    updated = get_function(conn, function_id)
+    assert updated is not None
+    return Update(updated, new_revision=new_revision, compile=compile)
 
 
 def delete_function(conn: psycopg.Connection, function_id: UUID) -> bool:
-    """Delete a function; its executions go with it (ON DELETE CASCADE)."""
+    """Delete a function; its revisions, aliases and executions go with it (CASCADE).
+    Its artifacts stay for other revisions sharing them, or until the pruner's sweep."""
     return conn.execute("DELETE FROM functions WHERE id = %s", (function_id,)).rowcount == 1
 
 
-def mark_compiling(conn: psycopg.Connection, function_id: UUID, revision: int) -> bool:
-    """PENDING → COMPILING for this revision; False when the job is stale or done."""
-    cur = conn.execute(
-        "UPDATE functions SET status = 'COMPILING', updated_at = now()"
-        " WHERE id = %s AND revision = %s AND status IN ('PENDING', 'COMPILING')",
-        (function_id, revision),
-    )
-    return cur.rowcount == 1
-
-
-def awaits_result(conn: psycopg.Connection, function_id: UUID, revision: int) -> bool:
-    """True while this revision still waits for a compilation result."""
-    row = conn.execute(
-        "SELECT 1 FROM functions WHERE id = %s AND revision = %s"
-        " AND status IN ('PENDING', 'COMPILING')",
-        (function_id, revision),
-    ).fetchone()
-    return row is not None
-
-
-def apply_result(conn: psycopg.Connection, result: CompilationResult) -> ApplyOutcome:
-    """Apply a compilation result idempotently; stale or orphaned results change nothing."""
-    binary = result.wasm_binary if result.success else None
-    cur = conn.execute(
-        "UPDATE functions SET status = %s, compile_error = %s, wasm_binary = %s,"
-        " wasm_size = %s, wasm_sha256 = %s, updated_at = now()"
-        " WHERE id = %s AND revision = %s",
-        (
-            FunctionStatus.READY if result.success else FunctionStatus.FAILED,
-            None if result.success else result.error,
-            binary,
-            len(binary) if binary is not None else None,
-            hashlib.sha256(binary).hexdigest() if binary is not None else None,
-            result.function_id,
-            result.revision,
-        ),
-    )
-    if cur.rowcount == 1:
-        return ApplyOutcome.APPLIED
-    exists = conn.execute("SELECT 1 FROM functions WHERE id = %s", (result.function_id,))
-    return ApplyOutcome.STALE if exists.fetchone() else ApplyOutcome.MISSING
-
-
 def count_by_status(conn: psycopg.Connection) -> dict[str, int]:
-    rows = conn.execute("SELECT status, count(*) FROM functions GROUP BY status").fetchall()
+    """Functions by their newest revision's status."""
+    rows = conn.execute(f"SELECT status, count(*) FROM {VIEW} GROUP BY status").fetchall()
     return {str(status): count for status, count in rows}

@@ -56,8 +56,9 @@ def all_migrations() -> list[Migration]:
     )
 
 
-def migrate(url: str) -> list[str]:
-    """Apply every pending migration; returns the versions applied now."""
+def migrate(url: str, *, until: str | None = None) -> list[str]:
+    """Apply every pending migration (up to and including `until`, for tests of a data
+    migration); returns the versions applied now."""
     applied_now = []
     with psycopg.connect(url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -67,6 +68,8 @@ def migrate(url: str) -> list[str]:
         )
         done = {row[0] for row in conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}")}
         for migration in all_migrations():
+            if until is not None and migration.version > until:
+                break
             if migration.version in done:
                 continue
             migration.apply(conn)

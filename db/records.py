@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,6 +21,9 @@ def from_columns(record: type[R], row: dict[str, Any], **derived: Any) -> R:
 
 @dataclass(frozen=True)
 class FunctionRecord:
+    """A function as the API shows it (the view `function_heads`): its own fields, its
+    newest revision's source, settings and build, and the revision `live` points at."""
+
     id: UUID
     name: str
     description: str | None
@@ -29,7 +32,9 @@ class FunctionRecord:
     status: FunctionStatus
     compile_error: str | None
     revision: int
+    live_revision: int | None
     limits: Limits
+    env: dict[str, str]
     isolation: str
     wasm_size: int | None
     wasm_sha256: str | None
@@ -38,7 +43,8 @@ class FunctionRecord:
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
-        " timeout_ms, memory_mb, fuel, isolation, wasm_size, wasm_sha256, created_at, updated_at"
+        " live_revision, timeout_ms, memory_mb, fuel, env, isolation, wasm_size, wasm_sha256,"
+        " created_at, updated_at"
     )
 
     @classmethod
@@ -71,6 +77,7 @@ class FunctionSummary:
 class ExecutionRecord:
     id: UUID
     function_id: UUID
+    revision: int | None  # None only for executions recorded before revisions existed
     status: ExecutionStatus
     input: Any
     output: Any
@@ -83,8 +90,8 @@ class ExecutionRecord:
     logs: str | None = None  # what the function printed, capped by the runner
 
     COLUMNS = (
-        "id, function_id, status, input, output, error_message, duration_ms, fuel_used,"
-        " started_at, completed_at, created_at, logs"
+        "id, function_id, revision, status, input, output, error_message, duration_ms,"
+        " fuel_used, started_at, completed_at, created_at, logs"
     )
 
     @classmethod
@@ -98,13 +105,14 @@ class ExecutionSummary:
 
     id: UUID
     function_id: UUID
+    revision: int | None
     status: ExecutionStatus
     started_at: datetime | None
     completed_at: datetime | None
     duration_ms: float | None
     created_at: datetime
 
-    COLUMNS = "id, function_id, status, started_at, completed_at, duration_ms, created_at"
+    COLUMNS = "id, function_id, revision, status, started_at, completed_at, duration_ms, created_at"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ExecutionSummary:
@@ -121,6 +129,15 @@ class FunctionSpec:
     source: str
     limits: Limits
     isolation: str = "shared"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def same_revision_as(self, head: FunctionRecord) -> bool:
+        """Whether this spec asks for exactly what `head` (the newest revision) runs."""
+        return self.builds_like(head) and self.limits == head.limits and self.env == head.env
+
+    def builds_like(self, head: FunctionRecord) -> bool:
+        """Whether this spec compiles to `head`'s artifact (same source and language)."""
+        return self.source == head.source and self.language == head.language
 
 
 @dataclass(frozen=True)
@@ -132,12 +149,64 @@ class PageCursor:
 
 
 @dataclass(frozen=True)
-class ExecutionTarget:
-    """What an execution needs to know of its function (no source, no binary)."""
+class RevisionSummary:
+    """A revision in a list: its build, no source."""
 
-    id: UUID
+    revision: int
     status: FunctionStatus
+    compile_error: str | None
     language: str
-    limits: Limits
+    wasm_size: int | None
     wasm_sha256: str | None
-    isolation: str = "shared"
+    pruned_at: datetime | None
+    created_at: datetime
+    built_at: datetime | None
+
+    COLUMNS = (
+        "revision, status, compile_error, language, wasm_size, wasm_sha256, pruned_at,"
+        " created_at, built_at"
+    )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RevisionSummary:
+        return from_columns(cls, row, status=FunctionStatus(row["status"]))
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One revision with what it runs: source, limits, env."""
+
+    summary: RevisionSummary
+    source: str
+    limits: Limits
+    env: dict[str, str]
+
+    COLUMNS = RevisionSummary.COLUMNS + ", source, timeout_ms, memory_mb, fuel, env"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RevisionRecord:
+        limits = Limits(row["timeout_ms"], row["memory_mb"], row["fuel"])
+        return cls(RevisionSummary.from_row(row), row["source"], limits, row["env"])
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """A name for revisions: one `revision`, or weighted `routes` ({3: 90, 4: 10}).
+    `latest` (computed) and `live` (pinned or following latest) are aliases too."""
+
+    name: str
+    revision: int | None
+    routes: dict[int, int] | None
+    pinned: bool
+    updated_at: datetime | None
+
+    COLUMNS = "name, revision, routes, pinned, updated_at"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AliasRecord:
+        routes = row["routes"]
+        return from_columns(
+            cls,
+            row,
+            routes={int(k): int(v) for k, v in routes.items()} if routes is not None else None,
+        )

@@ -106,7 +106,9 @@ def _function_paths() -> dict[str, Any]:
                 "functions",
                 "updateFunction",
                 "Replace a function",
-                description="A new source or language starts a new revision and rebuilds it.",
+                description="A new source or language is a new revision, built while `live` "
+                "keeps serving; new limits or env only, a new revision READY at once on the "
+                "same artifact; anything else changes no revision.",
                 requestBody=body,
                 responses={
                     "200": _ok("Updated", c.ref("Function")),
@@ -134,17 +136,19 @@ def _execution_paths() -> dict[str, Any]:
                 "executions",
                 "executeFunction",
                 "Run a READY function and wait for its result",
-                description="A failure of the function itself (trap, throw, timeout, fuel, "
-                "memory, invalid output) is a 200 with `status: FAILED` and an "
-                "`errorMessage`; a 5xx means the platform failed. A function that is not "
-                "READY is 400.",
+                description="Runs the revision `live` names, or the one `alias` or "
+                "`revision` chooses (a weighted alias decides by the execution's id). A "
+                "failure of the function itself (trap, throw, timeout, fuel, memory, invalid "
+                "output) is a 200 with `status: FAILED` and an `errorMessage`; a 5xx means "
+                "the platform failed. A function with no READY revision yet is 400.",
+                parameters=c.CHOICE_PARAMS,
                 requestBody={
                     "required": False,
                     "content": c.json_content(c.ref("ExecuteRequest")),
                 },
                 responses={
                     "200": _ok("Executed (see `status`)", c.ref("Execution")),
-                    **_errors(400, 404, 413, 503),
+                    **_errors(400, 404, 409, 413, 503),
                 },
             ),
         },
@@ -170,6 +174,89 @@ def _execution_paths() -> dict[str, Any]:
                 responses={
                     "200": _ok("The execution", c.ref("Execution")),
                     **_errors(400, 404, 503),
+                },
+            ),
+        },
+    }
+
+
+def _revision_paths() -> dict[str, Any]:
+    alias = _ok("The alias", c.ref("Alias"))
+    return {
+        "/functions/{id}/revisions": {
+            "parameters": [c.ID_PARAM],
+            "get": _operation(
+                "revisions",
+                "listRevisions",
+                "A function's revisions, newest first",
+                parameters=c.REVISION_PAGE_PARAMS,
+                responses={
+                    "200": _page("RevisionSummary", "Revisions"),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}/revisions/{revision}": {
+            "parameters": [c.ID_PARAM, c.REVISION_PARAM],
+            "get": _operation(
+                "revisions",
+                "getRevision",
+                "One revision with its source, limits and env",
+                responses={
+                    "200": _ok("The revision", c.ref("Revision")),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}/aliases": {
+            "parameters": [c.ID_PARAM],
+            "get": _operation(
+                "revisions",
+                "listAliases",
+                "A function's aliases: latest, live, then the others by name",
+                responses={
+                    "200": _ok("Aliases", {"type": "array", "items": c.ref("Alias")}),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}/aliases/{name}": {
+            "parameters": [c.ID_PARAM, c.ALIAS_PARAM],
+            "put": _operation(
+                "revisions",
+                "setAlias",
+                "Point an alias at a revision or at weighted routes",
+                description="Creates the alias or moves it, atomically: an execution runs "
+                "the old or the new target, never a mix. Setting `live` pins it.",
+                requestBody={"required": True, "content": c.json_content(c.ref("AliasRequest"))},
+                responses={"200": alias, **_errors(400, 404, 409, 413, 503)},
+            ),
+            "delete": _operation(
+                "revisions",
+                "deleteAlias",
+                "Delete an alias",
+                responses={
+                    "204": {"description": "Deleted", "headers": c.headers()},
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}/rollback": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "revisions",
+                "rollbackFunction",
+                "Pin live to the READY revision before it, or to the one named",
+                description="Nothing is rebuilt: the revision's artifact is kept (unless it "
+                "was pruned: 409). `live` stays pinned until set again or un-pinned with "
+                '`{"revision": "latest"}`.',
+                requestBody={
+                    "required": False,
+                    "content": c.json_content(c.ref("RollbackRequest")),
+                },
+                responses={
+                    "200": _ok("live, pinned", c.ref("Alias")),
+                    **_errors(400, 404, 409, 413, 503),
                 },
             ),
         },
@@ -231,7 +318,7 @@ def _system_paths() -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    return {**_function_paths(), **_execution_paths(), **_system_paths()}
+    return {**_function_paths(), **_revision_paths(), **_execution_paths(), **_system_paths()}
 
 
 def _version() -> str:

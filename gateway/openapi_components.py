@@ -24,11 +24,13 @@ from typing import Any
 from common.contracts import LANGUAGES, ExecutionStatus, FunctionStatus
 from gateway.settings import Settings
 from gateway.validation import (
+    ALIAS_PATTERN,
     DEFAULT_PAGE,
     ISOLATIONS,
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_PAGE,
+    MAX_REVISION,
 )
 
 FORWARD_COMPATIBLE = (
@@ -154,6 +156,11 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "bytes, not characters: a longer source is 413.",
                 },
                 "limits": ref("LimitsRequest"),
+                "env": {
+                    **ref("Env"),
+                    "description": "Part of the revision: a change is a new revision that "
+                    "runs the current artifact. Missing or null is {}.",
+                },
                 "isolation": ref("Isolation"),
             },
         },
@@ -167,7 +174,9 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "status",
                 "compileError",
                 "revision",
+                "liveRevision",
                 "limits",
+                "env",
                 "isolation",
                 "wasmSize",
                 "wasmSha256",
@@ -183,10 +192,17 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "status": ref("FunctionStatus"),
                 "compileError": {
                     "type": ["string", "null"],
-                    "description": "why the build FAILED; null otherwise",
+                    "description": "why the newest revision's build FAILED; null otherwise",
                 },
-                "revision": {"type": "integer", "minimum": 1},
+                "revision": {"type": "integer", "minimum": 1, "description": "the newest"},
+                "liveRevision": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "what executions run when they name no alias or revision "
+                    "(the alias `live`); null until a revision is READY",
+                },
                 "limits": ref("Limits"),
+                "env": ref("Env"),
                 "isolation": ref("Isolation"),
                 "wasmSize": {"type": ["integer", "null"], "description": "null until READY"},
                 "wasmSha256": {"type": ["string", "null"], "description": "null until READY"},
@@ -238,6 +254,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
             [
                 "id",
                 "functionId",
+                "revision",
                 "status",
                 "input",
                 "output",
@@ -252,6 +269,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
             {
                 "id": _UUID,
                 "functionId": _UUID,
+                "revision": _RAN,
                 "status": ref("ExecutionStatus"),
                 "input": ref("JsonObject"),
                 "output": {
@@ -275,15 +293,17 @@ def schemas(settings: Settings) -> dict[str, Any]:
             },
         ),
         "ExecutionSummary": _object(
-            ["id", "status", "startedAt", "completedAt", "durationMs"],
+            ["id", "revision", "status", "startedAt", "completedAt", "durationMs"],
             {
                 "id": _UUID,
+                "revision": _RAN,
                 "status": ref("ExecutionStatus"),
                 "startedAt": _NULLABLE_TS,
                 "completedAt": _NULLABLE_TS,
                 "durationMs": {"type": ["number", "null"]},
             },
         ),
+        **_revision_schemas(settings),
         **_probe_schemas(),
         "OpenApiDocument": _object(
             ["openapi", "info", "paths", "components"],
@@ -304,6 +324,100 @@ def schemas(settings: Settings) -> dict[str, Any]:
 
 
 _ANY_OBJECT = {"type": "object", "additionalProperties": True}
+_RAN = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "description": "the revision that ran (null only for executions recorded before "
+    "revisions existed)",
+}
+_REVISION_NUMBER = {"type": "integer", "minimum": 1, "maximum": MAX_REVISION}
+_ROUTE_KEY = "^[1-9][0-9]{0,9}$"
+
+
+def _revision_schemas(settings: Settings) -> dict[str, Any]:
+    summary = {
+        "revision": {"type": "integer", "minimum": 1},
+        "status": ref("FunctionStatus"),
+        "compileError": {"type": ["string", "null"], "description": "set when FAILED"},
+        "language": ref("LanguageName"),
+        "wasmSize": {"type": ["integer", "null"], "description": "null until READY"},
+        "wasmSha256": {"type": ["string", "null"], "description": "null until READY"},
+        "pruned": {
+            "type": "boolean",
+            "description": "its artifact was pruned: it can no longer run or be a target",
+        },
+        "createdAt": _TS,
+        "builtAt": {**_NULLABLE_TS, "description": "when it became READY or FAILED"},
+    }
+    routes = {
+        "type": "object",
+        "description": "Revision numbers to whole-percent weights summing to 100 (400 "
+        "otherwise); each execution takes one, decided by its id.",
+        "propertyNames": {"pattern": _ROUTE_KEY},
+        "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100},
+        "minProperties": 1,
+    }
+    return {
+        "Env": {
+            "type": "object",
+            "description": "Environment variables the function sees, names to values.",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"type": "string", "pattern": NO_NUL},
+        },
+        "RevisionSummary": _object(list(summary), summary),
+        "Revision": _object(
+            [*summary, "source", "limits", "env"],
+            {
+                **summary,
+                "source": {"type": "string"},
+                "limits": ref("Limits"),
+                "env": ref("Env"),
+            },
+            description="An immutable revision: what it runs and its build.",
+        ),
+        "Alias": _object(
+            ["name", "revision", "routes", "pinned", "updatedAt"],
+            {
+                "name": {"type": "string", "pattern": ALIAS_PATTERN},
+                "revision": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "the one revision it names; null when it has routes, or "
+                    "(latest, live) before any revision is READY",
+                },
+                "routes": {"anyOf": [{"type": "null"}, routes]},
+                "pinned": {
+                    "type": "boolean",
+                    "description": "false only for `live` while it follows `latest`, and for "
+                    "`latest` itself",
+                },
+                "updatedAt": {**_NULLABLE_TS, "description": "when it last moved"},
+            },
+            description="A name for revisions. `latest` (read-only) is the newest READY "
+            "revision; `live` is what executions run by default.",
+        ),
+        "AliasRequest": {
+            "type": "object",
+            "description": "Exactly one of `revision` and `routes` (400 otherwise). Every "
+            "revision named must exist (400) and be READY and not pruned (409). "
+            f"The whole body is at most {mib(settings.max_body_bytes)} (413).",
+            "properties": {
+                "revision": {
+                    "anyOf": [_REVISION_NUMBER, {"type": "string", "enum": ["latest"]}],
+                    "description": 'A revision number; `"latest"` (for `live` only) un-pins '
+                    "it: it follows the newest READY revision again.",
+                },
+                "routes": {**routes, "description": routes["description"] + " Not for live."},
+            },
+        },
+        "RollbackRequest": {
+            "type": "object",
+            "description": "Without `revision`: the READY revision before the current live one.",
+            "properties": {"revision": _REVISION_NUMBER},
+        },
+    }
+
+
 _UP_DOWN = {"type": "string", "enum": ["UP", "DOWN"]}
 
 
@@ -387,10 +501,14 @@ def responses(settings: Settings) -> dict[str, Any]:
             "API keys are on (NIL_API_KEYS) and `Authorization: Bearer <key>` is missing or "
             "not a valid key."
         ),
-        "NotFound": _error("No such function or execution (or `before` row)."),
+        "NotFound": _error(
+            "No such function, execution, revision or alias (or `before` row). A function "
+            "is looked up before the rest of the request is checked."
+        ),
         "Conflict": _error(
             "Conflicts with the current state: a route taken, an alias or rollback to a "
-            "revision that is not READY, an Idempotency-Key reused with a different input."
+            "revision that is not READY or was pruned (or nothing to roll back to), an "
+            "Idempotency-Key reused with a different input."
         ),
         "PayloadTooLarge": _error(
             f"Too large: the body is over {settings.max_body_bytes} bytes "
@@ -417,6 +535,51 @@ ID_PARAM = {
     "schema": _UUID,
     "description": "not a UUID is 400",
 }
+REVISION_PARAM = {
+    "name": "revision",
+    "in": "path",
+    "required": True,
+    "schema": _REVISION_NUMBER,
+    "description": "a revision number; not one is 400",
+}
+ALIAS_PARAM = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": ALIAS_PATTERN},
+    "description": "an alias name; `latest` cannot be set or deleted, `live` cannot be "
+    "deleted (400)",
+}
+CHOICE_PARAMS = [
+    {
+        "name": "alias",
+        "in": "query",
+        "description": "run the revision this alias names (default `live`); an unknown alias "
+        "is 404. Not with `revision` (400).",
+        "schema": {"type": "string", "pattern": ALIAS_PATTERN},
+    },
+    {
+        "name": "revision",
+        "in": "query",
+        "description": "run this revision; an unknown one is 404, one not READY 400, a "
+        "pruned one 409",
+        "schema": _REVISION_NUMBER,
+    },
+]
+REVISION_PAGE_PARAMS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"page size; outside 1..{MAX_PAGE} is 400",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "revisions older than this revision number",
+        "schema": _REVISION_NUMBER,
+    },
+]
 PAGE_PARAMS = [
     {
         "name": "limit",

@@ -31,12 +31,13 @@ def resolve_cursor(
 
 
 def page_response(
-    items: list[dict[str, Any]], page: Page, endpoint: str, **values: Any
+    items: list[dict[str, Any]], page: Page, endpoint: str, *, key: str = "id", **values: Any
 ) -> Response:
+    """The items, with a Link to the next page (before the last item's `key`) if full."""
     from flask import jsonify
 
     response = jsonify(items)
     if len(items) == page.limit:
-        next_url = url_for(endpoint, limit=page.limit, before=items[-1]["id"], **values)
+        next_url = url_for(endpoint, limit=page.limit, before=items[-1][key], **values)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     return response

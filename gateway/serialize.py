@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from db.records import ExecutionRecord, ExecutionSummary, FunctionRecord, FunctionSummary
+from db.records import (
+    AliasRecord,
+    ExecutionRecord,
+    ExecutionSummary,
+    FunctionRecord,
+    FunctionSummary,
+    RevisionRecord,
+    RevisionSummary,
+)
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -24,7 +32,9 @@ def function_json(f: FunctionRecord) -> dict[str, Any]:
         "status": f.status.value,
         "compileError": f.compile_error,
         "revision": f.revision,
+        "liveRevision": f.live_revision,
         "limits": f.limits.to_json(),
+        "env": f.env,
         "isolation": f.isolation,
         "wasmSize": f.wasm_size,
         "wasmSha256": f.wasm_sha256,
@@ -48,6 +58,7 @@ def execution_json(e: ExecutionRecord) -> dict[str, Any]:
     return {
         "id": str(e.id),
         "functionId": str(e.function_id),
+        "revision": e.revision,
         "status": e.status.value,
         "input": e.input,
         "output": e.output,
@@ -64,8 +75,42 @@ def execution_json(e: ExecutionRecord) -> dict[str, Any]:
 def execution_summary_json(e: ExecutionSummary) -> dict[str, Any]:
     return {
         "id": str(e.id),
+        "revision": e.revision,
         "status": e.status.value,
         "startedAt": timestamp(e.started_at),
         "completedAt": timestamp(e.completed_at),
         "durationMs": e.duration_ms,
+    }
+
+
+def revision_summary_json(r: RevisionSummary) -> dict[str, Any]:
+    return {
+        "revision": r.revision,
+        "status": r.status.value,
+        "compileError": r.compile_error,
+        "language": r.language,
+        "wasmSize": r.wasm_size,
+        "wasmSha256": r.wasm_sha256,
+        "pruned": r.pruned_at is not None,
+        "createdAt": timestamp(r.created_at),
+        "builtAt": timestamp(r.built_at),
+    }
+
+
+def revision_json(r: RevisionRecord) -> dict[str, Any]:
+    return {
+        **revision_summary_json(r.summary),
+        "source": r.source,
+        "limits": r.limits.to_json(),
+        "env": r.env,
+    }
+
+
+def alias_json(a: AliasRecord) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "revision": a.revision,
+        "routes": {str(k): v for k, v in a.routes.items()} if a.routes is not None else None,
+        "pinned": a.pinned,
+        "updatedAt": timestamp(a.updated_at),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID
 from common.contracts import LANGUAGES, Limits
 from common.jsonvalues import unstorable_reason
 from db.records import FunctionSpec
+from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
 
 MAX_NAME_CHARS = 255
@@ -18,6 +20,10 @@ MAX_DESCRIPTION_CHARS = 4096
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 ISOLATIONS = ("shared", "dedicated")
+ALIAS_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
+MAX_REVISION = 2**31 - 1
+_ALIAS = re.compile(ALIAS_PATTERN)
+_REVISION = re.compile("^[1-9][0-9]{0,9}$")
 _LIMIT_FIELDS = {"timeoutMs": "timeout_ms", "memoryMb": "memory_mb", "fuel": "fuel"}
 
 
@@ -32,6 +38,7 @@ class Page:
     limit: int
     before_id: UUID | None = None
     before_time: datetime | None = None
+    before_revision: int | None = None
 
 
 def parse_uuid(text: str, what: str = "id") -> UUID:
@@ -90,7 +97,22 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     isolation = body.get("isolation") or "shared"
     if isolation not in ISOLATIONS:
         raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
-    return FunctionSpec(name, description, language, source, limits, isolation)
+    env = parse_env(body.get("env"))
+    return FunctionSpec(name, description, language, source, limits, isolation, env)
+
+
+def parse_env(raw: Any) -> dict[str, str]:
+    """`env`: an object of strings; missing or null is {}. (Names and sizes are checked
+    with configuration, SPEC §12.)"""
+    if raw is None:
+        return {}
+    raw = require_object(raw, "env")
+    for key, value in raw.items():
+        check_storable(key, "env names")
+        if not isinstance(value, str):
+            raise ValidationError(f"env.{key[:64]} must be a string")
+        check_storable(value, f"env.{key[:64]}")
+    return dict(raw)
 
 
 def parse_limits(raw: Any, policy: LimitPolicy) -> Limits:
@@ -136,7 +158,7 @@ def parse_execute_input(body: Any, *, max_input_bytes: int) -> dict[str, Any]:
     return value
 
 
-def parse_page(args: dict[str, str]) -> Page:
+def parse_limit(args: dict[str, str]) -> int:
     raw_limit = args.get("limit", str(DEFAULT_PAGE))
     try:
         limit = int(raw_limit)
@@ -144,6 +166,11 @@ def parse_page(args: dict[str, str]) -> Page:
         raise ValidationError("limit must be an integer") from None
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
+
+
+def parse_page(args: dict[str, str]) -> Page:
+    limit = parse_limit(args)
     before = args.get("before")
     if not before:
         return Page(limit)
@@ -158,3 +185,100 @@ def parse_page(args: dict[str, str]) -> Page:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return Page(limit, before_time=moment)
+
+
+def parse_revision_number(value: Any, what: str = "revision") -> int:
+    """A revision number: a positive integer, in JSON or in a path or query string."""
+    if isinstance(value, str) and _REVISION.match(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REVISION:
+        raise ValidationError(f"{what} must be a revision number (an integer from 1)")
+    return value
+
+
+def parse_alias_name(name: str, *, writable: bool = False) -> str:
+    if not _ALIAS.match(name) and name != LATEST:
+        raise ValidationError(f"alias names match {ALIAS_PATTERN}, got {name[:64]!r}")
+    if writable and name == LATEST:
+        raise ValidationError("latest is the newest READY revision; it cannot be set or deleted")
+    return name
+
+
+def parse_revision_choice(args: dict[str, str]) -> RevisionChoice:
+    """`?alias=name` or `?revision=n` on anything that starts an execution."""
+    alias, revision = args.get("alias"), args.get("revision")
+    if alias is not None and revision is not None:
+        raise ValidationError("choose an alias or a revision, not both")
+    if revision is not None:
+        return RevisionChoice(revision=parse_revision_number(revision))
+    if alias is not None:
+        return RevisionChoice(alias=parse_alias_name(alias))
+    return RevisionChoice()
+
+
+@dataclass(frozen=True)
+class AliasRequest:
+    """PUT /functions/{id}/aliases/{name}: one revision, weighted routes, or (for live
+    only) `{"revision": "latest"}` to follow the newest READY revision again."""
+
+    revision: int | None = None
+    routes: dict[int, int] | None = None
+
+    @property
+    def follow_latest(self) -> bool:
+        return self.revision is None and self.routes is None
+
+    def revisions(self) -> list[int]:
+        return sorted(self.routes) if self.routes is not None else [self.revision or 0]
+
+
+def parse_alias_request(body: Any, name: str) -> AliasRequest:
+    body = require_object(body)
+    revision, routes = body.get("revision"), body.get("routes")
+    if (revision is None) == (routes is None):
+        raise ValidationError('send {"revision": n} or {"routes": {"n": weight, ...}}')
+    if revision == LATEST:
+        if name != LIVE:
+            raise ValidationError('only live can follow "latest"; name a revision')
+        return AliasRequest()
+    if revision is not None:
+        return AliasRequest(revision=parse_revision_number(revision))
+    if name == LIVE:
+        raise ValidationError("live points at one revision; split traffic with another alias")
+    return AliasRequest(routes=parse_routes(routes))
+
+
+def parse_routes(raw: Any) -> dict[int, int]:
+    """{"3": 90, "4": 10}: revision numbers to whole percentages summing to 100."""
+    raw = require_object(raw, "routes")
+    if not raw:
+        raise ValidationError("routes must name at least one revision")
+    routes = {}
+    for key, weight in raw.items():
+        if not _REVISION.match(key):
+            raise ValidationError(f"routes keys are revision numbers, got {key[:64]!r}")
+        if isinstance(weight, float) and weight.is_integer():
+            weight = int(weight)
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ValidationError(f"routes[{key}] must be a non-negative integer weight")
+        routes[int(key)] = weight
+    if sum(routes.values()) != ROUTE_BUCKETS:
+        raise ValidationError(f"routes weights must sum to {ROUTE_BUCKETS}")
+    return routes
+
+
+def parse_rollback_request(body: Any) -> int | None:
+    """`{"revision": n}`, or no body: the READY revision before live."""
+    if body is None:
+        return None
+    revision = require_object(body).get("revision")
+    return None if revision is None else parse_revision_number(revision)
+
+
+def parse_revision_page(args: dict[str, str]) -> Page:
+    """A page of revisions: `limit`, and `before=<revision number>`."""
+    before = args.get("before")
+    revision = parse_revision_number(before, "before") if before is not None else None
+    return Page(parse_limit(args), before_revision=revision)

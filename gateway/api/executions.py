@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from flask import Blueprint, Response, jsonify, request
 
 from common.db import connection
 from common.errors import NotFound
 from common.execution import execute_function
 from db import executions as repo
+from db import functions as functions_repo
+from gateway.errors import ValidationError
 from gateway.pagination import page_response, resolve_cursor
-from gateway.platform import json_body, platform
+from gateway.platform import Platform, json_body, platform
 from gateway.serialize import execution_json, execution_summary_json
-from gateway.validation import parse_execute_input, parse_page, parse_uuid
+from gateway.validation import (
+    parse_execute_input,
+    parse_page,
+    parse_revision_choice,
+    parse_uuid,
+)
 
 bp = Blueprint("executions", __name__)
 
@@ -20,10 +29,21 @@ bp = Blueprint("executions", __name__)
 def execute(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
+    try:
+        choice = parse_revision_choice(request.args)
+    except ValidationError:
+        _require_function(p, fid)  # an unknown function is 404 whatever else is asked
+        raise
     input_value = parse_execute_input(
         json_body(allow_empty=True), max_input_bytes=p.settings.max_input_bytes
     )
-    return jsonify(execution_json(execute_function(p.db, p.runners, fid, input_value)))
+    return jsonify(execution_json(execute_function(p.db, p.runners, fid, input_value, choice)))
+
+
+def _require_function(p: Platform, fid: UUID) -> None:
+    with connection(p.db) as conn:
+        if not functions_repo.function_exists(conn, fid):
+            raise NotFound(f"function {fid} not found")
 
 
 @bp.get("/functions/<function_id>/executions")
@@ -31,9 +51,8 @@ def list_executions(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
     page = parse_page(request.args)
+    _require_function(p, fid)
     with connection(p.db) as conn:
-        if repo.get_target(conn, fid) is None:
-            raise NotFound(f"function {fid} not found")
         cursor = resolve_cursor(page, lambda eid: repo.execution_cursor(conn, eid), "execution")
         rows = repo.list_executions(conn, fid, limit=page.limit, before=cursor)
     return page_response(

@@ -1,4 +1,5 @@
-"""/functions: register, list, read, replace and delete functions."""
+"""/functions: register, list, read, replace and delete functions. A POST is revision 1;
+a PUT makes a new revision when what runs changes (db/functions.py, SPEC §9)."""
 
 from __future__ import annotations
 
@@ -80,17 +81,23 @@ def update_function(function_id: str) -> Response:
     fid = parse_uuid(function_id)
     spec = _spec_from_request(p)
     with transaction(p.db) as conn:
-        updated = repo.update_function(conn, fid, spec)
-        if updated is None:
+        update = repo.update_function(conn, fid, spec)
+        if update is None:
             raise NotFound(f"function {fid} not found")
-        record, recompile = updated
-        if recompile:
+        record = update.function
+        if update.compile:
             _publish(p, conn, record)
     logger.info(
         "function.updated",
-        extra={"functionId": str(fid), "revision": record.revision, "recompile": recompile},
+        extra={
+            "functionId": str(fid),
+            "revision": record.revision,
+            "newRevision": update.new_revision,
+            "recompile": update.compile,
+            "liveRevision": record.live_revision,
+        },
     )
-    if recompile:
+    if update.compile:
         _log_published(record)
     return jsonify(function_json(record))
 

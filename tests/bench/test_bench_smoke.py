@@ -31,6 +31,8 @@ def test_bench_smoke_prints_every_figure_and_writes_json():
         "container per execution",
         "AssemblyScript echo: POST → READY",
         "AssemblyScript add: POST → READY",
+        "deploy: AssemblyScript PUT → first execution on it",
+        "rollback: request → first execution on the old",
         "GET /functions/{id}/executions",
         "idle runner RSS",
         "gateway worker RSS",

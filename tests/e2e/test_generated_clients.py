@@ -41,7 +41,7 @@ def nil_client(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert generated.returncode == 0, generated.stdout + generated.stderr
     sys.path.insert(0, str(directory))
     try:
-        names = ("models", "api.functions", "api.executions", "api.system")
+        names = ("models", "api.functions", "api.revisions", "api.executions", "api.system")
         modules = {name: importlib.import_module(f"nil_client.{name}") for name in names}
         package = importlib.import_module("nil_client")
         yield SimpleNamespace(
@@ -49,6 +49,7 @@ def nil_client(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             AuthenticatedClient=package.AuthenticatedClient,
             models=modules["models"],
             functions=_operations(modules["api.functions"]),
+            revisions=_operations(modules["api.revisions"]),
             executions=_operations(modules["api.executions"]),
             system=_operations(modules["api.system"]),
         )
@@ -119,10 +120,49 @@ def _whole_flow(nc: Any, m: Any, client: Any) -> None:
     again = m.FunctionRequest.from_dict({**fn.to_dict(), "name": "py-flow-renamed"})
     updated = nc.functions.update_function.sync(fid, client=client, body=again)
     assert (updated.name, updated.revision, updated.status) == ("py-flow-renamed", 1, fn.status)
+    deploys = _deploy_and_roll_back(nc, m, client, fid)
     deleted = nc.functions.delete_function.sync_detailed(fid, client=client)
     assert deleted.status_code == 204 and deleted.parsed is None
-    for model in (fn, fn.limits, execution, *page.parsed, *history, read, updated):
+    for model in (fn, fn.limits, execution, *page.parsed, *history, read, updated, *deploys):
         _no_undocumented_fields(model)
+
+
+def _deploy_and_roll_back(nc: Any, m: Any, client: Any, fid: uuid.UUID) -> list[Any]:
+    """Revision 2, a rollback to 1, a weighted alias, and a 409 for a FAILED target."""
+    revs = nc.revisions
+    source = ECHO_WAT.read_text().replace("1024", "2048")
+    body = m.FunctionRequest(name="py-flow", language=m.Language.WAT, source=source)
+    assert nc.functions.update_function.sync(fid, client=client, body=body).revision == 2
+    fn = _until_built(nc, client, fid)
+    assert (fn.status, fn.live_revision) == (m.FunctionStatus.READY, 2)
+    live = revs.rollback_function.sync(fid, client=client)
+    assert (live.name, live.revision, live.pinned) == ("live", 1, True)
+    ran = nc.executions.execute_function.sync(fid, client=client, body=m.ExecuteRequest())
+    assert ran.revision == 1
+    routes = m.AliasRequestRoutes.from_dict({"1": 90, "2": 10})
+    canary = revs.set_alias.sync(fid, "canary", client=client, body=m.AliasRequest(routes=routes))
+    assert canary.routes.to_dict() == {"1": 90, "2": 10} and canary.revision is None
+    picked = nc.executions.execute_function.sync(fid, client=client, alias="canary")
+    assert picked.revision in (1, 2)
+    follow = m.AliasRequest(revision=m.AliasRequestRevisionType1.LATEST)
+    assert revs.set_alias.sync(fid, "live", client=client, body=follow).revision == 2
+    aliases = revs.list_aliases.sync(fid, client=client)
+    assert [(a.name, a.revision) for a in aliases] == [("latest", 2), ("live", 2), ("canary", None)]
+    broken = m.FunctionRequest(name="py-flow", language=m.Language.WAT, source="(module (func")
+    nc.functions.update_function.sync(fid, client=client, body=broken)
+    failed = _until_built(nc, client, fid)
+    assert (failed.status, failed.revision, failed.live_revision) == (m.FunctionStatus.FAILED, 3, 2)
+    conflict = revs.set_alias.sync_detailed(
+        fid, "canary", client=client, body=m.AliasRequest(revision=3)
+    )
+    _assert_error(nc, conflict, 409, "FAILED")
+    listed = revs.list_revisions.sync(fid, client=client)
+    assert [r.revision for r in listed] == [3, 2, 1]
+    one = revs.get_revision.sync(fid, 2, client=client)
+    assert (one.source, one.status, one.env.to_dict()) == (source, m.FunctionStatus.READY, {})
+    gone = revs.delete_alias.sync_detailed(fid, "canary", client=client)
+    assert gone.status_code == 204
+    return [fn, live, ran, canary, *aliases, *listed, one]
 
 
 def _assert_error(nc: Any, response: Any, status: int, fragment: str) -> Any:

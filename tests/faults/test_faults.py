@@ -39,7 +39,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 def status_of(db, fid: str) -> str:
     with db.connection() as conn:
-        return conn.execute("SELECT status FROM functions WHERE id = %s", (fid,)).fetchone()[0]
+        return conn.execute("SELECT status FROM function_heads WHERE id = %s", (fid,)).fetchone()[0]
 
 
 def spawn(module: str, db_url: str, **env) -> subprocess.Popen:
@@ -114,7 +114,7 @@ def test_a_result_applied_but_not_deleted_is_applied_again_idempotently(
     builder.run(wait=False)
     queues = CompilationQueues(db)
     [delivery] = queues.read_results(vt=1, qty=1, poll_seconds=0)
-    from db import functions as repo
+    from db import revisions as repo
 
     with db.connection() as conn:  # the consumer updated, then died before the delete
         repo.apply_result(conn, CompilationResult.from_json(delivery.payload))

@@ -251,7 +251,9 @@ def test_no_build_reads_a_file_outside_its_job(
         if fn["status"] == "READY":
             with db.connection() as conn:
                 wasm = conn.execute(
-                    "SELECT wasm_binary FROM functions WHERE id = %s", (fid,)
+                    "SELECT a.wasm FROM artifacts a JOIN revisions r"
+                    " ON r.artifact_sha256 = a.sha256 WHERE r.function_id = %s",
+                    (fid,),
                 ).fetchone()[0]
             assert canary.token.encode() not in bytes(wasm), case
             result = client.post(f"/functions/{fid}/execute", json={"input": {}}).json

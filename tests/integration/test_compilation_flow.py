@@ -41,18 +41,17 @@ def test_create_commits_the_function_and_its_job_together(client, db):
 
 
 def test_a_rolled_back_create_leaves_neither_function_nor_job(db):
-    spec = FunctionSpec("x", None, "wat", "(module)", None)
+    spec = FunctionSpec("x", None, "wat", "(module)", _limits())
     queues = CompilationQueues(db)
     with pytest.raises(RuntimeError), transaction(db) as conn:
-        record = repo.create_function(
-            conn, spec.__class__(**{**spec.__dict__, "limits": _limits()})
-        )
+        record = repo.create_function(conn, spec)
         from common.contracts import CompilationJob
 
         queues.publish_job(conn, CompilationJob(str(record.id), 1, "wat", "(module)"))
         raise RuntimeError("crash before commit")
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM functions").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM revisions").fetchone()[0] == 0
         assert queue_messages(conn, "compilation_jobs") == []
 
 
@@ -112,35 +111,62 @@ def test_the_same_result_applied_twice_leaves_one_state(client, builder, consume
     assert first["status"] == "READY"
 
 
-def test_a_stale_revision_is_ignored(client, builder, consumer, db):
+def test_a_superseded_revision_still_gets_its_result(client, builder, consumer, db):
+    """Results apply to their own revision (SPEC §9): revision 1 finishing after
+    revision 2 was created is READY, and live runs it while revision 2 builds."""
     fid = create(client)["id"]
     builder.run(wait=False)  # result for revision 1 now waits in the queue
     updated = client.put(
         f"/functions/{fid}", json=function_body(src=source("echo.wat").replace("1024", "2048"))
     )
     assert updated.json["revision"] == 2 and updated.json["status"] == "PENDING"
-    consumer.run(wait=False)  # applies the revision-1 result: ignored
+    consumer.run(wait=False)  # applies the revision-1 result to revision 1
     fn = state(client, fid)
-    assert (fn["status"], fn["revision"], fn["wasmSha256"]) == ("PENDING", 2, None)
+    assert (fn["status"], fn["revision"], fn["liveRevision"], fn["wasmSha256"]) == (
+        "PENDING",
+        2,
+        1,
+        None,
+    )
+    assert client.get(f"/functions/{fid}/revisions/1").json["status"] == "READY"
     builder.run(wait=False)
     consumer.run(wait=False)
-    assert state(client, fid)["status"] == "READY"
+    fn = state(client, fid)
+    assert (fn["status"], fn["liveRevision"]) == ("READY", 2)
     with db.connection() as conn:
         assert queue_messages(conn, "compilation_results") == []
 
 
-def test_put_without_source_change_keeps_revision(client, compile_all, db):
+def test_put_of_name_only_keeps_the_revision(client, compile_all, db):
     fid = create(client)["id"]
     compile_all()
-    fn = client.put(f"/functions/{fid}", json=function_body(name="renamed", limits=LIMITS)).json
-    assert (fn["name"], fn["revision"], fn["status"], fn["limits"]) == (
+    fn = client.put(f"/functions/{fid}", json=function_body(name="renamed")).json
+    assert (fn["name"], fn["revision"], fn["status"], fn["liveRevision"]) == (
         "renamed",
         1,
         "READY",
-        LIMITS,
+        1,
     )
     with db.connection() as conn:
         assert queue_messages(conn, "compilation_jobs") == []
+
+
+def test_put_of_limits_only_is_a_revision_ready_at_once(client, compile_all, db):
+    fid = create(client)["id"]
+    compile_all()
+    first = state(client, fid)
+    fn = client.put(f"/functions/{fid}", json=function_body(limits=LIMITS, env={"A": "1"})).json
+    assert (fn["revision"], fn["status"], fn["liveRevision"], fn["limits"], fn["env"]) == (
+        2,
+        "READY",
+        2,
+        LIMITS,
+        {"A": "1"},
+    )
+    assert fn["wasmSha256"] == first["wasmSha256"]
+    with db.connection() as conn:
+        assert queue_messages(conn, "compilation_jobs") == []
+        assert conn.execute("SELECT count(*) FROM artifacts").fetchone()[0] == 1
 
 
 def test_delete_before_compile_drops_the_job(client, builder, db):

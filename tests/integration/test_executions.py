@@ -124,7 +124,15 @@ def test_history_is_newest_first_and_paginates(client, ready):
     ids = [execute(client, fid, {"input": {"n": i}}).json["id"] for i in range(4)]
     history = client.get(f"/functions/{fid}/executions").json
     assert [e["id"] for e in history] == ids[::-1]
-    assert set(history[0]) == {"id", "status", "startedAt", "completedAt", "durationMs"}
+    assert set(history[0]) == {
+        "id",
+        "revision",
+        "status",
+        "startedAt",
+        "completedAt",
+        "durationMs",
+    }
+    assert history[0]["revision"] == 1
     older = client.get(f"/functions/{fid}/executions?limit=2&before={ids[2]}").json
     assert [e["id"] for e in older] == [ids[1], ids[0]]
 

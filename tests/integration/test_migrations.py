@@ -1,4 +1,6 @@
+import hashlib
 import threading
+import uuid
 
 import psycopg
 
@@ -10,20 +12,42 @@ EXPECTED_COLUMNS = {
         ("id", "uuid", "NO"),
         ("name", "text", "NO"),
         ("description", "text", "YES"),
-        ("language", "text", "NO"),
-        ("source", "text", "NO"),
-        ("status", "USER-DEFINED", "NO"),
-        ("compile_error", "text", "YES"),
         ("revision", "integer", "NO"),
-        ("timeout_ms", "integer", "NO"),
-        ("memory_mb", "integer", "NO"),
-        ("fuel", "bigint", "NO"),
-        ("wasm_binary", "bytea", "YES"),
-        ("wasm_size", "integer", "YES"),
-        ("wasm_sha256", "text", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("updated_at", "timestamp with time zone", "NO"),
         ("isolation", "text", "NO"),
+    ],
+    "revisions": [
+        ("function_id", "uuid", "NO"),
+        ("revision", "integer", "NO"),
+        ("language", "text", "NO"),
+        ("source", "text", "NO"),
+        ("timeout_ms", "integer", "NO"),
+        ("memory_mb", "integer", "NO"),
+        ("fuel", "bigint", "NO"),
+        ("env", "jsonb", "NO"),
+        ("status", "USER-DEFINED", "NO"),
+        ("compile_error", "text", "YES"),
+        ("artifact_sha256", "text", "YES"),
+        ("wasm_size", "integer", "YES"),
+        ("wasm_sha256", "text", "YES"),
+        ("pruned_at", "timestamp with time zone", "YES"),
+        ("created_at", "timestamp with time zone", "NO"),
+        ("built_at", "timestamp with time zone", "YES"),
+    ],
+    "artifacts": [
+        ("sha256", "text", "NO"),
+        ("wasm", "bytea", "NO"),
+        ("size", "integer", "NO"),
+        ("created_at", "timestamp with time zone", "NO"),
+    ],
+    "aliases": [
+        ("function_id", "uuid", "NO"),
+        ("name", "text", "NO"),
+        ("revision", "integer", "YES"),
+        ("routes", "jsonb", "YES"),
+        ("pinned", "boolean", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
     ],
     "executions": [
         ("id", "uuid", "NO"),
@@ -38,7 +62,49 @@ EXPECTED_COLUMNS = {
         ("completed_at", "timestamp with time zone", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("logs", "text", "YES"),
+        ("revision", "integer", "YES"),
     ],
+    "function_heads": [
+        ("id", "uuid", "YES"),
+        ("name", "text", "YES"),
+        ("description", "text", "YES"),
+        ("isolation", "text", "YES"),
+        ("revision", "integer", "YES"),
+        ("created_at", "timestamp with time zone", "YES"),
+        ("updated_at", "timestamp with time zone", "YES"),
+        ("language", "text", "YES"),
+        ("source", "text", "YES"),
+        ("status", "USER-DEFINED", "YES"),
+        ("compile_error", "text", "YES"),
+        ("timeout_ms", "integer", "YES"),
+        ("memory_mb", "integer", "YES"),
+        ("fuel", "bigint", "YES"),
+        ("env", "jsonb", "YES"),
+        ("wasm_size", "integer", "YES"),
+        ("wasm_sha256", "text", "YES"),
+        ("live_revision", "integer", "YES"),
+    ],
+}
+EXPECTED_INDEXES = {
+    "functions_pkey",
+    "functions_created_idx",
+    "executions_pkey",
+    "executions_function_created_idx",
+    "executions_running_idx",
+    "revisions_pkey",
+    "revisions_ready_idx",
+    "revisions_artifact_idx",
+    "artifacts_pkey",
+    "aliases_pkey",
+    "nil_schema_migrations_pkey",
+}
+# (table, constraint) -> ON DELETE action: c = CASCADE, a = NO ACTION
+EXPECTED_FOREIGN_KEYS = {
+    ("executions", "executions_function_id_fkey"): "c",
+    ("revisions", "revisions_function_id_fkey"): "c",
+    ("revisions", "revisions_artifact_sha256_fkey"): "a",
+    ("aliases", "aliases_function_id_fkey"): "c",
+    ("aliases", "aliases_function_id_revision_fkey"): "c",
 }
 
 
@@ -61,11 +127,15 @@ def schema_of(url: str) -> dict:
             r[0]
             for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
         }
-        fk = conn.execute(
-            "SELECT confdeltype FROM pg_constraint WHERE conname = 'executions_function_id_fkey'"
-        ).fetchone()
+        fks = {
+            (table, name): action
+            for table, name, action in conn.execute(
+                "SELECT conrelid::regclass::text, conname, confdeltype FROM pg_constraint"
+                " WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+            )
+        }
         queues = {r[0] for r in conn.execute("SELECT queue_name FROM pgmq.list_queues()")}
-    return {"columns": columns, "enums": enums, "indexes": indexes, "fk": fk, "queues": queues}
+    return {"columns": columns, "enums": enums, "indexes": indexes, "fks": fks, "queues": queues}
 
 
 def test_migrations_produce_exactly_the_expected_schema(fresh_database):
@@ -76,12 +146,8 @@ def test_migrations_produce_exactly_the_expected_schema(fresh_database):
         ("execution_status", ["PENDING", "RUNNING", "COMPLETED", "FAILED"]),
         ("function_status", ["PENDING", "COMPILING", "READY", "FAILED"]),
     ]
-    assert {
-        "functions_created_idx",
-        "executions_function_created_idx",
-        "executions_running_idx",
-    } <= schema["indexes"]
-    assert schema["fk"] == ("c",)  # ON DELETE CASCADE
+    assert schema["indexes"] == EXPECTED_INDEXES
+    assert schema["fks"] == EXPECTED_FOREIGN_KEYS
     assert schema["queues"] == {"compilation_jobs", "compilation_results"}
 
 
@@ -109,3 +175,57 @@ def test_two_concurrent_migrations_apply_each_step_once(fresh_database):
     with psycopg.connect(fresh_database) as conn:
         count = conn.execute("SELECT count(*) FROM nil_schema_migrations").fetchone()[0]
     assert count == len(all_migrations())
+
+
+LEGACY_WASM = bytes.fromhex("0061736d01000000")  # what 0005 stored on the function row
+
+
+def test_existing_functions_become_their_current_revision(fresh_database):
+    """0006 turns each function into its current revision, artifact and all: READY
+    functions keep serving (live points at them); others wait as they did."""
+    migrate(fresh_database, until="0005_execution_logs")
+    sha = hashlib.sha256(LEGACY_WASM).hexdigest()
+    ready, failed, twin = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(fresh_database) as conn:
+        for fid, status, revision, error in (
+            (ready, "READY", 3, None),
+            (failed, "FAILED", 1, "boom"),
+            (twin, "READY", 1, None),
+        ):
+            wasm = LEGACY_WASM if status == "READY" else None
+            conn.execute(
+                "INSERT INTO functions (id, name, language, source, status, compile_error,"
+                " revision, timeout_ms, memory_mb, fuel, wasm_binary, wasm_size, wasm_sha256)"
+                " VALUES (%s, 'f', 'wat', '(module)', %s, %s, %s, 1000, 16, 1000, %s, %s, %s)",
+                (fid, status, error, revision, wasm, wasm and len(wasm), wasm and sha),
+            )
+        conn.execute(
+            "INSERT INTO executions (id, function_id, status, input)"
+            " VALUES (%s, %s, 'PENDING', '{}')",
+            (uuid.uuid4(), ready),
+        )
+    assert migrate(fresh_database) == [m.version for m in all_migrations()][-1:]
+    with psycopg.connect(fresh_database) as conn:
+        revisions = conn.execute(
+            "SELECT function_id, revision, status::text, compile_error, artifact_sha256, env"
+            " FROM revisions ORDER BY revision DESC, compile_error"
+        ).fetchall()
+        artifacts = conn.execute("SELECT sha256, wasm, size FROM artifacts").fetchall()
+        lives = dict(
+            conn.execute("SELECT function_id, revision FROM aliases WHERE name = 'live'").fetchall()
+        )
+        heads = conn.execute(
+            "SELECT id, revision, status::text, live_revision FROM function_heads"
+        ).fetchall()
+        executions = conn.execute("SELECT revision FROM executions").fetchall()
+    assert revisions == [
+        (ready, 3, "READY", None, sha, {}),
+        (failed, 1, "FAILED", "boom", None, {}),
+        (twin, 1, "READY", None, sha, {}),
+    ]
+    assert artifacts == [(sha, LEGACY_WASM, len(LEGACY_WASM))]  # stored once, shared
+    assert lives == {ready: 3, failed: None, twin: 1}
+    assert sorted(heads) == sorted(
+        [(ready, 3, "READY", 3), (failed, 1, "FAILED", None), (twin, 1, "READY", 1)]
+    )
+    assert executions == [(None,)]  # which revision ran before 0006 was never recorded

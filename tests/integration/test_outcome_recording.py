@@ -5,6 +5,8 @@ finish step."""
 
 from __future__ import annotations
 
+from uuid import UUID, uuid4
+
 import pytest
 
 from common import execution
@@ -12,6 +14,7 @@ from common.contracts import ExecuteReply, Outcome
 from common.db import connection
 from common.errors import NotFound
 from db import executions as repo
+from db.targets import RevisionChoice
 from tests.integration.helpers import function_body
 
 
@@ -21,7 +24,9 @@ def running(client, compile_all, db):
     fid = client.post("/functions", json=function_body()).json["id"]
     compile_all()
     with connection(db) as conn:
-        _, record = repo.start_if_ready(conn, fid, {}, "{}")
+        _, record = repo.start_execution(
+            conn, UUID(fid), RevisionChoice(), execution_id=uuid4(), input_value={}, input_json="{}"
+        )
     assert record is not None
     return record
 

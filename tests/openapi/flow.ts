@@ -33,6 +33,45 @@ async function untilReady(id: string): Promise<Fn> {
   throw new Error(`function ${id} did not build in time`);
 }
 
+// Revision 2, a rollback to 1, a weighted alias, and a 409 for a FAILED target.
+async function deployAndRollBack(id: string): Promise<void> {
+  const path = { id };
+  const v2 = source.replace("1024", "2048");
+  const put = await client.PUT("/functions/{id}", {
+    params: { path },
+    body: { name: "ts-flow", language: "wat", source: v2 },
+  });
+  check(put.data?.revision === 2, "revision 2");
+  check((await untilReady(id)).liveRevision === 2, "live follows latest");
+  const rolled = await client.POST("/functions/{id}/rollback", { params: { path } });
+  check(rolled.data?.revision === 1 && rolled.data.pinned, "rollback pins live");
+  const onOld = await client.POST("/functions/{id}/execute", {
+    params: { path, query: { alias: "live" } },
+    body: {},
+  });
+  check(onOld.data?.revision === 1, "runs the old revision");
+  const canary = await client.PUT("/functions/{id}/aliases/{name}", {
+    params: { path: { id, name: "canary" } },
+    body: { routes: { "1": 90, "2": 10 } },
+  });
+  check(canary.data?.routes?.["2"] === 10 && canary.data.revision === null, "weighted alias");
+  const aliases = await client.GET("/functions/{id}/aliases", { params: { path } });
+  check(aliases.data?.map((a) => a.name).join() === "latest,live,canary", "aliases");
+  await client.PUT("/functions/{id}", {
+    params: { path },
+    body: { name: "ts-flow", language: "wat", source: "(module (func" },
+  });
+  const failed = await untilReady(id);
+  check(failed.status === "FAILED" && failed.liveRevision === 1, "failed deploy, live kept");
+  const conflict = await client.PUT("/functions/{id}/aliases/{name}", {
+    params: { path: { id, name: "canary" } },
+    body: { revision: 3 },
+  });
+  check(expectError(conflict.error, 409, "409").message.includes("FAILED"), "409 message");
+  const revisions = await client.GET("/functions/{id}/revisions", { params: { path } });
+  check(revisions.data?.map((r) => r.revision).join() === "3,2,1", "revisions");
+}
+
 async function main(): Promise<void> {
   const created = await client.POST("/functions", {
     body: { name: "ts-flow", language: "wat", source, description: "openapi-fetch" },
@@ -65,6 +104,7 @@ async function main(): Promise<void> {
     body: { ...unchanged, name: "ts-flow-renamed" },
   });
   check(updated.data?.name === "ts-flow-renamed" && updated.data.revision === 1, "update");
+  await deployAndRollBack(id);
   const deleted = await client.DELETE("/functions/{id}", { params: { path: { id } } });
   check(deleted.response.status === 204, "delete");
 

@@ -5,13 +5,19 @@ import pytest
 
 from common.contracts import Limits
 from db.records import FunctionSpec
+from db.targets import RevisionChoice
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
 from gateway.validation import (
+    AliasRequest,
     LimitPolicy,
     Page,
+    parse_alias_name,
+    parse_alias_request,
     parse_execute_input,
     parse_function_spec,
     parse_page,
+    parse_revision_choice,
+    parse_rollback_request,
     parse_uuid,
 )
 
@@ -143,3 +149,82 @@ def test_input_postgres_cannot_store_is_400(value, message):
 
 def test_a_literal_backslash_u0000_is_fine():
     assert parse_execute_input({"input": {"a": "\\u0000"}}, max_input_bytes=100) == {"a": "\\u0000"}
+
+
+def test_env_is_an_object_of_strings_default_empty():
+    assert spec().env == {}
+    assert spec(env={"A": "1", "b": ""}).env == {"A": "1", "b": ""}
+    for env, message in (([], "env must be a JSON object"), ({"A": 1}, "env.A must be a string")):
+        with pytest.raises(ValidationError, match=message):
+            spec(env=env)
+
+
+@pytest.mark.parametrize(
+    "args, choice",
+    [
+        ({}, RevisionChoice()),
+        ({"alias": "canary"}, RevisionChoice(alias="canary")),
+        ({"alias": "latest"}, RevisionChoice(alias="latest")),
+        ({"revision": "12"}, RevisionChoice(revision=12)),
+    ],
+)
+def test_revision_choices(args, choice):
+    assert parse_revision_choice(args) == choice
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"alias": "live", "revision": "1"}, "not both"),
+        ({"revision": "0"}, "revision number"),
+        ({"revision": "01"}, "revision number"),
+        ({"revision": "99999999999"}, "revision number"),
+        ({"alias": "Canary"}, "alias names match"),
+        ({"alias": "x" * 64}, "alias names match"),
+    ],
+)
+def test_bad_revision_choices_are_400(args, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_revision_choice(args)
+
+
+def test_alias_requests():
+    assert parse_alias_request({"revision": 3}, "canary") == AliasRequest(revision=3)
+    assert parse_alias_request({"revision": "latest"}, "live").follow_latest
+    routes = parse_alias_request({"routes": {"4": 10, "3": 90.0}}, "canary")
+    assert routes == AliasRequest(routes={4: 10, 3: 90}) and routes.revisions() == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "body, name, message",
+    [
+        ({}, "canary", "send"),
+        ({"revision": 1, "routes": {"1": 100}}, "canary", "send"),
+        ({"revision": True}, "canary", "revision number"),
+        ({"revision": "latest"}, "canary", "only live"),
+        ({"routes": {"1": 100}}, "live", "one revision"),
+        ({"routes": {}}, "canary", "at least one"),
+        ({"routes": {"a": 100}}, "canary", "revision numbers"),
+        ({"routes": {"1": 101, "2": -1}}, "canary", "non-negative"),
+        ({"routes": {"1": 50}}, "canary", "sum to 100"),
+        ({"routes": {"1": "100"}}, "canary", "non-negative integer"),
+    ],
+)
+def test_bad_alias_requests_are_400(body, name, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_alias_request(body, name)
+
+
+def test_alias_names():
+    assert parse_alias_name("a-1") == "a-1"
+    assert parse_alias_name("latest") == "latest"
+    with pytest.raises(ValidationError, match="cannot be set or deleted"):
+        parse_alias_name("latest", writable=True)
+
+
+def test_rollback_requests():
+    assert parse_rollback_request(None) is None
+    assert parse_rollback_request({}) is None
+    assert parse_rollback_request({"revision": 2}) == 2
+    with pytest.raises(ValidationError):
+        parse_rollback_request({"revision": -2})
