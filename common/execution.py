@@ -195,3 +195,18 @@ def _record(
         if record is None:  # the sweeper failed it meanwhile, or it was deleted
             record = repo.get_execution(conn, running.id)
     return record
+
+
+def run_attempt(
+    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: Target, input_json: str
+) -> ExecuteReply:
+    """One call of `target` on a runner, observed like a synchronous execution's; the
+    caller (the asynchronous invocation workers, invoker/) records the outcome. Raises
+    ServiceUnavailable for a platform failure."""
+    try:
+        result = _dispatch(db, runners, target, input_json)
+    except ServiceUnavailable:
+        EXECUTIONS.labels(target.language or "", Outcome.PLATFORM_ERROR.value).inc()
+        raise
+    _observe(target.language or "", result)
+    return result

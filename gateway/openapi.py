@@ -152,6 +152,28 @@ def _execution_paths() -> dict[str, Any]:
                 },
             ),
         },
+        "/functions/{id}/invocations": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "invocations",
+                "invokeFunction",
+                "Enqueue an asynchronous execution",
+                description="Accepts the execution PENDING (`trigger: async`) and returns "
+                "at once; a worker runs it. The revision is chosen now (`live`, `alias` or "
+                "`revision`) and recorded. A platform failure or a timeout is retried up to "
+                "the function's `retry.maxAttempts` with exponential backoff; deterministic "
+                "failures are not. Out of attempts: FAILED with `deadLettered: true`.",
+                parameters=[*c.CHOICE_PARAMS, c.IDEMPOTENCY_KEY_PARAM],
+                requestBody={
+                    "required": False,
+                    "content": c.json_content(c.ref("ExecuteRequest")),
+                },
+                responses={
+                    "202": _ok("Accepted, queued", c.ref("Execution"), "Location"),
+                    **_errors(400, 404, 409, 413, 503),
+                },
+            ),
+        },
         "/functions/{id}/executions": {
             "parameters": [c.ID_PARAM],
             "get": _operation(

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from common.contracts import LANGUAGES, Limits
 from common.jsonvalues import unstorable_reason
-from db.records import FunctionSpec
+from db.records import FunctionSpec, RetryPolicy
 from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
 
@@ -98,7 +98,37 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     if isolation not in ISOLATIONS:
         raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
     env = parse_env(body.get("env"))
-    return FunctionSpec(name, description, language, source, limits, isolation, env)
+    retry = parse_retry(body.get("retry"))
+    return FunctionSpec(name, description, language, source, limits, isolation, env, retry)
+
+
+MAX_RETRY_ATTEMPTS = 10
+MAX_RETRY_BACKOFF_MS = 3_600_000
+
+
+def parse_retry(value: Any) -> RetryPolicy:
+    """`retry: {maxAttempts?, backoffMs?}` (SPEC §2): 1 to 10 attempts, backoff up to 1 h."""
+    if value is None:
+        return RetryPolicy()
+    value = require_object(value, "retry")
+    unknown = sorted(set(value) - {"maxAttempts", "backoffMs"})
+    if unknown:
+        raise ValidationError(f"retry has unknown fields: {', '.join(unknown)}")
+    attempts = value.get("maxAttempts", RetryPolicy.max_attempts)
+    backoff = value.get("backoffMs", RetryPolicy.backoff_ms)
+    if not _is_int(attempts) or not 1 <= attempts <= MAX_RETRY_ATTEMPTS:
+        raise ValidationError(
+            f"retry.maxAttempts must be an integer from 1 to {MAX_RETRY_ATTEMPTS}"
+        )
+    if not _is_int(backoff) or not 0 <= backoff <= MAX_RETRY_BACKOFF_MS:
+        raise ValidationError(
+            f"retry.backoffMs must be an integer from 0 to {MAX_RETRY_BACKOFF_MS}"
+        )
+    return RetryPolicy(attempts, backoff)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_env(raw: Any) -> dict[str, str]:
@@ -204,6 +234,23 @@ def parse_alias_name(name: str, *, writable: bool = False) -> str:
     if writable and name == LATEST:
         raise ValidationError("latest is the newest READY revision; it cannot be set or deleted")
     return name
+
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def parse_idempotency_key(headers: Any) -> str | None:
+    """The `Idempotency-Key` header (SPEC §10): 1 to 255 printable characters."""
+    key = headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ValidationError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )
+    if not key.isprintable():
+        raise ValidationError("Idempotency-Key must be printable characters")
+    return key
 
 
 def parse_revision_choice(args: dict[str, str]) -> RevisionChoice:

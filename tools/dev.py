@@ -29,6 +29,7 @@ def main() -> int:
         port=port,
         builder_port=settings.builder_port,
         consumer_port=settings.consumer_port,
+        invoker_port=settings.invoker_port,
         runners=settings.runners,
     )
 
@@ -45,6 +46,7 @@ def main() -> int:
             f"dev | metrics: gateway http://127.0.0.1:{port}/metrics\n"
             f"dev |          builder http://127.0.0.1:{platform.builder_port}/metrics\n"
             f"dev |          consumer http://127.0.0.1:{platform.consumer_port}/metrics\n"
+            f"dev |          invoker http://127.0.0.1:{platform.invoker_port}/metrics\n"
             f"dev |          runners curl --unix-socket "
             f"{home / 'runners'}/shared-<n>/runner.sock http://runner/metrics\n"
             f"dev | press Ctrl-C to stop",

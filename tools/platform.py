@@ -1,5 +1,6 @@
 """Start the whole platform as local processes: gateway (with its runner supervisor),
-result consumer and builder, their output interleaved with a prefix per process."""
+result consumer, builder and invocation workers (invoker), their output interleaved
+with a prefix per process."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class LocalPlatform:
     port: int = 8080
     builder_port: int = 8081
     consumer_port: int = 8082
+    invoker_port: int = 8083
     runners: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
@@ -54,6 +56,7 @@ class LocalPlatform:
             "PORT": str(self.port),
             "NIL_BUILDER_PORT": str(self.builder_port),
             "NIL_CONSUMER_PORT": str(self.consumer_port),
+            "NIL_INVOKER_PORT": str(self.invoker_port),
             "NIL_RUNNERS": str(self.runners),
             "NIL_RUNNER_DIR": str(self.home / "runners"),
             "PYTHONUNBUFFERED": "1",
@@ -74,6 +77,7 @@ class LocalPlatform:
             ManagedProcess("gateway", [py, "-m", "gateway"]),
             ManagedProcess("consumer", [py, "-m", "consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
+            ManagedProcess("invoker", [py, "-m", "invoker"]),
         ]
         for managed in self.processes:
             managed.proc = subprocess.Popen(
@@ -108,6 +112,7 @@ class LocalPlatform:
                     (self.port, "/ready"),
                     (self.builder_port, "/health"),
                     (self.consumer_port, "/health"),
+                    (self.invoker_port, "/health"),
                 )
             ):
                 return

@@ -16,9 +16,11 @@ class DevSettings(ServiceSettings):
     port: int = env("PORT", GatewaySettings.port)
     builder_port: int = env("NIL_BUILDER_PORT", 0)  # 0: port + 1
     consumer_port: int = env("NIL_CONSUMER_PORT", 0)  # 0: port + 2
+    invoker_port: int = env("NIL_INVOKER_PORT", 0)  # 0: port + 3
     runners: int = env("NIL_RUNNERS", SupervisorSettings.min_runners)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "builder_port", self.builder_port or self.port + 1)
         object.__setattr__(self, "consumer_port", self.consumer_port or self.port + 2)
+        object.__setattr__(self, "invoker_port", self.invoker_port or self.port + 3)

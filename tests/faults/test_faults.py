@@ -211,6 +211,7 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
         port=free_port(),
         builder_port=free_port(),
         consumer_port=free_port(),
+        invoker_port=free_port(),
         output=io.StringIO(),
     )
     platform.start()
