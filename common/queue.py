@@ -137,7 +137,7 @@ class ExecutionQueue:
                     vt=vt,
                     qty=qty,
                     max_poll_seconds=poll_seconds,
-                    poll_interval_ms=20,
+                    poll_interval_ms=50,
                 )
             else:
                 messages = self._pgmq.read_batch(EXECUTIONS_QUEUE, vt=vt, batch_size=qty)

@@ -1,0 +1,100 @@
+"""Asynchronous invocations on the whole platform (SPEC §10): the gateway enqueues, the
+platform's invoker and a second invoker process run them on the gateway's runners."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+import requests
+
+from tests.e2e.conftest import free_port
+from tests.integration.helpers import function_body
+from tools.platform import ROOT
+
+
+@pytest.fixture
+def second_invoker(platform):
+    """A second invocation worker process next to the platform's."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoker"],
+        cwd=ROOT,
+        env={**platform.env(), "NIL_INVOKER_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _ready(api, name: str) -> str:
+    fid = api.post("/functions", json=function_body(name=name)).json()["id"]
+    assert api.wait_for_status(fid, {"READY", "FAILED"})["status"] == "READY"
+    return fid
+
+
+def test_a_thousand_invocations_over_five_functions_end_exactly_once(api, platform, second_invoker):
+    fids = [_ready(api, f"async-{n}") for n in range(5)]
+    total = 1000
+
+    def post(n: int, path: str) -> requests.Response:
+        return requests.post(
+            f"{api.base}/functions/{fids[n % 5]}/{path}", json={"input": {"n": n}}, timeout=30
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        started = time.perf_counter()
+        sync = list(pool.map(lambda n: post(n, "execute"), range(200)))
+        sync_rate = 200 / (time.perf_counter() - started)
+        assert {r.status_code for r in sync} == {200}
+        started = time.perf_counter()
+        accepted = list(pool.map(lambda n: post(n, "invocations"), range(total)))
+    assert {r.status_code for r in accepted} == {202}
+    ids = [r.json()["id"] for r in accepted]
+    with psycopg.connect(platform.database_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            left = conn.execute(
+                "SELECT count(*) FROM executions WHERE id = ANY(%s::uuid[])"
+                " AND status IN ('PENDING', 'RUNNING')",
+                (ids,),
+            ).fetchone()[0]
+            if left == 0:
+                break
+            time.sleep(0.1)
+        async_seconds = time.perf_counter() - started
+        rows = conn.execute(
+            "SELECT status, attempts, output, input, extract(epoch FROM completed_at - created_at)"
+            " FROM executions WHERE id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchall()
+        queued = conn.execute("SELECT count(*) FROM pgmq.q_executions").fetchone()[0]
+    assert len(rows) == total
+    assert {(r[0], r[1]) for r in rows} == {("COMPLETED", 1)}
+    assert all(r[2] == r[3] for r in rows)
+    assert queued == 0
+    latencies = sorted(float(r[4]) for r in rows)
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(0.99 * len(latencies)) - 1]
+    figures = (
+        f"async: {total / async_seconds:.0f} invocations/s completed (2 invokers)"
+        f" vs sync {sync_rate:.0f}/s (8 clients); enqueue->completed p50 {p50 * 1000:.0f} ms"
+        f" p99 {p99 * 1000:.0f} ms"
+    )
+    print(figures)
+    assert async_seconds < 60
