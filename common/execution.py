@@ -19,9 +19,11 @@ from uuid import UUID
 import psycopg_pool
 from prometheus_client import Counter, Histogram
 
+from common import idempotency
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
 from common.errors import Conflict, DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
+from common.notifications import ExecutionWatch
 from common.runners import RunnerPool
 from db import executions as repo
 from db import functions as functions_repo
@@ -59,12 +61,18 @@ def execute_function(
     function_id: UUID,
     input_value: dict,
     choice: RevisionChoice | None = None,
+    *,
+    idempotency_key: str | None = None,
+    watch: ExecutionWatch | None = None,
 ) -> ExecutionRecord:
     """Run the revision `choice` names (by default `live`) once on `input_value` and
     return its finished execution. Raises NotFound, FunctionNotReady, Conflict (a
-    pruned revision), or ServiceUnavailable (recorded as FAILED)."""
+    pruned revision; an idempotency key used for another input), or ServiceUnavailable
+    (recorded as FAILED). A repeat of `idempotency_key` returns the execution that holds
+    it, once it has ended (waiting on `watch`): common/idempotency.py."""
     choice = choice or RevisionChoice()
     input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    print_ = idempotency.fingerprint(input_json, choice) if idempotency_key else None
     with connection(db) as conn:
         started = repo.start_execution(
             conn,
@@ -73,10 +81,19 @@ def execute_function(
             execution_id=uuid.uuid4(),
             input_value=input_value,
             input_json=input_json,
+            idempotency_key=idempotency_key,
+            fingerprint=print_,
         )
     if started is None:
         raise NotFound(f"function {function_id} not found")
     target, running = started
+    if running is None and idempotency_key and print_ and target.runnable:
+        repeat = idempotency.repeat(db, watch, target, idempotency_key, print_)
+        if repeat is not None:
+            return repeat
+        return execute_function(
+            db, runners, function_id, input_value, choice, idempotency_key=idempotency_key
+        )  # the key's holder was over 24 h old and released it
     if running is None:
         raise refusal(db, target, choice)
     ids = {"executionId": str(running.id), "functionId": str(function_id)}

@@ -6,7 +6,6 @@ from SQL."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -17,22 +16,12 @@ import psycopg_pool
 from common.db import transaction
 from common.errors import Conflict, NotFound
 from common.execution import refusal
+from common.idempotency import fingerprint
 from db import executions as repo
 from db.records import ExecutionRecord
 from db.targets import RevisionChoice
 
 logger = logging.getLogger(__name__)
-
-
-def fingerprint(input_json: str, choice: RevisionChoice) -> str:
-    """What an idempotency key promises: the same input and the same revision choice."""
-    canonical = json.dumps(
-        {"input": json.loads(input_json), "choice": choice.to_json()},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def enqueue(

@@ -28,10 +28,12 @@ _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 def _start_statement(target_cte: str) -> str:
     return f"""
 WITH {target_cte}, started AS (
-    INSERT INTO executions (id, function_id, revision, status, input, started_at, choice)
+    INSERT INTO executions (id, function_id, revision, status, input, started_at, choice,
+                            idempotency_key, idempotency_fingerprint)
     SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
-           %(choice)s::jsonb
+           %(choice)s::jsonb, %(key)s, %(fingerprint)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+    ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING started_at, created_at
 )
 SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
@@ -50,10 +52,13 @@ def start_execution(
     execution_id: UUID,
     input_value: dict,
     input_json: str,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
 ) -> tuple[Target, ExecutionRecord | None] | None:
     """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
     revision can run, insert its execution as RUNNING. None when the function does not
-    exist; no record when the choice resolved to nothing runnable."""
+    exist; no record when the choice resolved to nothing runnable (or, with a runnable
+    target, when `idempotency_key` is held: find_by_idempotency_key)."""
     # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
     # the outcome flushes the WAL up to it before any client sees a 200. Pipelined, the
     # four statements cost one round trip.
@@ -62,6 +67,8 @@ def start_execution(
         "id": execution_id,
         "input": input_json,
         "choice": json.dumps(choice.to_json()),
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
     }
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")

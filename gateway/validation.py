@@ -236,6 +236,23 @@ def parse_alias_name(name: str, *, writable: bool = False) -> str:
     return name
 
 
+MAX_WAIT_SECONDS = 30
+
+
+def parse_wait(args: dict[str, str]) -> float:
+    """`?wait=S`: seconds (0 to 30, fractions allowed) to wait for the execution to end."""
+    raw = args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValidationError("wait must be a number of seconds") from None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:  # also refuses nan
+        raise ValidationError(f"wait must be from 0 to {MAX_WAIT_SECONDS} seconds")
+    return seconds
+
+
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -9,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from common.db import connection
 from common.errors import NotFound
 from common.execution import execute_function
+from common.idempotency import FINISHED, wait_until_ended
 from common.invocation import enqueue
 from db import executions as repo
 from db import functions as functions_repo
@@ -22,6 +24,7 @@ from gateway.validation import (
     parse_page,
     parse_revision_choice,
     parse_uuid,
+    parse_wait,
 )
 
 bp = Blueprint("executions", __name__)
@@ -36,10 +39,18 @@ def execute(function_id: str) -> Response:
     except ValidationError:
         _require_function(p, fid)  # an unknown function is 404 whatever else is asked
         raise
+    try:
+        key = parse_idempotency_key(request.headers)
+    except ValidationError:
+        _require_function(p, fid)
+        raise
     input_value = parse_execute_input(
         json_body(allow_empty=True), max_input_bytes=p.settings.max_input_bytes
     )
-    return jsonify(execution_json(execute_function(p.db, p.runners, fid, input_value, choice)))
+    record = execute_function(
+        p.db, p.runners, fid, input_value, choice, idempotency_key=key, watch=p.watch
+    )
+    return jsonify(execution_json(record))
 
 
 @bp.post("/functions/<function_id>/invocations")
@@ -86,10 +97,27 @@ def list_executions(function_id: str) -> Response:
 
 @bp.get("/executions/<execution_id>")
 def get_execution(execution_id: str) -> Response:
+    """One execution; with `?wait=S`, once it has ended or S seconds passed. The wait
+    holds no database connection: under the gateway's worker it is parked on the
+    connection's greenlet (gateway/worker.py), elsewhere it blocks this thread on the
+    process's one LISTEN connection (common/notifications.py)."""
     p = platform()
     eid = parse_uuid(execution_id)
+    wait = parse_wait(request.args)
+    record = _read_execution(p, eid)
+    deadline = request.environ.get("nil.deadline") or time.monotonic() + wait
+    if record.status in FINISHED or deadline <= time.monotonic():
+        return jsonify(execution_json(record))
+    park = request.environ.get("nil.park")
+    if park is not None:  # the worker waits on its greenlet, then calls the app again
+        park(p.watch, eid, deadline)
+        return jsonify(execution_json(record))
+    return jsonify(execution_json(wait_until_ended(p.db, p.watch, record, deadline)))
+
+
+def _read_execution(p: Platform, eid: UUID):
     with connection(p.db) as conn:
         record = repo.get_execution(conn, eid)
     if record is None:
         raise NotFound(f"execution {eid} not found")
-    return jsonify(execution_json(record))
+    return record

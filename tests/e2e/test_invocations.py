@@ -98,3 +98,41 @@ def test_a_thousand_invocations_over_five_functions_end_exactly_once(api, platfo
     )
     print(figures)
     assert async_seconds < 60
+
+
+def test_two_hundred_long_polls_hold_no_thread_or_connection(api, platform):
+    """Long-polls wait on the gateway's connection greenlets: 200 of them at once end
+    together at their deadline (as many app threads would take 200/threads rounds) and
+    the API keeps answering meanwhile; the end of the execution wakes them."""
+    src = (ROOT / "tests" / "fixtures" / "loop.ts").read_text()
+    body = function_body(
+        name="slow",
+        language="assemblyscript",
+        src=src,
+        limits={"timeoutMs": 6000, "fuel": 10**11},
+        retry={"maxAttempts": 1},
+    )
+    fid = api.post("/functions", json=body).json()["id"]
+    assert api.wait_for_status(fid, {"READY", "FAILED"}, timeout=120)["status"] == "READY"
+    eid = api.post(f"/functions/{fid}/invocations", json={}).json()["id"]
+
+    def poll(seconds: float) -> tuple[float, str]:
+        started = time.monotonic()
+        r = requests.get(f"{api.base}/executions/{eid}?wait={seconds}", timeout=60)
+        assert r.status_code == 200, r.text
+        return time.monotonic() - started, r.json()["status"]
+
+    with ThreadPoolExecutor(200) as pool:
+        started = time.monotonic()
+        waiting = [pool.submit(poll, 2) for _ in range(200)]
+        time.sleep(0.5)
+        probe = time.monotonic()
+        assert api.get(f"/functions/{fid}").status_code == 200
+        assert time.monotonic() - probe < 1.5  # the pool and the threads are free
+        results = [f.result() for f in waiting]
+        everyone = time.monotonic() - started
+    assert {status for _, status in results} <= {"PENDING", "RUNNING"}
+    assert all(elapsed >= 2 for elapsed, _ in results)
+    assert everyone < 8, everyone
+    elapsed, status = poll(30)
+    assert status == "FAILED" and elapsed < 20

@@ -292,3 +292,62 @@ def test_nil_invoke_runs_only_when_its_transaction_commits(ready, invoker, db, d
         ).fetchall()
     assert rolled not in [r[0] for r in rows]
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(kept, "COMPLETED", "sql", {"from": "sql"})]
+
+
+def test_idempotency_key_on_execute_runs_once_and_answers_alike(client, ready, db):
+    fid = ready()
+    headers = {"Idempotency-Key": "pay-1"}
+    answers: list = []
+
+    def call() -> None:
+        answers.append(
+            client.post(f"/functions/{fid}/execute", json={"input": {"x": 1}}, headers=headers)
+        )
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status_code for r in answers} == {200}
+    assert len({json.dumps(r.json, sort_keys=True) for r in answers}) == 1
+    assert answers[0].json["status"] == "COMPLETED"
+    other = client.post(f"/functions/{fid}/execute", json={"input": {"x": 2}}, headers=headers)
+    assert other.status_code == 409 and other.json["status"] == 409
+    revision = client.post(
+        f"/functions/{fid}/execute?revision=1", json={"input": {"x": 1}}, headers=headers
+    )
+    assert revision.status_code == 409  # another revision choice
+    with db.connection() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM executions WHERE function_id = %s", (fid,)
+        ).fetchone() == (1,)
+        # after 24 h the key is free again
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '25 hours' WHERE function_id = %s",
+            (fid,),
+        )
+    again = client.post(f"/functions/{fid}/execute", json={"input": {"x": 2}}, headers=headers)
+    assert again.status_code == 200 and again.json["output"] == {"x": 2}
+
+
+def test_wait_returns_when_the_execution_ends_and_at_the_deadline_otherwise(
+    client, ready, invoker, db
+):
+    fid = ready()
+    eid = invoke(client, fid, {"input": {"w": 1}}).json["id"]
+    for bad in ("31", "-1", "x", "nan"):
+        assert client.get(f"/executions/{eid}?wait={bad}").status_code == 400
+    started = time.monotonic()
+    pending = client.get(f"/executions/{eid}?wait=0.5").json
+    assert pending["status"] == "PENDING"
+    assert 0.5 <= time.monotonic() - started < 3
+    timer = threading.Timer(0.5, lambda: invoker.run(wait=False))
+    timer.start()
+    started = time.monotonic()
+    done = client.get(f"/executions/{eid}?wait=20").json
+    elapsed = time.monotonic() - started
+    timer.join()
+    assert done["status"] == "COMPLETED" and done["output"] == {"w": 1}
+    assert elapsed < 10  # woken by the notification, well before 20 s
+    assert client.get(f"/executions/{uuid.uuid4()}?wait=1").status_code == 404
