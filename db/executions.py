@@ -147,15 +147,28 @@ def execution_cursor(conn: psycopg.Connection, execution_id: UUID) -> PageCursor
 
 
 def list_executions(
-    conn: psycopg.Connection, function_id: UUID, *, limit: int, before: PageCursor | None
+    conn: psycopg.Connection,
+    function_id: UUID,
+    *,
+    limit: int,
+    before: PageCursor | None,
+    status: ExecutionStatus | None = None,
+    dead_lettered: bool | None = None,
 ) -> list[ExecutionSummary]:
-    """Newest first, served by the (function_id, created_at, id) index."""
+    """Newest first, served by the (function_id, created_at, id) index (dead letters by
+    their partial index), optionally only of one status and/or dead-lettered or not."""
+    where, params = "function_id = %s", [function_id]
+    if status is not None:
+        where += " AND status = %s"
+        params.append(status)
+    if dead_lettered is not None:
+        where += " AND dead_lettered" if dead_lettered else " AND NOT dead_lettered"
     return fetch_page(
         conn,
         ExecutionSummary,
         "executions",
-        where="function_id = %s",
-        params=(function_id,),
+        where=where,
+        params=tuple(params),
         limit=limit,
         before=before,
     )

@@ -626,6 +626,27 @@ CHOICE_PARAMS = [
         "schema": _REVISION_NUMBER,
     },
 ]
+WAIT_PARAM = {
+    "name": "wait",
+    "in": "query",
+    "description": "seconds (0-30, fractions allowed) to wait for the execution to end; "
+    "out of range is 400",
+    "schema": {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
+}
+EXECUTION_FILTER_PARAMS = [
+    {
+        "name": "status",
+        "in": "query",
+        "description": "only executions of this status",
+        "schema": ref("ExecutionStatus"),
+    },
+    {
+        "name": "deadLettered",
+        "in": "query",
+        "description": "only dead letters (true) or only the others (false)",
+        "schema": {"type": "boolean"},
+    },
+]
 IDEMPOTENCY_KEY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from common.contracts import LANGUAGES, Limits
+from common.contracts import LANGUAGES, ExecutionStatus, Limits
 from common.jsonvalues import unstorable_reason
 from db.records import FunctionSpec, RetryPolicy
 from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
@@ -234,6 +234,28 @@ def parse_alias_name(name: str, *, writable: bool = False) -> str:
     if writable and name == LATEST:
         raise ValidationError("latest is the newest READY revision; it cannot be set or deleted")
     return name
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    status: ExecutionStatus | None = None
+    dead_lettered: bool | None = None
+
+
+def parse_execution_filter(args: dict[str, str]) -> ExecutionFilter:
+    """`?status=` (an execution status) and `?deadLettered=true|false` on a history."""
+    status = args.get("status")
+    if status is not None and status not in {s.value for s in ExecutionStatus}:
+        raise ValidationError(
+            f"status must be one of: {', '.join(s.value for s in ExecutionStatus)}"
+        )
+    dead = args.get("deadLettered")
+    if dead is not None and dead not in ("true", "false"):
+        raise ValidationError("deadLettered must be true or false")
+    return ExecutionFilter(
+        ExecutionStatus(status) if status is not None else None,
+        None if dead is None else dead == "true",
+    )
 
 
 MAX_WAIT_SECONDS = 30

@@ -20,6 +20,7 @@ from gateway.platform import Platform, json_body, platform
 from gateway.serialize import execution_json, execution_summary_json
 from gateway.validation import (
     parse_execute_input,
+    parse_execution_filter,
     parse_idempotency_key,
     parse_page,
     parse_revision_choice,
@@ -83,16 +84,49 @@ def list_executions(function_id: str) -> Response:
     p = platform()
     fid = parse_uuid(function_id)
     page = parse_page(request.args)
+    only = parse_execution_filter(request.args)
     _require_function(p, fid)
     with connection(p.db) as conn:
         cursor = resolve_cursor(page, lambda eid: repo.execution_cursor(conn, eid), "execution")
-        rows = repo.list_executions(conn, fid, limit=page.limit, before=cursor)
+        rows = repo.list_executions(
+            conn,
+            fid,
+            limit=page.limit,
+            before=cursor,
+            status=only.status,
+            dead_lettered=only.dead_lettered,
+        )
+    filters = {
+        k: v
+        for k, v in (
+            ("status", request.args.get("status")),
+            ("deadLettered", request.args.get("deadLettered")),
+        )
+        if v is not None
+    }
     return page_response(
         [execution_summary_json(e) for e in rows],
         page,
         "executions.list_executions",
         function_id=fid,
+        **filters,
     )
+
+
+@bp.post("/executions/<execution_id>/retry")
+def retry_execution(execution_id: str) -> tuple[Response, int, dict[str, str]]:
+    """A new asynchronous execution of the same function, input and revision choice
+    (SPEC §10): how a dead letter is run again once its cause is fixed."""
+    p = platform()
+    eid = parse_uuid(execution_id)
+    with connection(p.db) as conn:
+        source = repo.retry_source(conn, eid)
+    if source is None:
+        raise NotFound(f"execution {eid} not found")
+    fid, input_value, choice = source
+    record, _created = enqueue(p.db, fid, input_value, choice)
+    location = url_for("executions.get_execution", execution_id=record.id)
+    return jsonify(execution_json(record)), 202, {"Location": location}
 
 
 @bp.get("/executions/<execution_id>")

@@ -351,3 +351,36 @@ def test_wait_returns_when_the_execution_ends_and_at_the_deadline_otherwise(
     assert done["status"] == "COMPLETED" and done["output"] == {"w": 1}
     assert elapsed < 10  # woken by the notification, well before 20 s
     assert client.get(f"/executions/{uuid.uuid4()}?wait=1").status_code == 404
+
+
+def test_dead_letters_are_listed_and_retried_with_the_same_input_and_choice(
+    client, ready, invoker, db
+):
+    fid = ready(
+        "assemblyscript",
+        source("loop.ts"),
+        limits={"timeoutMs": 200, "fuel": 10**11},
+        retry={"maxAttempts": 1},
+    )
+    dead = invoke(client, fid, {"input": {"d": 1}}).json["id"]
+    drain(invoker, db)
+    client.post(f"/functions/{fid}/execute", json={})  # a FAILED, not dead-lettered
+    listed = client.get(f"/functions/{fid}/executions?status=FAILED&deadLettered=true").json
+    assert [e["id"] for e in listed] == [dead] and listed[0]["deadLettered"] is True
+    others = client.get(f"/functions/{fid}/executions?deadLettered=false").json
+    assert dead not in [e["id"] for e in others] and len(others) == 1
+    assert client.get(f"/functions/{fid}/executions?status=nope").status_code == 400
+    assert client.get(f"/functions/{fid}/executions?deadLettered=yes").status_code == 400
+    retried = client.post(f"/executions/{dead}/retry")
+    assert retried.status_code == 202
+    again = retried.json
+    assert again["id"] != dead and again["input"] == {"d": 1}
+    assert (again["status"], again["trigger"], again["revision"]) == ("PENDING", "async", 1)
+    assert retried.headers["Location"] == f"/executions/{again['id']}"
+    assert client.post(f"/executions/{uuid.uuid4()}/retry").status_code == 404
+    assert client.post("/executions/nope/retry").status_code == 400
+    # the choice of revision is kept: one made with ?revision=1 retries revision 1
+    pinned = invoke(client, fid, {"input": {}}, query_string={"revision": "1"}).json["id"]
+    with db.connection() as conn:
+        choice = conn.execute("SELECT choice FROM executions WHERE id = %s", (pinned,))
+        assert choice.fetchone()[0] == {"revision": 1}
