@@ -114,8 +114,8 @@ def parse_retry(value: Any) -> RetryPolicy:
     unknown = sorted(set(value) - {"maxAttempts", "backoffMs"})
     if unknown:
         raise ValidationError(f"retry has unknown fields: {', '.join(unknown)}")
-    attempts = value.get("maxAttempts", RetryPolicy.max_attempts)
-    backoff = value.get("backoffMs", RetryPolicy.backoff_ms)
+    attempts = _whole(value.get("maxAttempts", RetryPolicy.max_attempts))
+    backoff = _whole(value.get("backoffMs", RetryPolicy.backoff_ms))
     if not _is_int(attempts) or not 1 <= attempts <= MAX_RETRY_ATTEMPTS:
         raise ValidationError(
             f"retry.maxAttempts must be an integer from 1 to {MAX_RETRY_ATTEMPTS}"
@@ -125,6 +125,11 @@ def parse_retry(value: Any) -> RetryPolicy:
             f"retry.backoffMs must be an integer from 0 to {MAX_RETRY_BACKOFF_MS}"
         )
     return RetryPolicy(attempts, backoff)
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 2.0 is the integer 2."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _is_int(value: Any) -> bool:
