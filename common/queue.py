@@ -160,3 +160,17 @@ class ExecutionQueue:
             " + make_interval(secs => %s) WHERE msg_id = %s",
             (seconds, msg_id),
         )
+
+
+ARCHIVED_QUEUES = (JOBS_QUEUE, EXECUTIONS_QUEUE)  # the queues whose messages are archived
+
+
+def prune_archive(conn: psycopg.Connection, queue: str, days: int, batch: int) -> int:
+    """Delete up to `batch` archived messages of `queue` older than `days`."""
+    assert queue in ARCHIVED_QUEUES
+    return conn.execute(
+        f"DELETE FROM pgmq.a_{queue} WHERE msg_id IN (SELECT msg_id FROM pgmq.a_{queue}"
+        " WHERE archived_at < now() - make_interval(days => %s)"
+        " ORDER BY msg_id LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (days, batch),
+    ).rowcount

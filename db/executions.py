@@ -498,3 +498,26 @@ def retry_source(
     if row is None:
         return None
     return row[0], row[1], RevisionChoice.from_json(row[2] or {})
+
+
+def delete_old_executions(conn: psycopg.Connection, days: int, batch: int) -> int:
+    """Delete up to `batch` finished executions older than `days` (oldest first, by the
+    created_at index; rows locked by others are skipped, so nothing waits long)."""
+    return conn.execute(
+        "DELETE FROM executions WHERE id IN (SELECT id FROM executions"
+        " WHERE created_at < now() - make_interval(days => %s)"
+        " AND status IN ('COMPLETED', 'FAILED')"
+        " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (days, batch),
+    ).rowcount
+
+
+def release_expired_keys(conn: psycopg.Connection, batch: int) -> int:
+    """Release up to `batch` idempotency keys older than 24 h (SPEC §10)."""
+    return conn.execute(
+        "UPDATE executions SET idempotency_key = NULL WHERE id IN (SELECT id FROM executions"
+        " WHERE idempotency_key IS NOT NULL"
+        " AND created_at < now() - make_interval(hours => %s)"
+        " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (IDEMPOTENCY_HOURS, batch),
+    ).rowcount

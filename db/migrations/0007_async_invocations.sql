@@ -23,6 +23,9 @@ ALTER TABLE executions
 -- expire after 24 h: the retention job (and a conflicting insert) clear old keys.
 CREATE UNIQUE INDEX executions_idempotency_idx ON executions (function_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+-- Retention releases keys older than 24 h.
+CREATE INDEX executions_idempotency_created_idx ON executions (created_at)
+    WHERE idempotency_key IS NOT NULL;
 -- Dead letters of a function, listed newest first.
 CREATE INDEX executions_dead_lettered_idx ON executions (function_id, created_at DESC, id DESC)
     WHERE dead_lettered;

@@ -384,3 +384,36 @@ def test_dead_letters_are_listed_and_retried_with_the_same_input_and_choice(
     with db.connection() as conn:
         choice = conn.execute("SELECT choice FROM executions WHERE id = %s", (pinned,))
         assert choice.fetchone()[0] == {"revision": 1}
+
+
+def test_retention_deletes_old_executions_and_dead_letters_in_batches(
+    client, ready, invoker, db
+):
+    from consumer.retention import Retention
+
+    fid = ready()
+    ids = [invoke(client, fid, {"input": {"r": n}}).json["id"] for n in range(5)]
+    drain(invoker, db)
+    keyed = invoke(client, fid, {"input": {}}, headers={"Idempotency-Key": "old"}).json["id"]
+    drain(invoker, db)
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '40 days'"
+            " WHERE id = ANY(%s::uuid[])",
+            (ids[:3],),
+        )
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '2 days' WHERE id = %s",
+            (keyed,),
+        )
+        conn.execute("SELECT pgmq.send('executions', '{}'::jsonb)")
+        msg = conn.execute("SELECT max(msg_id) FROM pgmq.q_executions").fetchone()[0]
+        conn.execute("SELECT pgmq.archive('executions', %s::bigint)", (msg,))
+        conn.execute("UPDATE pgmq.a_executions SET archived_at = now() - interval '40 days'")
+    assert Retention(db, days=30, batch=2).run() == 3 + 1 + 1
+    with db.connection() as conn:
+        left = {str(r[0]) for r in conn.execute("SELECT id FROM executions")}
+        assert archived_messages(conn, "executions") == []
+        key = conn.execute("SELECT idempotency_key FROM executions WHERE id = %s", (keyed,))
+        assert key.fetchone() == (None,)
+    assert left == {*ids[3:], keyed}

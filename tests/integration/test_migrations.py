@@ -102,6 +102,7 @@ EXPECTED_INDEXES = {
     "executions_function_created_idx",
     "executions_running_idx",
     "executions_idempotency_idx",
+    "executions_idempotency_created_idx",
     "executions_dead_lettered_idx",
     "executions_created_idx",
     "revisions_pkey",
