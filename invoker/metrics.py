@@ -1,4 +1,6 @@
-"""Every metric the invocation workers export (on their health server's /metrics)."""
+"""Every metric the invocation workers export (on their health server's /metrics). The
+`executions` queue's depth and oldest message age are the gateway's scrape-time gauges
+(nil_queue_messages / nil_queue_oldest_message_age_seconds{queue="executions"})."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -19,9 +21,5 @@ LATENCY_SECONDS = Histogram(
     "nil_invoker_latency_seconds",
     "Time from enqueue to the execution's end (asynchronous executions)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-)
-QUEUE_DEPTH = Gauge("nil_invoker_queue_depth", "Messages on the executions queue")
-QUEUE_OLDEST_SECONDS = Gauge(
-    "nil_invoker_queue_oldest_age_seconds", "Age of the oldest message on the executions queue"
 )
 IN_FLIGHT = Gauge("nil_invoker_in_flight", "Executions this worker runs now")

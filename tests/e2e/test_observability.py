@@ -33,6 +33,9 @@ def scrape_text(platform) -> dict[str, str]:
         "consumer": requests.get(
             f"http://127.0.0.1:{platform.consumer_port}/metrics", timeout=10
         ).text,
+        "invoker": requests.get(
+            f"http://127.0.0.1:{platform.invoker_port}/metrics", timeout=10
+        ).text,
     }
     runner_texts = []
     for sock in rd.shared_sockets(platform.home / "runners"):

@@ -386,9 +386,7 @@ def test_dead_letters_are_listed_and_retried_with_the_same_input_and_choice(
         assert choice.fetchone()[0] == {"revision": 1}
 
 
-def test_retention_deletes_old_executions_and_dead_letters_in_batches(
-    client, ready, invoker, db
-):
+def test_retention_deletes_old_executions_and_dead_letters_in_batches(client, ready, invoker, db):
     from consumer.retention import Retention
 
     fid = ready()
