@@ -91,9 +91,15 @@ def execute_function(
         repeat = idempotency.repeat(db, watch, target, idempotency_key, print_)
         if repeat is not None:
             return repeat
-        return execute_function(
-            db, runners, function_id, input_value, choice, idempotency_key=idempotency_key
-        )  # the key's holder was over 24 h old and released it
+        return execute_function(  # the key's holder was over 24 h old and released it
+            db,
+            runners,
+            function_id,
+            input_value,
+            choice,
+            idempotency_key=idempotency_key,
+            watch=watch,
+        )
     if running is None:
         raise refusal(db, target, choice)
     ids = {"executionId": str(running.id), "functionId": str(function_id)}
