@@ -151,12 +151,15 @@ class Invoker:
         }
         logger.info("execution.started", extra={**ids, "revision": running.revision})
         metrics.IN_FLIGHT.inc()
+        result: ExecuteReply | None = None
         try:
-            result: ExecuteReply | None = run_attempt(
-                self.db, self.runners, claim.target, claim.input_json
-            )
-            outcome = result.outcome
-            error = None if outcome == Outcome.OK else result.error or outcome.value
+            if not claim.target.runnable:  # pruned since it was enqueued: dead-lettered in
+                outcome = Outcome.PLATFORM_ERROR  # the end; POST .../retry resolves anew
+                error = f"platform error: revision {running.revision} was pruned before it ran"
+            else:
+                result = run_attempt(self.db, self.runners, claim.target, claim.input_json)
+                outcome = result.outcome
+                error = None if outcome == Outcome.OK else result.error or outcome.value
         except ServiceUnavailable as exc:
             result, outcome, error = None, Outcome.PLATFORM_ERROR, f"platform error: {exc.message}"
         finally:
