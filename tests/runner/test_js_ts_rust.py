@@ -46,6 +46,10 @@ export function handle(event) {
     case "unicode":
       console.log("héllo 🌍");
       return { s: "héllo 🌍" };
+    case "long":
+      console.log("x".repeat(10000));
+      console.error("é".repeat(3000));
+      return 1;
   }
   throw new Error("unknown op " + event.op);
 }
@@ -153,6 +157,13 @@ def test_javascript_echo_with_console_captured(executor, built):
     assert (json.loads(unicode.output), unicode.logs) == ({"s": "héllo 🌍"}, "héllo 🌍\n")
 
 
+def test_long_console_lines_are_written_whole(executor, built):
+    """WASI's blocking-write-and-flush takes 4096 bytes at most: longer lines go in pieces."""
+    outcome = call(executor, built["javascript"], {"op": "long"})
+    assert (outcome.outcome, outcome.output) == ("ok", "1"), outcome.error
+    assert outcome.logs == "x" * 10000 + "\n" + "é" * 3000 + "\n"
+
+
 def test_a_javascript_error_has_its_message_and_the_function_s_frames(executor, built):
     outcome = call(executor, built["javascript"], {"op": "throw"})
     assert outcome.outcome == "exception"
@@ -168,7 +179,7 @@ def test_a_thrown_non_error_is_reported_as_uncaught(executor, built):
     outcome = call(executor, built["javascript"], {"op": "throw-value"})
     assert (outcome.outcome, outcome.error) == ("exception", 'Uncaught {"code":42}')
     outcome = call(executor, built["javascript"], {"op": "nope"})
-    assert outcome.error.startswith("Error: unknown op nope\n    at handle (function.js:32:")
+    assert outcome.error.startswith("Error: unknown op nope\n    at handle (function.js:36:")
 
 
 def test_javascript_results_json_cannot_encode_are_failed(executor, built):

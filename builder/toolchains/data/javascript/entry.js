@@ -44,8 +44,12 @@ function writer(toStderr) {
   return (...args) => {
     if (!serving) return;
     streams ??= { out: stdoutApi.getStdout(), err: stderrApi.getStderr() };
-    const line = args.map(show).join(" ") + "\n";
-    (toStderr ? streams.err : streams.out).blockingWriteAndFlush(utf8(line));
+    const bytes = utf8(args.map(show).join(" ") + "\n");
+    const stream = toStderr ? streams.err : streams.out;
+    // WASI's blocking-write-and-flush takes at most 4096 bytes a call (more traps).
+    for (let at = 0; at < bytes.length; at += 4096) {
+      stream.blockingWriteAndFlush(bytes.slice(at, at + 4096));
+    }
   };
 }
 
