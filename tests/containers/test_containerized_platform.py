@@ -197,19 +197,53 @@ def test_python_and_c_through_the_images(platform):
     assert (body["output"], body["logs"]) == ({"k": 1}, "c got 7 bytes\n")
 
 
+JS_RUST = {
+    "javascript": 'export function handle(event) {\n  console.log("js", event.a);\n'
+    "  return { sum: event.a + event.b };\n}\n",
+    "typescript": "export function handle(event: NilEvent): NilJson {\n"
+    '  console.log("ts", event.a);\n  return { sum: Number(event.a) + Number(event.b) };\n}\n',
+    "rust": "use serde_json::{json, Value};\n\n"
+    "pub fn handle(event: Value) -> Result<Value, String> {\n"
+    '    println!("rust {}", event["a"]);\n'
+    '    let (a, b) = (event["a"].as_i64().unwrap_or(0), event["b"].as_i64().unwrap_or(0));\n'
+    '    Ok(json!({ "sum": a + b }))\n'
+    "}\n",
+}
+
+
+@pytest.mark.parametrize("language", list(JS_RUST))
+def test_javascript_typescript_and_rust_through_the_images(platform, language):
+    """componentize-qjs, TypeScript and Debian's rustc (with the image's prebuilt crates)
+    in the builder image; QuickJS components and Rust modules in the runner containers."""
+    base = platform["base"]
+    fid = register_ready(base, f"{language}-add", language, JS_RUST[language], timeout=180)
+    body = execute(base, fid, {"input": {"a": 2, "b": 3}}).json()
+    prefix = {"javascript": "js", "typescript": "ts", "rust": "rust"}[language]
+    assert (body["status"], body["output"], body["logs"]) == (
+        "COMPLETED",
+        {"sum": 5},
+        f"{prefix} 2\n",
+    )
+
+
 @pytest.mark.parametrize(
-    "src",
+    ("language", "src"),
     [
-        '#include "/proc/1/environ"\n',  # the builder's own environment: DATABASE_URL
-        'static const char d[] = {\n#embed "/etc/passwd"\n, 0};\n',
+        ("c", '#include "/proc/1/environ"\n'),  # the builder's own environment: DATABASE_URL
+        ("c", 'static const char d[] = {\n#embed "/etc/passwd"\n, 0};\n'),
+        ("rust", 'const S: &str = include_str!("/proc/1/environ");\n'),
+        (
+            "javascript",
+            'import s from "/proc/1/environ";\nexport function handle(e) { return s; }\n',
+        ),
     ],
 )
-def test_builds_in_the_image_read_nothing_of_the_container(platform, src):
+def test_builds_in_the_image_read_nothing_of_the_container(platform, language, src):
     """The builder image (uid 10001, Docker's default seccomp, no capabilities): the
     compiler is confined by Landlock to its toolchain and its job."""
     base = platform["base"]
     created = requests.post(
-        f"{base}/functions", json={"name": "peek", "language": "c", "source": src}, timeout=10
+        f"{base}/functions", json={"name": "peek", "language": language, "source": src}, timeout=10
     )
     fid = created.json()["id"]
     wait_for(

@@ -42,6 +42,7 @@ NOT_IN_CHART = {
     "NIL_RUNNER_ENDPOINTS": "static backend only; the chart uses the kubernetes backend",
     "NIL_ZIG_CACHE_DIR": "set by the builder image (Dockerfile.builder)",
     "NIL_ZIG_CACHE_SEED": "set by the builder image (Dockerfile.builder)",
+    "NIL_RUST_DIR": "set by the builder image (Dockerfile.builder)",
     "NIL_RUNNER_REQUEST_TIMEOUT": DEFAULT_KEPT,
     "NIL_RUNNER_MAX_WASM_STACK": DEFAULT_KEPT,
     "NIL_RUNNER_CACHE_BYTES": DEFAULT_KEPT,
