@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from uuid import UUID
 
 import psycopg_pool
@@ -87,13 +86,16 @@ def _dispatch(
             raise ServiceUnavailable("the function's artifact changed; try again")
         return wasm
 
-    dedicated = target.isolation == "dedicated"
-    waiting = time.perf_counter()
-    with runners.lease(str(target.id), dedicated=dedicated) as runner:
-        RUNNER_WAIT_SECONDS.observe(time.perf_counter() - waiting)
-        assert target.wasm_sha256 is not None
-        request = ExecuteRequest(target.wasm_sha256, input_json, target.limits)
-        return runner.run(request, language=target.language, load_module=load_module)
+    assert target.wasm_sha256 is not None
+    request = ExecuteRequest(target.wasm_sha256, input_json, target.limits)
+    return runners.run(
+        str(target.id),
+        request,
+        language=target.language,
+        load_module=load_module,
+        dedicated=target.isolation == "dedicated",
+        waited=RUNNER_WAIT_SECONDS.observe,
+    )
 
 
 def _observe(language: str, result: ExecuteReply) -> None:

@@ -1,41 +1,140 @@
-"""One runner, reached at its address: run a call on it, warm it with an artifact, ask
-whether it serves."""
+"""One runner, reached at its address through the process's keep-alive connections: run a
+call on it (sending the module once when it lacks it), warm it with an artifact, ask
+for its health. A runner that does not take the call says why (`Refusal`); choosing
+another is the pool's job (common/runners/pool.py)."""
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
-from dataclasses import dataclass
+from enum import Enum
 
-from common.contracts import ExecuteReply, ExecuteRequest
-from common.errors import RunnerFailed
-from common.runners import transport
+from common.contracts import ExecuteReply, ExecuteRequest, RunnerHealth
+from common.errors import NoRunnerAvailable, RunnerFailed
+from common.runners.protocol import Frame, Kind
+from common.runners.transport import Connection, Connections, NotStarted
 
 MODULE_UPLOAD_SECONDS = 120.0  # a Python component takes seconds to compile
+REPLY_SLACK_SECONDS = 5.0  # past the call's timeout: its watchdog answers at +0.2 s
 
 
-@dataclass(frozen=True)
+class Refusal(Enum):
+    """The runner did not start the call: another runner may take it."""
+
+    BUSY = "busy"  # running another call
+    DRAINING = "draining"  # stopping: it finishes its call and admits none
+    UNREACHABLE = "unreachable"  # refused or broke before the request was sent whole
+
+
+_SHARED = Connections()  # for a Runner made without a pool's connections
+atexit.register(_SHARED.close)
+
+
 class Runner:
-    """One runner's address; a lease (common/runners/pool.py) makes it ours for a call."""
+    def __init__(self, address: str, connections: Connections | None = None) -> None:
+        self.address = address
+        self.connections = connections or _SHARED
 
-    address: str
+    def execute(
+        self, request: ExecuteRequest, *, language: str, load_module: Callable[[], bytes]
+    ) -> ExecuteReply | Refusal:
+        """Run a call; if the runner lacks the module, send it once (the runner stays
+        reserved for this connection meanwhile) and run the call."""
+        timeout = request.limits.timeout_ms / 1000 + REPLY_SLACK_SECONDS
+        head, body = request.frame()
+        try:
+            conn = self.connections.take(self.address)
+        except NotStarted:
+            return Refusal.UNREACHABLE
+        try:
+            frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
+            if frame.kind == Kind.NOT_CACHED:
+                self._upload(conn, request.sha256, language, load_module())
+                frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
+                if frame.kind == Kind.NOT_CACHED:
+                    raise RunnerFailed("runner did not keep the module it was sent")
+            refusal = self._refusal(conn, frame)
+            if refusal is not None:
+                return refusal
+            if frame.kind != Kind.RESULT:
+                raise _unexpected(frame)
+            reply = ExecuteReply.from_frame(frame.head, frame.body)
+        except NotStarted:
+            return Refusal.UNREACHABLE
+        except BaseException:
+            conn.close()  # mid-exchange: never reused (closing also ends a reservation)
+            raise
+        self.connections.give(conn)
+        return reply
 
     def run(
         self, request: ExecuteRequest, *, language: str, load_module: Callable[[], bytes]
     ) -> ExecuteReply:
-        """Run a call; if the runner lacks the module, send it once and retry."""
-        timeout = request.limits.timeout_ms / 1000 + 10
-        for _ in range(2):
-            reply = transport.execute(self.address, request, timeout)
-            if reply is not None:
-                return reply
-            transport.send_module(
-                self.address, request.sha256, language, load_module(), MODULE_UPLOAD_SECONDS
-            )
-        raise RunnerFailed("runner did not keep the module it was sent")
+        """Run a call on this runner only: a refusal is an error (tools and tests; the
+        platform dispatches through the pool, which tries the next runner instead)."""
+        reply = self.execute(request, language=language, load_module=load_module)
+        if isinstance(reply, Refusal):
+            raise NoRunnerAvailable(f"runner {self.address} is {reply.value}")
+        return reply
 
-    def preload(self, sha256: str, language: str, wasm: bytes, timeout: float) -> None:
+    def _upload(self, conn: Connection, sha256: str, language: str, wasm: bytes) -> None:
+        head = {"sha256": sha256, "language": language, "hold": True}
+        frame = conn.exchange(Kind.LOAD, head, wasm, MODULE_UPLOAD_SECONDS)
+        if frame.kind != Kind.LOADED:
+            raise _unexpected(frame)
+
+    def load(self, sha256: str, language: str, wasm: bytes, timeout: float) -> Refusal | None:
         """Have the runner compile and cache an artifact before any call needs it."""
-        transport.send_module(self.address, sha256, language, wasm, timeout)
+        head = {"sha256": sha256, "language": language, "hold": False}
+        try:
+            conn = self.connections.take(self.address)
+        except NotStarted:
+            return Refusal.UNREACHABLE
+        try:
+            frame = conn.exchange(Kind.LOAD, head, wasm, timeout)
+            refusal = self._refusal(conn, frame)
+            if refusal is not None:
+                return refusal
+            if frame.kind != Kind.LOADED:
+                raise _unexpected(frame)
+        except NotStarted:
+            return Refusal.UNREACHABLE
+        except BaseException:
+            conn.close()
+            raise
+        self.connections.give(conn)
+        return None
+
+    def _refusal(self, conn: Connection, frame: Frame) -> Refusal | None:
+        if frame.kind == Kind.BUSY:
+            self.connections.give(conn)
+            return Refusal.BUSY
+        if frame.kind == Kind.DRAINING:
+            conn.close()
+            self.connections.forget(self.address)
+            return Refusal.DRAINING
+        return None
+
+    def health(self, timeout: float = 1.0) -> RunnerHealth | None:
+        """Its health answer (given mid-call too), or None when it does not answer."""
+        try:
+            conn = self.connections.take(self.address)
+            frame = conn.exchange(Kind.HEALTH, None, b"", timeout)
+        except (NotStarted, RunnerFailed):
+            return None
+        if frame.kind != Kind.HEALTHY:
+            conn.close()
+            return None
+        self.connections.give(conn)
+        return RunnerHealth.from_json(frame.head)
 
     def healthy(self) -> bool:
-        return transport.healthy(self.address)
+        return self.health() is not None
+
+
+def _unexpected(frame: Frame) -> RunnerFailed:
+    if frame.kind == Kind.REJECTED:
+        return RunnerFailed(f"runner rejected the module: {frame.head.get('error')}")
+    if frame.kind == Kind.ERROR:
+        return RunnerFailed(f"runner failed during the call: {frame.head.get('error')}")
+    return RunnerFailed(f"runner answered {frame.kind.name} unexpectedly")

@@ -14,6 +14,7 @@ import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from common import runner_dir as rd
+from common.runners import Runner
 from runner.launchers import LABEL
 from tests.conftest import temporary_database
 from tests.containers.conftest import UnixToTcpForwarder
@@ -297,11 +298,12 @@ def test_a_function_beyond_the_container_memory_fails_only_itself(platform):
 
 
 def wait_for_busy(root: str, timeout: float = 20.0) -> str:
-    """The name of the runner a call is running on (its lock is held)."""
+    """The name of the runner a call is running on (its health answer says busy)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for sock in rd.shared_sockets(__import__("pathlib").Path(root)):
-            if rd.is_busy(sock.parent):
+            health = Runner(f"unix:{sock}").health()
+            if health is not None and health.busy:
                 return sock.parent.name
         time.sleep(0.05)
     raise TimeoutError("no runner became busy")
