@@ -34,6 +34,10 @@ def serve_metrics(
     sock: socket.socket, health: Callable[[], RunnerHealth], metrics_dir: str = ""
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        timeout = 5  # seconds a client may take to send its request
+        error_content_type = "application/json"
+        error_message_format = '{"status": %(code)d, "error": "%(message)s"}'
+
         def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, content_type = exposition(metrics_dir=metrics_dir)

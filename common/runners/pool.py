@@ -130,7 +130,7 @@ class RunnerPool:
                     return result
             now = time.monotonic()
             if now >= deadline:
-                raise NoRunnerAvailable(f"no runner became free within {budget:.3g} s")
+                raise NoRunnerAvailable()
             self._wait(min(pause, deadline - now))
             pause = min(pause * 2, 0.025)
 

@@ -143,3 +143,8 @@ class Connections:
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+    def __del__(self) -> None:  # a pool dropped without close() leaves no socket open
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
