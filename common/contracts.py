@@ -213,8 +213,8 @@ class RunnerHealth:
     busy: bool
     pid: int  # the worker process running calls
     modules: int  # compiled modules held in memory
-    calls: int = 0  # calls admitted by this worker
-    max_concurrent: int = 0  # the most calls this worker ever had in flight at once
+    calls: int = 0  # calls this worker ran to an outcome
+    max_concurrent: int = 0  # the most calls (or loads) this worker ever had in flight at once
 
     def to_json(self) -> dict[str, Any]:
         return {

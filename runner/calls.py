@@ -122,7 +122,7 @@ class Admission:
         self._held_until = 0.0  # a reservation between frames; 0 while a job runs
         self.draining = False
         self.closed = False  # the worker is going away: admit nothing, not even a holder
-        self.in_flight = 0
+        self.in_flight = 0  # jobs admitted and not answered
         self.max_in_flight = 0
         self.calls = 0
 
@@ -153,9 +153,13 @@ class Admission:
 
     def started(self) -> None:
         with self._lock:
-            self.calls += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def ran(self) -> None:
+        """A call ran to its outcome (loads, and calls that needed a module, do not count)."""
+        with self._lock:
+            self.calls += 1
 
     def ended(self) -> None:
         with self._lock:

@@ -145,6 +145,9 @@ class RunnerServer:
                     continue
                 if frame is None:
                     return
+                if frame.kind == Kind.HEALTH:  # not activity: health checks never hold a drain
+                    self._answer(conn, frame)
+                    continue
                 conn.in_frame = True
                 conn.last_active = time.monotonic()
                 try:
@@ -180,8 +183,11 @@ class RunnerServer:
             refused = self.admission.admit(conn)
             if refused is not None:
                 metrics.REFUSED.labels(refused).inc()
-                kind = Kind.BUSY if refused == "busy" else Kind.DRAINING
-                protocol.send(conn.sock, kind)
+                if refused == "busy":
+                    protocol.send(conn.sock, Kind.BUSY)
+                else:  # a replaced worker's successor serves the same address already
+                    replaced = self._exit_code == EXIT_WATCHDOG
+                    protocol.send(conn.sock, Kind.DRAINING, {"successor": replaced})
                 return
             metrics.BUSY.set(1)
             try:
@@ -216,6 +222,7 @@ class RunnerServer:
         if isinstance(reply, Failed):
             self._finish(conn, job, Kind.ERROR, {"error": reply.message})
             return
+        self.admission.ran()
         self._finish(conn, job, Kind.RESULT, *reply.frame())
 
     def _load(self, conn: Connection, frame: Frame) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 from common.contracts import ExecuteReply, ExecuteRequest, RunnerHealth
 from common.errors import NoRunnerAvailable, RunnerFailed
@@ -24,8 +25,10 @@ class Refusal(Enum):
     BUSY = "busy"  # running another call
     DRAINING = "draining"  # stopping: it finishes its call and admits none
     UNREACHABLE = "unreachable"  # refused or broke before the request was sent whole
+    REPLACED = "replaced"  # this connection's worker was replaced: its successor serves
 
 
+T = TypeVar("T")
 _SHARED = Connections()  # for a Runner made without a pool's connections
 atexit.register(_SHARED.close)
 
@@ -40,32 +43,7 @@ class Runner:
     ) -> ExecuteReply | Refusal:
         """Run a call; if the runner lacks the module, send it once (the runner stays
         reserved for this connection meanwhile) and run the call."""
-        timeout = request.limits.timeout_ms / 1000 + REPLY_SLACK_SECONDS
-        head, body = request.frame()
-        try:
-            conn = self.connections.take(self.address)
-        except NotStarted:
-            return Refusal.UNREACHABLE
-        try:
-            frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
-            if frame.kind == Kind.NOT_CACHED:
-                self._upload(conn, request.sha256, language, load_module())
-                frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
-                if frame.kind == Kind.NOT_CACHED:
-                    raise RunnerFailed("runner did not keep the module it was sent")
-            refusal = self._refusal(conn, frame)
-            if refusal is not None:
-                return refusal
-            if frame.kind != Kind.RESULT:
-                raise _unexpected(frame)
-            reply = ExecuteReply.from_frame(frame.head, frame.body)
-        except NotStarted:
-            return Refusal.UNREACHABLE
-        except BaseException:
-            conn.close()  # mid-exchange: never reused (closing also ends a reservation)
-            raise
-        self.connections.give(conn)
-        return reply
+        return self._attempt(lambda conn: self._execute_on(conn, request, language, load_module))
 
     def run(
         self, request: ExecuteRequest, *, language: str, load_module: Callable[[], bytes]
@@ -77,33 +55,74 @@ class Runner:
             raise NoRunnerAvailable(f"runner {self.address} is {reply.value}")
         return reply
 
-    def _upload(self, conn: Connection, sha256: str, language: str, wasm: bytes) -> None:
-        head = {"sha256": sha256, "language": language, "hold": True}
-        frame = conn.exchange(Kind.LOAD, head, wasm, MODULE_UPLOAD_SECONDS)
-        if frame.kind != Kind.LOADED:
-            raise _unexpected(frame)
-
     def load(self, sha256: str, language: str, wasm: bytes, timeout: float) -> Refusal | None:
         """Have the runner compile and cache an artifact before any call needs it."""
         head = {"sha256": sha256, "language": language, "hold": False}
-        try:
-            conn = self.connections.take(self.address)
-        except NotStarted:
-            return Refusal.UNREACHABLE
-        try:
+
+        def load_on(conn: Connection) -> Refusal | bool:
             frame = conn.exchange(Kind.LOAD, head, wasm, timeout)
             refusal = self._refusal(conn, frame)
             if refusal is not None:
                 return refusal
             if frame.kind != Kind.LOADED:
                 raise _unexpected(frame)
-        except NotStarted:
-            return Refusal.UNREACHABLE
-        except BaseException:
-            conn.close()
-            raise
-        self.connections.give(conn)
-        return None
+            return True
+
+        result = self._attempt(load_on)
+        return result if isinstance(result, Refusal) else None
+
+    def _attempt(self, work: Callable[[Connection], T | Refusal]) -> T | Refusal:
+        """`work` on a connection to this runner, twice at most: again on a new
+        connection when the first met a pooled connection whose worker was replaced
+        (it broke before the request was sent whole, or the replaced worker said its
+        successor serves the address) — never when the request may have run."""
+        for attempt in (1, 2):
+            try:
+                conn = self.connections.take(self.address)
+            except NotStarted:
+                return Refusal.UNREACHABLE
+            try:
+                result = work(conn)
+            except NotStarted:
+                if conn.reused and attempt == 1:
+                    continue
+                return Refusal.UNREACHABLE
+            except BaseException:
+                conn.close()  # mid-exchange: never reused (closing also ends a reservation)
+                raise
+            if result is Refusal.REPLACED:
+                if attempt == 1:
+                    continue
+                return Refusal.DRAINING
+            if not isinstance(result, Refusal):
+                self.connections.give(conn)
+            return result
+        return Refusal.UNREACHABLE
+
+    def _execute_on(
+        self,
+        conn: Connection,
+        request: ExecuteRequest,
+        language: str,
+        load_module: Callable[[], bytes],
+    ) -> ExecuteReply | Refusal:
+        timeout = request.limits.timeout_ms / 1000 + REPLY_SLACK_SECONDS
+        head, body = request.frame()
+        frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
+        if frame.kind == Kind.NOT_CACHED:
+            upload = {"sha256": request.sha256, "language": language, "hold": True}
+            loaded = conn.exchange(Kind.LOAD, upload, load_module(), MODULE_UPLOAD_SECONDS)
+            if loaded.kind != Kind.LOADED:
+                raise _unexpected(loaded)
+            frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
+            if frame.kind == Kind.NOT_CACHED:
+                raise RunnerFailed("runner did not keep the module it was sent")
+        refusal = self._refusal(conn, frame)
+        if refusal is not None:
+            return refusal
+        if frame.kind != Kind.RESULT:
+            raise _unexpected(frame)
+        return ExecuteReply.from_frame(frame.head, frame.body)
 
     def _refusal(self, conn: Connection, frame: Frame) -> Refusal | None:
         if frame.kind == Kind.BUSY:
@@ -112,7 +131,7 @@ class Runner:
         if frame.kind == Kind.DRAINING:
             conn.close()
             self.connections.forget(self.address)
-            return Refusal.DRAINING
+            return Refusal.REPLACED if frame.head.get("successor") else Refusal.DRAINING
         return None
 
     def health(self, timeout: float = 1.0) -> RunnerHealth | None:

@@ -36,6 +36,7 @@ class Connection:
         self.sock = sock
         self.reader = FrameReader(sock)
         self.idle_since = time.monotonic()
+        self.reused = False  # taken from the pool (it may have gone stale since)
 
     @classmethod
     def open(cls, address: str, timeout: float) -> Connection:
@@ -117,6 +118,7 @@ class Connections:
             if conn is None:
                 return Connection.open(address, self.connect_timeout)
             if conn.usable(self.idle_seconds):
+                conn.reused = True
                 return conn
             conn.close()
 
