@@ -1,6 +1,7 @@
 """The runner's metrics listener: a separate socket (a TCP port in Kubernetes, metrics.sock
 beside runner.sock locally and in Docker) serving `GET /metrics` (Prometheus text) and
-`GET /health` (the runner's health answer as JSON). It can execute nothing, so opening
+`GET /health` (the runner's health answer as JSON: 200 while it serves, busy or not; 503
+once it drains). It can execute nothing, so opening
 it to Prometheus opens no execution."""
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ def serve_metrics(
             if self.path == "/metrics":
                 body, content_type = exposition(metrics_dir=metrics_dir)
                 self._send(200, body, content_type)
-            elif self.path == "/health":
-                self._send(200, json.dumps(health().to_json()).encode(), "application/json")
+            elif self.path == "/health":  # 503 while draining: no longer ready
+                answer = health()
+                status = 200 if answer.status == "UP" else 503
+                self._send(status, json.dumps(answer.to_json()).encode(), "application/json")
             else:
                 self._send(404, b'{"status": 404, "error": "Not Found"}', "application/json")
 
