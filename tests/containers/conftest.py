@@ -3,6 +3,7 @@ skip with the reason; with one, missing images are built (`make images`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,7 +14,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ("nil-gateway:dev", "nil-builder:dev", "nil-runner:dev")
+# `make images IMAGE_TAG=x` and NIL_TEST_IMAGE_TAG=x keep a worktree's images apart on a
+# shared engine.
+TAG = os.environ.get("NIL_TEST_IMAGE_TAG", "dev")
+
+
+def image(component: str) -> str:
+    return f"nil-{component}:{TAG}"
+
+
+IMAGES = (image("gateway"), image("builder"), image("runner"))
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +40,7 @@ def docker_client():
         )
     missing = [i for i in IMAGES if not client.images.list(name=i)]
     if missing:
-        subprocess.run(["make", "images"], cwd=ROOT, check=True)
+        subprocess.run(["make", "images", f"IMAGE_TAG={TAG}"], cwd=ROOT, check=True)
     yield client
     # whatever the test pools left behind (a real pool keeps its volume on purpose)
     for container in client.containers.list(all=True, filters={"label": "dev.nil.runner"}):

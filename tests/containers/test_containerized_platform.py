@@ -17,7 +17,7 @@ from common import runner_dir as rd
 from common.runners import Runner
 from runner.launchers import LABEL
 from tests.conftest import temporary_database
-from tests.containers.conftest import UnixToTcpForwarder
+from tests.containers.conftest import UnixToTcpForwarder, image
 from tests.containers.test_docker_pool import OOM_BOMB, wait_for
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
@@ -51,8 +51,9 @@ def platform(docker_client, database, tmp_path_factory):
         "NIL_POOL_BACKEND": "docker",
         "NIL_POOL_NAME": pool_name,
         "NIL_RUNNER_DIR": root,
-        "NIL_RUNNER_IMAGE": "nil-runner:dev",
+        "NIL_RUNNER_IMAGE": image("runner"),
         "NIL_RUNNERS": "2",
+        "NIL_SUPERVISOR_PORT": str(free_port()),
         # enough to compile a Python component (~450 MB at its peak, in a child process)
         "NIL_RUNNER_MEMORY_MB": "768",
         "NIL_MAX_MEMORY_MB": "1024",
@@ -69,14 +70,14 @@ def platform(docker_client, database, tmp_path_factory):
         "labels": {f"{LABEL}.test": pool_name},
     }
     docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "db"],
         remove=False,
         **{**common, "detach": False, "name": f"{pool_name}-migrate"},
     )
     docker_sock_gid = os.stat("/var/run/docker.sock").st_gid
     gateway = docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         name=f"{pool_name}-gateway",
         group_add=[docker_sock_gid],
         volumes={
@@ -86,14 +87,14 @@ def platform(docker_client, database, tmp_path_factory):
         **common,
     )
     consumer = docker_client.containers.run(  # sees the runners: it warms them before READY
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "consumer"],
         name=f"{pool_name}-consumer",
         volumes={root: {"bind": root, "mode": "rw"}},
         **common,
     )
     builder = docker_client.containers.run(  # room for Zig's cache and Python builds
-        "nil-builder:dev",
+        image("builder"),
         name=f"{pool_name}-builder",
         **{**common, "tmpfs": {"/tmp": "size=512m"}},
     )

@@ -6,6 +6,7 @@ SIGTERM draining a runner while its call finishes."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -281,3 +282,66 @@ def test_sigterm_finishes_the_call_in_flight_and_sends_new_calls_elsewhere(runne
     assert results[0].outcome == "ok"  # the call in flight completed
     assert keeper.wait(timeout=10) == 0
     assert not Path(first[5:]).exists()
+
+
+GEVENT_DISPATCH = """
+from gevent import monkey
+
+monkey.patch_all()
+
+import hashlib, json, sys, time
+
+import gevent
+import wasmtime
+
+from common.contracts import ExecuteRequest, Limits
+from common.runners import RunnerPool
+from common.runners.discovery import StaticDiscovery
+from tests.runner import wat
+
+wasm = bytes(wasmtime.wat2wasm(wat.sleeper(20)))
+request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), "{}", Limits(5000, 16, 10**9))
+pool = RunnerPool(StaticDiscovery(tuple(sys.argv[1:])), wait_seconds=10)
+ticks, outcomes = [], []
+
+
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.005)
+
+
+def dispatch():
+    for _ in range(5):
+        reply = pool.run("f", request, language="c", load_module=lambda: wasm)
+        outcomes.append(reply.outcome.value)
+
+
+ticker = gevent.spawn(tick)
+started = time.monotonic()
+gevent.joinall([gevent.spawn(dispatch) for _ in range(8)], raise_error=True)
+elapsed = time.monotonic() - started
+ticker.kill()
+pool.close()
+gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+print(json.dumps({"outcomes": outcomes, "elapsed": elapsed, "longest_gap": max(gaps)}))
+"""
+
+
+def test_the_client_dispatches_under_gevent_without_blocking_the_hub(runners):
+    """The gateway may run gevent workers: with sockets and locks monkey-patched, eight
+    greenlets share two runners (busy → next, waiting) and the hub is never blocked."""
+    pytest.importorskip("gevent", reason="gevent is the gateway's worker class dependency")
+    addresses = runners.start(2)
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_DISPATCH, *addresses],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcomes"] == ["ok"] * 40
+    assert result["longest_gap"] < 0.1, result  # no greenlet blocked the hub
+    assert [Runner(a).health().max_concurrent for a in addresses] == [1, 1]
