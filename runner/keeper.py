@@ -67,6 +67,9 @@ class Keeper:
         self.drain_deadline = 0.0
         self.last_beat = 0.0
         self.killed_for_hang = False
+        self.forked_at = 0.0
+        self.respawn_at = 0.0  # a worker that dies young is forked again after a back-off
+        self.backoff = 0.0
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK)
         self._beat_r, self._beat_w = os.pipe2(os.O_NONBLOCK)
 
@@ -80,8 +83,12 @@ class Keeper:
                 if self.child is None:
                     if self.draining:
                         return 0
-                    self._fork()
-                ready, _, _ = select.select([self._wake_r, self._beat_r], [], [], 0.5)
+                    if time.monotonic() >= self.respawn_at:
+                        self._fork()
+                wait = (
+                    0.5 if self.child is not None else max(0.0, self.respawn_at - time.monotonic())
+                )
+                ready, _, _ = select.select([self._wake_r, self._beat_r], [], [], min(wait, 0.5))
                 beats = b"".join(_empty(fd) for fd in ready if fd == self._beat_r)
                 _empty(self._wake_r)
                 if beats:
@@ -122,7 +129,7 @@ class Keeper:
             os.kill(self.child, signal.SIGKILL)
 
     def _fork(self) -> None:
-        self.last_beat = time.monotonic()
+        self.last_beat = self.forked_at = time.monotonic()
         self.killed_for_hang = False
         pid = os.fork()
         if pid == 0:  # the worker
@@ -191,7 +198,14 @@ class Keeper:
         else:
             reason = "crashed"
         metrics.WORKER_RESTARTS.labels(reason).inc()  # the next worker inherits the count
-        logger.warning("runner.worker_replaced", extra={"pid": pid, "reason": reason})
+        now = time.monotonic()
+        young = now - self.forked_at < 1.0  # it died starting: do not spin
+        self.backoff = min(max(self.backoff * 2, 0.1), 5.0) if young else 0.0
+        self.respawn_at = now + self.backoff
+        logger.warning(
+            "runner.worker_replaced",
+            extra={"pid": pid, "reason": reason, "backoffSeconds": self.backoff},
+        )
 
     def _close(self) -> None:
         for sock in (self.listener, self.metrics_listener):
