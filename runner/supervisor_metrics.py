@@ -76,7 +76,10 @@ def _scrape(socket_path) -> list[Metric]:
     return list(text_string_to_metric_families(body.decode()))
 
 
-def serve_runner_metrics(supervisor: Supervisor, host: str, port: int) -> ThreadingHTTPServer:
+def serve_runner_metrics(
+    supervisor: Supervisor, host: str, port: int
+) -> ThreadingHTTPServer | None:
+    """Serve the pool's metrics; a port already taken costs the endpoint, not the pool."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(supervisor))
 
@@ -99,7 +102,11 @@ def serve_runner_metrics(supervisor: Supervisor, host: str, port: int) -> Thread
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        logger.warning("supervisor.metrics_unavailable", extra={"port": port, "error": str(exc)})
+        return None
     server.daemon_threads = True
     Thread(target=server.serve_forever, daemon=True, name="runner-metrics").start()
     logger.info("supervisor.metrics", extra={"host": host, "port": port})
