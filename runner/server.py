@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import threading
@@ -71,6 +72,7 @@ class RunnerServer:
         self._lock = threading.Lock()
         self._drain_requested = threading.Event()
         self._exit_code = EXIT_DRAINED
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK)  # wakes the accept loop
         self._last_connection = time.monotonic()
         metrics.DRAINING.set(0)
         metrics.BUSY.set(0)
@@ -81,7 +83,7 @@ class RunnerServer:
         """Accept until drained; returns the exit code."""
         signal.signal(signal.SIGTERM, lambda *_: self._drain_requested.set())
         signal.signal(signal.SIGINT, lambda *_: self._drain_requested.set())
-        self.listener.settimeout(0.1)
+        self.listener.settimeout(0)
         deadline = None
         while True:
             if self._drain_requested.is_set() and deadline is None:
@@ -95,13 +97,15 @@ class RunnerServer:
                 self.admission.closed = True
                 logger.info("runner.drained", extra={"pid": os.getpid()})
                 return self._exit_code
-            if self._exit_code == EXIT_WATCHDOG:  # a successor accepts now
-                time.sleep(0.02)
-                continue
+            ready, _, _ = select.select([self.listener, self._wake_r], [], [], 0.1)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 64)
+            if self._exit_code == EXIT_WATCHDOG or self.listener not in ready:
+                continue  # replaced: the successor accepts (checked right before accept)
             try:
                 sock, _ = self.listener.accept()
-            except TimeoutError:
-                continue
+            except (BlockingIOError, TimeoutError):
+                continue  # the other worker of a replacement took it
             except OSError as exc:  # the listener was closed under us: nothing more comes
                 logger.info("runner.listener_closed", extra={"error": str(exc)})
                 self._drain_requested.set()
@@ -265,7 +269,9 @@ class RunnerServer:
         until they are quiet (a request sent on one is never lost), then exits."""
         if job.fatal:
             self.admission.closed = True
-            self._exit_code = EXIT_WATCHDOG
+            self._exit_code = EXIT_WATCHDOG  # accept nothing more: the successor will
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"!")
             self.replace_me()
             self._drain_requested.set()
         self.admission.release(conn)
