@@ -112,6 +112,9 @@ class Runner:
         if frame.kind == Kind.NOT_CACHED:
             upload = {"sha256": request.sha256, "language": language, "hold": True}
             loaded = conn.exchange(Kind.LOAD, upload, load_module(), MODULE_UPLOAD_SECONDS)
+            refusal = self._refusal(conn, loaded)  # the worker is going away: nothing ran
+            if refusal is not None:
+                return refusal
             if loaded.kind != Kind.LOADED:
                 raise _unexpected(loaded)
             frame = conn.exchange(Kind.EXECUTE, head, body, timeout)
