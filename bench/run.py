@@ -279,14 +279,14 @@ def cold_figures(bench: Bench, api: Api) -> float:
     return cold
 
 
-def container_peer(bench: Bench, cold: float) -> None:
+def container_peer(bench: Bench, cold: float, image: str) -> None:
     """A fresh runner container per call: start, load the module, run, remove."""
     try:
         import docker
 
         client = docker.from_env()
         client.ping()
-        client.images.get("nil-runner:dev")
+        client.images.get(image)
     except Exception as exc:
         bench.row(
             "container per execution (docker run of the runner image)",
@@ -304,7 +304,7 @@ def container_peer(bench: Bench, cold: float) -> None:
         os.chown(directory, 10001, 10001)
         started = time.perf_counter()
         container = client.containers.run(
-            "nil-runner:dev",
+            image,
             detach=True,
             network_mode="none",
             read_only=True,
@@ -313,7 +313,10 @@ def container_peer(bench: Bench, cold: float) -> None:
         )
         try:
             runner = Runner(f"unix:{directory / 'runner.sock'}", Connections())
+            deadline = time.monotonic() + 60
             while not runner.healthy():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{image} did not answer the runner protocol")
                 time.sleep(0.01)
             request = ExecuteRequest(sha, "{}", Limits(1000, 16, 10**9))
             runner.run(request, language="wat", load_module=lambda: wasm)
@@ -390,6 +393,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few iterations of each")
     gateway = GatewaySettings.from_env()
     parser.add_argument("--runners", type=int, default=2)
+    parser.add_argument("--runner-image", default="nil-runner:dev", help="for the container row")
     parser.add_argument("--workers", type=int, default=gateway.workers)
     parser.add_argument("--threads", type=int, default=gateway.threads)
     args = parser.parse_args()
@@ -433,7 +437,7 @@ def main() -> None:
         runner_client_figures(bench, platform, wasm, floor)
         warm_figures(bench, api, echo_id, floor)
         cold = cold_figures(bench, api)
-        container_peer(bench, cold)
+        container_peer(bench, cold, args.runner_image)
         compile_figures(bench, api)
         language_figures(bench, api)
         list_figures(bench, api, url, echo_id)
