@@ -4,15 +4,17 @@ that answers "busy" or "draining", or cannot be reached before the request is se
 passes the call to the next one at once. The runners' own admission is the truth across
 every thread, process and replica that dispatches to them — nothing is leased here.
 
-When every runner is busy the call waits in a bounded local queue: woken when a call of
-this process ends (a runner it used is free), and trying again every few milliseconds
-for runners freed by other processes. Past the function's timeout (or the configured
-longest wait), or with the queue full, it is a 503 with Retry-After.
+When every runner is busy the call waits in a bounded first-in-first-out line of this
+process (a newcomer never overtakes it): the call at its head is woken when a call of
+this process ends (a runner it used is free), and tries again every few milliseconds for
+runners freed by other processes or replicas. Past the function's timeout (or the
+configured longest wait), or with the line full, it is a 503 with Retry-After.
 
 Every service that dispatches to runners holds one `RunnerPool`, named `runners`."""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import threading
 import time
@@ -65,8 +67,8 @@ class RunnerPool:
         self.wait_seconds = wait_seconds
         self.queue_max = queue_max
         self.connections = connections or Connections()
-        self._freed = threading.Condition()
-        self._waiting = 0
+        self._line: collections.deque[threading.Event] = collections.deque()
+        self._line_lock = threading.Lock()
         self._status: tuple[float, PoolStatus] | None = None
         self._status_lock = threading.Lock()
 
@@ -94,8 +96,7 @@ class RunnerPool:
                 waited=waited,
             )
         finally:
-            with self._freed:  # whatever happened, a runner this process used is free
-                self._freed.notify()
+            self._wake_head()  # whatever happened, a runner this process used is free
 
     def preload(
         self, function_key: str, sha256: str, language: str, wasm: bytes, timeout: float
@@ -119,35 +120,56 @@ class RunnerPool:
     ) -> T:
         started = time.monotonic()
         deadline = started + budget
-        pause = 0.002
-        while True:
-            for address in affinity_order(function_key, self._candidates(function_key, dedicated)):
-                tried = time.monotonic()
-                result = attempt(Runner(address, self.connections))
-                if not isinstance(result, Refusal):
-                    if waited is not None:
-                        waited(tried - started)
-                    return result
-            now = time.monotonic()
-            if now >= deadline:
-                raise NoRunnerAvailable()
-            self._wait(min(pause, deadline - now))
-            pause = min(pause * 2, 0.025)
+        ticket = self._join() if self._line else None  # others wait: no overtaking
+        pause = 0.001
+        try:
+            while True:
+                if ticket is None or self._line[0] is ticket:
+                    for address in affinity_order(
+                        function_key, self._candidates(function_key, dedicated)
+                    ):
+                        tried = time.monotonic()
+                        result = attempt(Runner(address, self.connections))
+                        if not isinstance(result, Refusal):
+                            if waited is not None:
+                                waited(tried - started)
+                            return result
+                    pause = min(pause * 2, 0.005)
+                now = time.monotonic()
+                if now >= deadline:
+                    raise NoRunnerAvailable()
+                if ticket is None:
+                    ticket = self._join()
+                head = self._line[0] is ticket
+                ticket.wait(min(pause, deadline - now) if head else deadline - now)
+                ticket.clear()
+        finally:
+            if ticket is not None:
+                self._leave(ticket)
+
+    def _join(self) -> threading.Event:
+        ticket = threading.Event()
+        with self._line_lock:
+            if len(self._line) >= self.queue_max:
+                raise NoRunnerAvailable("too many calls are waiting for a runner")
+            self._line.append(ticket)
+        return ticket
+
+    def _leave(self, ticket: threading.Event) -> None:
+        with self._line_lock:
+            self._line.remove(ticket)
+            if self._line:
+                self._line[0].set()  # the next in line tries now
+
+    def _wake_head(self) -> None:
+        with self._line_lock:
+            if self._line:
+                self._line[0].set()
 
     def _candidates(self, function_key: str, dedicated: bool) -> list[str]:
         if dedicated:
             return self.discovery.dedicated_addresses(function_key)
         return self.discovery.addresses()
-
-    def _wait(self, seconds: float) -> None:
-        with self._freed:
-            if self._waiting >= self.queue_max:
-                raise NoRunnerAvailable("too many calls are waiting for a runner")
-            self._waiting += 1
-            try:
-                self._freed.wait(seconds)
-            finally:
-                self._waiting -= 1
 
     # ------------------------------------------------------------------ observing
 

@@ -131,6 +131,7 @@ def test_a_runner_replaced_under_a_stream_of_calls_fails_and_repeats_nothing(
             s for s in supervisor.slots.values() if rd.socket_address(s.directory) == preferred
         )
         probe = Runner(preferred, Connections())  # keeps a connection across the drain
+        assert probe.health() is not None  # opened now: the drain removes the socket's path
         before = {a: Runner(a).health().calls for a in addresses}
         statuses: list[tuple[int, str]] = []
         ids: list[str] = []
