@@ -7,8 +7,9 @@ every thread, process and replica that dispatches to them — nothing is leased 
 When every runner is busy the call waits in a bounded first-in-first-out line of this
 process (a newcomer never overtakes it): the call at its head is woken when a call of
 this process ends (a runner it used is free), and tries again every few milliseconds for
-runners freed by other processes or replicas. Past the function's timeout (or the
-configured longest wait), or with the line full, it is a 503 with Retry-After.
+runners freed by other processes or replicas. A call waits as long as it may run (its
+timeoutMs, at least a second) and never past the configured longest wait; past that, or
+with the line full, it is a 503 with Retry-After.
 
 Every service that dispatches to runners holds one `RunnerPool`, named `runners`."""
 
@@ -29,6 +30,7 @@ from common.runners.runner import Refusal, Runner
 from common.runners.transport import Connections
 
 T = TypeVar("T")
+MIN_WAIT_SECONDS = 1.0  # a function with a 50 ms timeout may still wait a second for a runner
 
 
 def affinity_order(function_key: str, addresses: list[str]) -> list[str]:
@@ -84,7 +86,8 @@ class RunnerPool:
     ) -> ExecuteReply:
         """Run the call on the first runner of the function's order that admits it.
         `waited` learns how long the call waited for a runner that took it."""
-        budget = min(self.wait_seconds, request.limits.timeout_ms / 1000)
+        # As long as the call may run (at least MIN_WAIT_SECONDS), never past the longest wait.
+        budget = min(self.wait_seconds, max(request.limits.timeout_ms / 1000, MIN_WAIT_SECONDS))
         if dedicated:
             budget = max(budget, self.discovery.dedicated_wait_seconds)
         try:

@@ -106,7 +106,8 @@ def test_five_thousand_executions_at_concurrency_32(loaded_platform):
     after_rss = runner_rss_kb(platform.home)
 
     statuses = [status for status, _, _ in results]
-    assert statuses.count(200) == TOTAL, {s: statuses.count(s) for s in set(statuses)}
+    failures = [body for status, _, body in results if status != 200][:3]
+    assert statuses.count(200) == TOTAL, ({s: statuses.count(s) for s in set(statuses)}, failures)
     for _, kind, body in results:
         assert body["status"] == expected[kind], body
     with psycopg.connect(url) as conn:
