@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,15 @@ def image(component: str) -> str:
 
 
 IMAGES = (image("gateway"), image("builder"), image("runner"))
+
+# Pools this session starts are named after it, so its clean-up never touches the
+# containers or volumes of another worktree's tests running on the same engine.
+SESSION = uuid.uuid4().hex[:6]
+
+
+def pool_name(kind: str) -> str:
+    """A new pool name of this session: `kind` is "test" (a pool) or "ctr" (a platform)."""
+    return f"{kind}-{SESSION}-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +54,13 @@ def docker_client():
     yield client
     # whatever the test pools left behind (a real pool keeps its volume on purpose)
     for container in client.containers.list(all=True, filters={"label": "dev.nil.runner"}):
-        if container.labels.get("dev.nil.runner.pool", "").startswith(("test-", "ctr-")):
+        pool = container.labels.get("dev.nil.runner.pool", "")
+        if pool.startswith((f"test-{SESSION}-", f"ctr-{SESSION}-")):
             container.remove(force=True)
     for volume in client.volumes.list():
-        if volume.name.startswith(("nil-test-", "nil-ctr-")) and volume.name.endswith("-artifacts"):
+        if volume.name.startswith((f"nil-test-{SESSION}-", f"nil-ctr-{SESSION}-")) and (
+            volume.name.endswith("-artifacts")
+        ):
             try:
                 volume.remove(force=True)
             except Exception:  # still in use by a container being removed

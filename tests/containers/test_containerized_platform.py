@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from common.runners import Runner
 from runner.launchers import LABEL
 from tests.conftest import temporary_database
 from tests.containers.conftest import UnixToTcpForwarder, image
+from tests.containers.conftest import pool_name as new_pool_name
 from tests.containers.test_docker_pool import OOM_BOMB, wait_for
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
@@ -38,7 +38,7 @@ def database(pg_url, template_url):
 def platform(docker_client, database, tmp_path_factory):
     import tempfile
 
-    pool_name = f"ctr-{uuid.uuid4().hex[:8]}"
+    pool_name = new_pool_name("ctr")
     root = tempfile.mkdtemp(prefix="nil-ctr-")
     os.chmod(root, 0o777)
     port, builder_port = free_port(), free_port()

@@ -20,6 +20,7 @@ from common.runners.discovery import DirectoryDiscovery
 from runner.launchers import LABEL, ContainerLimits, DockerLauncher
 from runner.supervisor import Supervisor
 from tests.containers.conftest import image
+from tests.containers.conftest import pool_name as new_pool_name
 from tests.runner import wat
 
 MEMORY_LIMIT = 192 * 1024 * 1024
@@ -53,7 +54,7 @@ class RunningSupervisor:
 
 @pytest.fixture
 def pool_name() -> str:
-    return f"test-{uuid.uuid4().hex[:8]}"
+    return new_pool_name("test")
 
 
 @pytest.fixture
