@@ -68,6 +68,9 @@ clean:
 # Container images, built without a registry: a debootstrap base imported into Docker.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 BASE_IMAGE ?= nil-base:bookworm
+# Another tag keeps a worktree's images apart on a shared engine (tests/containers reads
+# NIL_TEST_IMAGE_TAG); only `dev` also tags the version.
+IMAGE_TAG ?= dev
 IMAGES := gateway builder runner
 
 .PHONY: images base-image $(addprefix image-,$(IMAGES))
@@ -79,7 +82,7 @@ images: base-image $(addprefix image-,$(IMAGES))
 
 $(addprefix image-,$(IMAGES)): image-%: base-image
 	docker build --quiet --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
-	  -f Dockerfile.$* -t nil-$*:$(VERSION) -t nil-$*:dev .
+	  -f Dockerfile.$* $(if $(filter dev,$(IMAGE_TAG)),-t nil-$*:$(VERSION)) -t nil-$*:$(IMAGE_TAG) .
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

@@ -7,16 +7,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 import pytest
 import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from common import runner_dir as rd
+from common.runners import Runner
 from runner.launchers import LABEL
 from tests.conftest import temporary_database
-from tests.containers.conftest import UnixToTcpForwarder
+from tests.containers.conftest import UnixToTcpForwarder, image
+from tests.containers.conftest import pool_name as new_pool_name
 from tests.containers.test_docker_pool import OOM_BOMB, wait_for
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
@@ -37,7 +38,7 @@ def database(pg_url, template_url):
 def platform(docker_client, database, tmp_path_factory):
     import tempfile
 
-    pool_name = f"ctr-{uuid.uuid4().hex[:8]}"
+    pool_name = new_pool_name("ctr")
     root = tempfile.mkdtemp(prefix="nil-ctr-")
     os.chmod(root, 0o777)
     port, builder_port = free_port(), free_port()
@@ -50,8 +51,9 @@ def platform(docker_client, database, tmp_path_factory):
         "NIL_POOL_BACKEND": "docker",
         "NIL_POOL_NAME": pool_name,
         "NIL_RUNNER_DIR": root,
-        "NIL_RUNNER_IMAGE": "nil-runner:dev",
+        "NIL_RUNNER_IMAGE": image("runner"),
         "NIL_RUNNERS": "2",
+        "NIL_SUPERVISOR_PORT": str(free_port()),
         # enough to compile a Python component (~450 MB at its peak, in a child process)
         "NIL_RUNNER_MEMORY_MB": "768",
         "NIL_MAX_MEMORY_MB": "1024",
@@ -68,14 +70,14 @@ def platform(docker_client, database, tmp_path_factory):
         "labels": {f"{LABEL}.test": pool_name},
     }
     docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "db"],
         remove=False,
         **{**common, "detach": False, "name": f"{pool_name}-migrate"},
     )
     docker_sock_gid = os.stat("/var/run/docker.sock").st_gid
     gateway = docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         name=f"{pool_name}-gateway",
         group_add=[docker_sock_gid],
         volumes={
@@ -85,14 +87,14 @@ def platform(docker_client, database, tmp_path_factory):
         **common,
     )
     consumer = docker_client.containers.run(  # sees the runners: it warms them before READY
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "consumer"],
         name=f"{pool_name}-consumer",
         volumes={root: {"bind": root, "mode": "rw"}},
         **common,
     )
     builder = docker_client.containers.run(  # room for Zig's cache and Python builds
-        "nil-builder:dev",
+        image("builder"),
         name=f"{pool_name}-builder",
         **{**common, "tmpfs": {"/tmp": "size=512m"}},
     )
@@ -331,11 +333,12 @@ def test_a_function_beyond_the_container_memory_fails_only_itself(platform):
 
 
 def wait_for_busy(root: str, timeout: float = 20.0) -> str:
-    """The name of the runner a call is running on (its lock is held)."""
+    """The name of the runner a call is running on (its health answer says busy)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for sock in rd.shared_sockets(__import__("pathlib").Path(root)):
-            if rd.is_busy(sock.parent):
+            health = Runner(f"unix:{sock}").health()
+            if health is not None and health.busy:
                 return sock.parent.name
         time.sleep(0.05)
     raise TimeoutError("no runner became busy")
