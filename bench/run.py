@@ -25,7 +25,9 @@ import requests
 
 from bench.measure import summary, throughput, timed
 from common import runner_dir as rd
-from common import unix_http
+from common.contracts import ExecuteRequest, Limits
+from common.runners import Runner
+from common.runners.transport import Connections
 from db import migrate
 from gateway.settings import Settings as GatewaySettings
 from tools.platform import LocalPlatform, start_embedded_postgres
@@ -115,7 +117,6 @@ class Bench:
 
 
 def in_process_floor(bench: Bench, wasm: bytes) -> float:
-    from common.contracts import ExecuteRequest, Limits
     from runner.executor import Executor
     from runner.settings import Settings
 
@@ -129,6 +130,26 @@ def in_process_floor(bench: Bench, wasm: bytes) -> float:
     bench.figures["floor_ms"] = floor
     bench.row("in-process wasmtime: fresh instance + handle (echo)", f"{floor:.3f} ms p50")
     return floor
+
+
+def runner_client_figures(bench: Bench, platform: LocalPlatform, wasm: bytes, floor: float):
+    """The same echo through the runner client (keep-alive frames to a runner process)."""
+
+    [sock, *_] = rd.shared_sockets(platform.home / "runners")
+    runner = Runner(f"unix:{sock}")
+    request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), '{"n":0}', Limits(10_000, 64, 10**9))
+
+    def call() -> None:
+        runner.run(request, language="assemblyscript", load_module=lambda: wasm)
+
+    timed(call, 50)
+    stats = summary(timed(call, bench.n(2000, 100)))
+    bench.figures["runner_client_ms"] = stats
+    bench.row(
+        "warm execute through the runner client (one runner)",
+        f"{stats['p50']:.3f} ms p50",
+        f"{stats['p50'] / floor:.1f}x the floor",
+    )
 
 
 def compile_figures(bench: Bench, api: Api) -> None:
@@ -304,14 +325,14 @@ def cold_figures(bench: Bench, api: Api) -> float:
     return cold
 
 
-def container_peer(bench: Bench, cold: float) -> None:
+def container_peer(bench: Bench, cold: float, image: str) -> None:
     """A fresh runner container per call: start, load the module, run, remove."""
     try:
         import docker
 
         client = docker.from_env()
         client.ping()
-        client.images.get("nil-runner:dev")
+        client.images.get(image)
     except Exception as exc:
         bench.row(
             "container per execution (docker run of the runner image)",
@@ -329,7 +350,7 @@ def container_peer(bench: Bench, cold: float) -> None:
         os.chown(directory, 10001, 10001)
         started = time.perf_counter()
         container = client.containers.run(
-            "nil-runner:dev",
+            image,
             detach=True,
             network_mode="none",
             read_only=True,
@@ -337,26 +358,15 @@ def container_peer(bench: Bench, cold: float) -> None:
             volumes={str(directory): {"bind": "/run/nil", "mode": "rw"}},
         )
         try:
-            address = f"unix:{directory / 'runner.sock'}"
-            while True:
-                try:
-                    if unix_http.request(address, "GET", "/health", timeout=1)[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.01)
-            unix_http.request(address, "PUT", f"/modules/{sha}?language=wat", body=wasm)
-            unix_http.request(
-                address,
-                "POST",
-                "/execute",
-                body=json.dumps(
-                    {
-                        "sha256": sha,
-                        "input": "{}",
-                        "limits": {"timeoutMs": 1000, "memoryMb": 16, "fuel": 10**9},
-                    }
-                ).encode(),
-            )
+            runner = Runner(f"unix:{directory / 'runner.sock'}", Connections())
+            deadline = time.monotonic() + 60
+            while not runner.healthy():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{image} did not answer the runner protocol")
+                time.sleep(0.01)
+            request = ExecuteRequest(sha, "{}", Limits(1000, 16, 10**9))
+            runner.run(request, language="wat", load_module=lambda: wasm)
+            runner.connections.close()
             samples.append((time.perf_counter() - started) * 1000)
         finally:
             container.remove(force=True)
@@ -405,7 +415,7 @@ def list_figures(bench: Bench, api: Api, url: str, fid: str) -> None:
 def rss_figures(bench: Bench, platform: LocalPlatform) -> None:
     runner_rss = []
     for sock in rd.shared_sockets(platform.home / "runners"):
-        pid = json.loads(unix_http.request(f"unix:{sock}", "GET", "/health")[1])["pid"]
+        pid = Runner(f"unix:{sock}").health().pid
         runner_rss.append(psutil.Process(pid).memory_info().rss / 2**20)
     gateway = psutil.Process(platform.processes[0].proc.pid)
     workers = [
@@ -429,6 +439,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few iterations of each")
     gateway = GatewaySettings.from_env()
     parser.add_argument("--runners", type=int, default=2)
+    parser.add_argument("--runner-image", default="nil-runner:dev", help="for the container row")
     parser.add_argument("--workers", type=int, default=gateway.workers)
     parser.add_argument("--threads", type=int, default=gateway.threads)
     args = parser.parse_args()
@@ -472,9 +483,10 @@ def main() -> None:
                 ).fetchone()[0]
             )
         floor = in_process_floor(bench, wasm)
+        runner_client_figures(bench, platform, wasm, floor)
         warm_figures(bench, api, echo_id, floor)
         cold = cold_figures(bench, api)
-        container_peer(bench, cold)
+        container_peer(bench, cold, args.runner_image)
         compile_figures(bench, api)
         deploy_figures(bench, api)
         language_figures(bench, api)

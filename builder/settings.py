@@ -1,5 +1,6 @@
 """The builder's settings: compile limits, the job queue's timing, its health address,
-where Zig keeps its cache, and the build sandbox (builder/sandbox)."""
+where Zig keeps its cache and Rust its prebuilt crates, and the build sandbox
+(builder/sandbox)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Settings(ServiceSettings):
     visibility_seconds: int = env("NIL_BUILDER_VISIBILITY_SECONDS", 0)  # 0: timeout + 30 s
     zig_cache_dir: str = env("NIL_ZIG_CACHE_DIR", "")  # "": $XDG_CACHE_HOME/nil/zig
     zig_cache_seed: str = env("NIL_ZIG_CACHE_SEED", "")  # a prebuilt cache (the image's)
+    rust_dir: str = env("NIL_RUST_DIR", "")  # "": $XDG_CACHE_HOME/nil/rust (serde, Nil's crate)
     concurrency: int = env("NIL_BUILDER_CONCURRENCY", 2)  # builds at once, each confined
     memory_mb: int = env("NIL_BUILDER_MEMORY_MB", 1024)  # one build's memory cap
     sandbox: str = env("NIL_BUILDER_SANDBOX", "required")  # "off": unconfined (trusted only)
@@ -55,4 +57,8 @@ class Settings(ServiceSettings):
             # A root builder's home is out of reach of the compilers' uid.
             default = f"/var/cache/nil/zig-{values['sandbox_uid']}"
         values["zig_cache_dir"] = values["zig_cache_dir"] or default
+        rust_default = str(cache_home / "nil" / "rust")
+        if os.geteuid() == 0 and values["sandbox"] != "off":
+            rust_default = f"/var/cache/nil/rust-{values['sandbox_uid']}"
+        values["rust_dir"] = values["rust_dir"] or rust_default
         return values

@@ -64,7 +64,7 @@ RAW_UTF8 = Abi(
     imports={},
 )
 
-# Raw UTF-8 for modules built against WASI preview 1 (wasi-libc, Zig's std): the runner
+# Raw UTF-8 for modules built against WASI preview 1 (wasi-libc, Zig's std, Rust's std): the runner
 # links WASI with stdout/stderr captured and nothing else (no files, env or sockets).
 WASI_RAW_UTF8 = Abi(
     name="raw-utf8-wasi",
@@ -74,17 +74,20 @@ WASI_RAW_UTF8 = Abi(
     import_modules=frozenset({"wasi_snapshot_preview1"}),
 )
 
-# A component exporting `handle: func(string) -> result<string, string>` (componentize-py).
-PYTHON_COMPONENT = Abi(
-    name="python-component", handle=RAW_UTF8.handle, exports={}, imports={}, kind="component"
-)
+# A component exporting `handle: func(string) -> result<string, string>`: Python
+# (componentize-py), JavaScript and TypeScript (componentize-qjs). The runner links WASI
+# preview 2 with only stdout and stderr wired.
+COMPONENT = Abi(name="component", handle=RAW_UTF8.handle, exports={}, imports={}, kind="component")
 
 ABI_BY_LANGUAGE = {
     "assemblyscript": ASSEMBLYSCRIPT,
     "wat": RAW_UTF8,
-    "python": PYTHON_COMPONENT,
+    "python": COMPONENT,
     "c": WASI_RAW_UTF8,
     "zig": WASI_RAW_UTF8,
+    "javascript": COMPONENT,
+    "typescript": COMPONENT,
+    "rust": WASI_RAW_UTF8,
 }
 
 COMPONENT_PREAMBLE = b"\0asm\x0d\x00\x01\x00"  # magic, then the component layer/version

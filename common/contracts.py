@@ -1,9 +1,11 @@
 """Records that cross service boundaries: statuses, limits, queue messages, and the
 runner's wire contract (ExecuteRequest → ExecuteReply with one Outcome).
 
-Each record owns its JSON shape (`to_json` / `from_json`): adding a field is a change
-here plus its round-trip test; the transports (runner/app.py, common/runners/transport.py)
-only move the JSON.
+Each record owns its JSON shape (`to_json` / `from_json`), and the runner's records their
+frame shape too (`frame` / `from_frame`: a JSON head and a binary body, so inputs,
+outputs and modules travel as bytes, not as escaped JSON strings): adding a field is a
+change here plus its round-trip test; the transports (runner/server.py,
+common/runners/transport.py) only move them.
 """
 
 from __future__ import annotations
@@ -149,6 +151,13 @@ class ExecuteRequest:
     def from_json(cls, data: dict[str, Any]) -> ExecuteRequest:
         return cls(str(data["sha256"]), str(data["input"]), Limits.from_json(data["limits"]))
 
+    def frame(self) -> tuple[dict[str, Any], bytes]:
+        return {"sha256": self.sha256, "limits": self.limits.to_json()}, self.input.encode()
+
+    @classmethod
+    def from_frame(cls, head: dict[str, Any], body: bytes) -> ExecuteRequest:
+        return cls(str(head["sha256"]), body.decode("utf-8"), Limits.from_json(head["limits"]))
+
 
 @dataclass(frozen=True)
 class ExecuteReply:
@@ -181,4 +190,50 @@ class ExecuteReply:
             duration_ms=float(data.get("durationMs") or 0),
             fuel_used=int(data.get("fuelUsed") or 0),
             logs=data.get("logs") or None,
+        )
+
+    def frame(self) -> tuple[dict[str, Any], bytes]:
+        head = self.to_json()
+        output = head.pop("output")
+        head["hasOutput"] = output is not None
+        return head, output.encode() if output is not None else b""
+
+    @classmethod
+    def from_frame(cls, head: dict[str, Any], body: bytes) -> ExecuteReply:
+        output = body.decode("utf-8") if head.get("hasOutput") else None
+        return cls.from_json({**head, "output": output})
+
+
+@dataclass(frozen=True)
+class RunnerHealth:
+    """A runner's answer to a health request, given at any time (mid-call too): it
+    serves; whether a call holds it now (`busy`: healthy, not free); whether it is
+    draining (finishing its call before it exits, admitting none)."""
+
+    status: str  # "UP" or "DRAINING"
+    busy: bool
+    pid: int  # the worker process running calls
+    modules: int  # compiled modules held in memory
+    calls: int = 0  # calls this worker ran to an outcome
+    max_concurrent: int = 0  # the most calls (or loads) this worker ever had in flight at once
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "busy": self.busy,
+            "pid": self.pid,
+            "modules": self.modules,
+            "calls": self.calls,
+            "maxConcurrent": self.max_concurrent,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunnerHealth:
+        return cls(
+            status=str(data["status"]),
+            busy=bool(data["busy"]),
+            pid=int(data["pid"]),
+            modules=int(data.get("modules") or 0),
+            calls=int(data.get("calls") or 0),
+            max_concurrent=int(data.get("maxConcurrent") or 0),
         )

@@ -68,3 +68,12 @@ class NoRunnerAvailable(ServiceUnavailable):
 
 class RunnerFailed(ServiceUnavailable):
     """The runner failed while running the call."""
+
+
+class DedicatedIsolationUnavailable(ServiceUnavailable):
+    """Dedicated isolation needs a backend that starts runners per function (local or
+    docker); this platform's runners are started elsewhere."""
+
+
+class DedicatedRunnersExhausted(NoRunnerAvailable):
+    """Every dedicated runner is busy and their cap is reached; try again shortly."""

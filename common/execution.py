@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from uuid import UUID
 
@@ -153,12 +152,15 @@ def _dispatch(
             raise ServiceUnavailable("the revision's artifact was pruned; try again")
         return wasm
 
-    dedicated = target.isolation == "dedicated"
-    waiting = time.perf_counter()
-    with runners.lease(str(target.function_id), dedicated=dedicated) as runner:
-        RUNNER_WAIT_SECONDS.observe(time.perf_counter() - waiting)
-        request = ExecuteRequest(sha256, input_json, limits)
-        return runner.run(request, language=language, load_module=load_module)
+    request = ExecuteRequest(sha256, input_json, limits)
+    return runners.run(
+        str(target.function_id),
+        request,
+        language=language,
+        load_module=load_module,
+        dedicated=target.isolation == "dedicated",
+        waited=RUNNER_WAIT_SECONDS.observe,
+    )
 
 
 def _observe(language: str, result: ExecuteReply) -> None:

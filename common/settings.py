@@ -31,6 +31,9 @@ POOL_BACKENDS: dict[str, tuple[str, str | None]] = {
     "static": ("static", None),
     "kubernetes": ("dns", None),
 }
+# Backends that can give a function runners of its own (`isolation: dedicated`): the ones
+# with a launcher, whose supervisor starts a runner per function on demand.
+DEDICATED_BACKENDS = tuple(name for name, (_, launcher) in POOL_BACKENDS.items() if launcher)
 _READERS: dict[Any, Any] = {int: env_int, float: env_float, bool: env_bool}
 
 
@@ -69,6 +72,11 @@ class ServiceSettings:
         None when something else starts them."""
         return POOL_BACKENDS[self.pool_backend][1]
 
+    @property
+    def dedicated_isolation(self) -> bool:
+        """Whether functions may ask for runners of their own on this backend."""
+        return self.pool_backend in DEDICATED_BACKENDS
+
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Self:
         """The environment's settings, then `overrides`; read once at start-up."""
@@ -90,6 +98,8 @@ class RunnerClientSettings(ServiceSettings):
     """What a service that dispatches calls to runners needs (gateway, consumer)."""
 
     runner_wait_ms: int = env("NIL_RUNNER_WAIT_MS", 5000)  # longest wait for a free runner
+    # calls of one process waiting for a free runner at most; past it, 503 at once
+    runner_queue_max: int = env("NIL_RUNNER_QUEUE_MAX", 256)
     runner_endpoints: tuple[str, ...] = env("NIL_RUNNER_ENDPOINTS", ())  # static discovery
     runner_service: str = env("NIL_RUNNER_SERVICE", "")  # dns discovery: host:port
 

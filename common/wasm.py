@@ -46,11 +46,13 @@ def check_module(module: wasmtime.Module, abi: Abi) -> None:
 def engine_config(component_model: bool = False) -> wasmtime.Config:
     """Feature set shared by the builder's check and the runner: proposals a function
     does not need are off, so a module that uses them fails validation. Components get
-    an Engine of their own (the component model on, nothing else added)."""
+    an Engine of their own: the component model on, and multi-memory, which QuickJS
+    components (JavaScript) need — a store still allows a component two memories at
+    most, each under the function's memory cap (runner/abis/component.py)."""
     config = wasmtime.Config()
     config.wasm_threads = False
     config.wasm_memory64 = False
-    config.wasm_multi_memory = False
+    config.wasm_multi_memory = component_model
     config.wasm_gc = False
     config.wasm_exceptions = False
     config.wasm_function_references = False

@@ -32,8 +32,7 @@ class ArtifactWarmer:
         sha256 = hashlib.sha256(wasm).hexdigest()
         started = time.perf_counter()
         try:
-            with self.runners.lease(function_id) as runner:
-                runner.preload(sha256, language, wasm, self.timeout_seconds)
+            self.runners.preload(function_id, sha256, language, wasm, self.timeout_seconds)
         except NilError as exc:
             logger.warning(
                 "artifact.warm_failed", extra={"functionId": function_id, "error": str(exc)}

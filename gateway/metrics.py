@@ -123,15 +123,15 @@ class PlatformCollector:
         return True
 
     def _pool(self) -> Generator[Metric, None, bool]:
+        """From the runners' own health answers, whatever the discovery backend."""
         runners = self.platform.runners
-        addresses = runners.addresses()
-        busy = sum(1 for a in addresses if runners.is_busy(a))
+        pool = runners.status()
         size = GaugeMetricFamily("nil_runner_pool_runners", "Shared runners in the pool")
-        size.add_metric([], len(addresses))
+        size.add_metric([], pool.size)
         busy_gauge = GaugeMetricFamily("nil_runner_pool_busy", "Runners running a call now")
-        busy_gauge.add_metric([], busy)
+        busy_gauge.add_metric([], pool.busy)
         idle = GaugeMetricFamily("nil_runner_pool_idle", "Runners free now")
-        idle.add_metric([], len(addresses) - busy)
+        idle.add_metric([], pool.idle)
         yield from (size, busy_gauge, idle)
         replaced = runners.replacements()
         if replaced is not None:
@@ -140,4 +140,4 @@ class PlatformCollector:
             )
             replacements.add_metric([], replaced)
             yield replacements
-        return bool(addresses)
+        return pool.healthy > 0

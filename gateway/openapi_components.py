@@ -489,8 +489,13 @@ def _probe_schemas() -> dict[str, Any]:
             {
                 "status": _UP_DOWN,
                 "message": {"type": "string", "description": "why it is DOWN"},
-                "healthy": {"type": "integer", "description": "runners answering"},
+                "healthy": {
+                    "type": "integer",
+                    "description": "runners answering their health check (busy ones too)",
+                },
                 "size": {"type": "integer", "description": "runners known"},
+                "busy": {"type": "integer", "description": "runners in a call now"},
+                "idle": {"type": "integer", "description": "runners free now"},
             },
         ),
         "Readiness": _object(

@@ -18,7 +18,7 @@ from common.queue import CompilationQueues
 from common.runners import RunnerPool, make_runners
 from gateway.errors import ValidationError
 from gateway.settings import Settings
-from gateway.validation import LimitPolicy
+from gateway.validation import ISOLATIONS, LimitPolicy
 
 
 @dataclass
@@ -52,6 +52,7 @@ def init_app(app: Flask, settings: Settings) -> Platform:
                 settings.default_timeout_ms, settings.default_memory_mb, settings.default_fuel
             ),
             maxima=Limits(settings.max_timeout_ms, settings.max_memory_mb, settings.max_fuel),
+            isolations=ISOLATIONS if settings.dedicated_isolation else ("shared",),
         ),
         runners=make_runners(settings),
         watch=ExecutionWatch(settings.database_url),

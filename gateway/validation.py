@@ -11,6 +11,7 @@ from uuid import UUID
 
 from common.contracts import LANGUAGES, ExecutionStatus, Limits
 from common.jsonvalues import unstorable_reason
+from common.settings import DEDICATED_BACKENDS
 from db.records import FunctionSpec, RetryPolicy
 from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
@@ -29,8 +30,13 @@ _LIMIT_FIELDS = {"timeoutMs": "timeout_ms", "memoryMb": "memory_mb", "fuel": "fu
 
 @dataclass(frozen=True)
 class LimitPolicy:
+    """What a function may ask for: limits up to the maxima, and the isolation levels
+    this platform's runner backend offers (dedicated only where runners are started
+    per function: common.settings.DEDICATED_BACKENDS)."""
+
     defaults: Limits
     maxima: Limits
+    isolations: tuple[str, ...] = ISOLATIONS
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,11 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     isolation = body.get("isolation") or "shared"
     if isolation not in ISOLATIONS:
         raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
+    if isolation not in policy.isolations:
+        raise ValidationError(
+            f"isolation {isolation!r} needs runners started per function: NIL_POOL_BACKEND="
+            f"{' or '.join(DEDICATED_BACKENDS)}; this platform's backend cannot start them"
+        )
     env = parse_env(body.get("env"))
     retry = parse_retry(body.get("retry"))
     return FunctionSpec(name, description, language, source, limits, isolation, env, retry)

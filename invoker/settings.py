@@ -12,7 +12,7 @@ from common.settings import RunnerClientSettings, env
 @dataclass(frozen=True)
 class Settings(RunnerClientSettings):
     health_host: str = env("NIL_INVOKER_HOST", "127.0.0.1")
-    health_port: int = env("NIL_INVOKER_PORT", 8083)
+    health_port: int = env("NIL_INVOKER_PORT", 8084)
     concurrency: int = env("NIL_INVOKER_CONCURRENCY", 4)  # executions at once
     # How long a read message stays invisible before its claim extends it to the
     # function's timeout plus `visibility_margin_seconds`.

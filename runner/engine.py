@@ -21,7 +21,7 @@ from runner import metrics
 
 def engine_fingerprint(max_wasm_stack: int) -> str:
     """The settings below that compiled code depends on (names the shared artifacts)."""
-    return f"stack={max_wasm_stack}|fuel|epoch|speed"
+    return f"stack={max_wasm_stack}|fuel|epoch|speed|multi-memory-components"
 
 
 def make_engine(max_wasm_stack: int, *, component_model: bool = False) -> wasmtime.Engine:

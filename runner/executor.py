@@ -19,7 +19,7 @@ from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
 from common.jsonvalues import NOT_JSON, check_text
 from runner import metrics
 from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
-from runner.abis.core import capturing
+from runner.abis.context import CallDeadline, calling
 from runner.artifacts import ArtifactStore
 from runner.capture import OutputCapture
 from runner.engine import (
@@ -131,7 +131,7 @@ class Executor:
             memories=adapter.memories,
         )
         adapter.prepare_store(store, capture)
-        with capturing(capture):
+        with calling(capture, limits.timeout_ms):
             reply = self._run(adapter, entry, store, request.input, limits)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
@@ -165,6 +165,8 @@ class Executor:
             output = adapter.call(store, instance, text)
         except wasmtime.Trap as trap:
             return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)
+        except CallDeadline:  # a host call (a sleep) reached the deadline
+            return _timeout(limits)
         except GuestException as exc:
             message = str(exc).strip() or "the function raised an error"
             return ExecuteReply(Outcome.EXCEPTION, error=message)
@@ -188,9 +190,7 @@ class Executor:
         self, code, error: Exception, adapter, store, instance, limits: Limits
     ) -> ExecuteReply:
         if code == wasmtime.TrapCode.INTERRUPT:
-            return ExecuteReply(
-                Outcome.TIMEOUT, error=f"function exceeded its time limit of {limits.timeout_ms} ms"
-            )
+            return _timeout(limits)
         if code == wasmtime.TrapCode.OUT_OF_FUEL:
             return ExecuteReply(
                 Outcome.FUEL_EXHAUSTED, error=f"function exhausted its fuel budget of {limits.fuel}"
@@ -208,6 +208,12 @@ class Executor:
         """True when linear memory is within one page of its cap: a failed grow is why."""
         size = adapter.memory_size(store, instance)
         return size is not None and size + WASM_PAGE > limits.memory_mb * 1024 * 1024
+
+
+def _timeout(limits: Limits) -> ExecuteReply:
+    return ExecuteReply(
+        Outcome.TIMEOUT, error=f"function exceeded its time limit of {limits.timeout_ms} ms"
+    )
 
 
 def _memory_limit(limits: Limits) -> ExecuteReply:

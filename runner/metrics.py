@@ -1,4 +1,6 @@
-"""The runner's Prometheus metrics; labels are outcomes and languages only."""
+"""The runner's Prometheus metrics (served on its metrics listener, runner/metrics_http.py);
+labels are outcomes, languages and reasons only. The keeper counts worker restarts before
+it forks the next worker, which inherits the count."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -19,3 +21,19 @@ LOAD_SECONDS = Histogram(
     ["kind"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30),
 )
+BUSY = Gauge("nil_runner_busy", "1 while a call (or a module load) holds the runner")
+DRAINING = Gauge("nil_runner_draining", "1 once the runner drains: it admits no new call")
+REFUSED = Counter(
+    "nil_runner_refused_total",
+    "Execute or load requests answered without running: busy, or draining",
+    ["reason"],
+)
+for _reason in ("busy", "draining"):
+    REFUSED.labels(_reason)
+WORKER_RESTARTS = Counter(
+    "nil_runner_worker_restarts_total",
+    "Worker processes replaced by the runner's keeper, by why the last one ended",
+    ["reason"],
+)
+for _reason in ("watchdog", "crashed", "killed", "hung"):
+    WORKER_RESTARTS.labels(_reason)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from common import runner_dir as rd
 from common.contracts import MAX_MODULE_BYTES
 from common.settings import ServiceSettings, env
 
 RUN_DIR = "/run/nil"  # where a runner in a container serves its socket (a mounted directory)
+# How long a stopping runner may take to finish its call in flight: the longest function
+# timeout (NIL_MAX_TIMEOUT_MS, 60 s) plus the watchdog's grace and a margin.
+GRACEFUL_SECONDS = 75.0
 
 
 @dataclass(frozen=True)
@@ -16,7 +20,12 @@ class Settings(ServiceSettings):
     """One runner process (`python -m runner`)."""
 
     bind: str = env("NIL_RUNNER_BIND", f"unix:{RUN_DIR}/{rd.SOCKET}")  # or host:port
-    request_timeout_seconds: int = env("NIL_RUNNER_REQUEST_TIMEOUT", 120)  # gunicorn's
+    # Metrics (and a health page), never execution: "" is metrics.sock beside a unix
+    # bind's socket, and no metrics listener beside a TCP bind (give host:port there).
+    metrics_bind: str = env("NIL_RUNNER_METRICS_BIND", "")
+    graceful_seconds: float = env("NIL_RUNNER_GRACEFUL_SECONDS", GRACEFUL_SECONDS)
+    # a module load (a compile: seconds for a Python component) past this replaces the worker
+    load_timeout_seconds: int = env("NIL_RUNNER_LOAD_TIMEOUT", 120)
     cache_bytes: int = env("NIL_RUNNER_CACHE_BYTES", 256 * 1024 * 1024)
     cache_entries: int = env("NIL_RUNNER_CACHE_ENTRIES", 256)
     max_wasm_stack: int = env("NIL_RUNNER_MAX_WASM_STACK", 512 * 1024)
@@ -31,6 +40,21 @@ class Settings(ServiceSettings):
     # With an artifact directory, artifacts this large compile in a child process
     # (a Python component: ~400 MB of compiler memory the runner would keep).
     compile_in_child_bytes: int = 4 * 1024 * 1024
+    # A call still running this long after its deadline is answered as a timeout by the
+    # watchdog, and the worker is replaced (timeoutMs + at most 250 ms, reply included).
+    watchdog_grace_ms: int = 200
+    hold_seconds: float = 10.0  # a runner stays reserved between NOT_CACHED and the LOAD
+    linger_seconds: float = 0.5  # a drained runner exits once its connections are this quiet
+    hang_seconds: float = 10.0  # a worker silent this long (no heartbeat) is killed
+    max_connections: int = 512
+
+    @property
+    def metrics_address(self) -> str | None:
+        if self.metrics_bind:
+            return self.metrics_bind
+        if self.bind.startswith("unix:"):
+            return f"unix:{Path(self.bind[5:]).parent / rd.METRICS_SOCKET}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +63,9 @@ class SupervisorSettings(ServiceSettings):
     the launcher is chosen by NIL_POOL_BACKEND (common/settings.py)."""
 
     min_runners: int = env("NIL_RUNNERS", 2)
+    # Dedicated runners at most; past it the least recently used idle one is retired to
+    # make room, and when every one is busy the new function's calls get 503.
+    max_dedicated: int = env("NIL_DEDICATED_RUNNERS_MAX", 8)
     max_runners: int = env("NIL_RUNNERS_MAX", 4)  # never below min_runners
     idle_seconds: float = env("NIL_RUNNER_IDLE_SECONDS", 60.0)
     memory_mb: int = env("NIL_RUNNER_MEMORY_MB", 1024)
@@ -47,3 +74,7 @@ class SupervisorSettings(ServiceSettings):
     image: str = env("NIL_RUNNER_IMAGE", "nil-runner:dev")  # docker launcher
     # docker launcher: labels the containers a restarted supervisor may adopt
     pool_name: str = env("NIL_POOL_NAME", "default")
+    graceful_seconds: float = env("NIL_RUNNER_GRACEFUL_SECONDS", GRACEFUL_SECONDS)
+    # One scrapable endpoint with every runner's metrics, labelled by `runner`.
+    host: str = env("NIL_SUPERVISOR_HOST", "127.0.0.1")
+    port: int = env("NIL_SUPERVISOR_PORT", 8083)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -42,11 +43,22 @@ class LocalPlatform:
     port: int = 8080
     builder_port: int = 8081
     consumer_port: int = 8082
-    invoker_port: int = 8083
+    supervisor_port: int = 0  # the runners' metrics, one endpoint; 0: any free port
+    invoker_port: int = 0  # 0: any free port
     runners: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
     processes: list[ManagedProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.supervisor_port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.supervisor_port = s.getsockname()[1]
+        if not self.invoker_port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.invoker_port = s.getsockname()[1]
 
     def env(self) -> dict[str, str]:
         return {
@@ -56,6 +68,7 @@ class LocalPlatform:
             "PORT": str(self.port),
             "NIL_BUILDER_PORT": str(self.builder_port),
             "NIL_CONSUMER_PORT": str(self.consumer_port),
+            "NIL_SUPERVISOR_PORT": str(self.supervisor_port),
             "NIL_INVOKER_PORT": str(self.invoker_port),
             "NIL_RUNNERS": str(self.runners),
             "NIL_RUNNER_DIR": str(self.home / "runners"),

@@ -44,10 +44,12 @@ def run_confined(
     env: dict[str, str],
     *,
     self_confining: bool = False,
+    max_output: int = MAX_LOG_CHARS,
 ) -> Finished:
     """Run `argv` in `work`, confined to `policy` plus `work` itself: entered between fork
     and exec, or — `self_confining` — by the program, which gets the policy as its last
-    argument and enters it once it has loaded what it needs."""
+    argument and enters it once it has loaded what it needs. The first `max_output`
+    bytes of what it printed are returned."""
     policy = policy.allowing(write=(str(work),))
     prepare_directory(work, policy)
     log_path = work / "compiler.log"
@@ -62,7 +64,7 @@ def run_confined(
             preexec_fn=None if self_confining else partial(enter, policy),
         )  # in the worker's process group: a timeout kills the worker and this compile
     with open(log_path, "rb") as log:
-        output = log.read(MAX_LOG_CHARS).decode(errors="replace")
+        output = log.read(max_output).decode(errors="replace")
     output = output.replace(str(work) + os.sep, "").replace(str(work), "")
     try:
         limit = limit_hit(done.returncode, output)

@@ -1,63 +1,152 @@
-"""The client side of the runner transport: one HTTP request per call, over a unix socket
-or TCP. What travels is the wire contract (common/contracts.py); this module only moves
-it, and is the one place the client knows the protocol (the runner's side is
-runner/app.py).
+"""The client side of the runner transport: keep-alive connections to runners (a unix
+socket or TCP), pooled per process, each carrying one request/reply exchange at a time
+in the frames of common/runners/protocol.py. The runner's side is runner/server.py.
 
-    POST /execute                            an ExecuteRequest → 200 its ExecuteReply,
-                                             404 when the runner lacks the module
-    PUT  /modules/<sha256>?language=<name>   the module's bytes → 204 cached
-    GET  /health                             200 when the runner serves
+What a failure means is decided here, once:
+- the connection could not be opened, or broke before the request was sent whole:
+  `NotStarted` — the runner cannot have run it, another runner may;
+- it broke (or timed out) after the request was sent: `RunnerFailed` — the call may
+  have run, so it is a platform error and never retried elsewhere.
+
+Safe under threads and under gevent's monkey-patched sockets and locks: the socket and
+threading modules are looked up when used, a pooled connection is checked with a
+zero-timeout peek (never a blocking call), and nothing blocks except on a socket.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
 
-from common import unix_http
-from common.contracts import ExecuteReply, ExecuteRequest
 from common.errors import RunnerFailed
+from common.runners import protocol
+from common.runners.protocol import Frame, FrameReader, Kind
 
 
-def execute(address: str, request: ExecuteRequest, timeout: float) -> ExecuteReply | None:
-    """The runner's reply, or None when it does not hold the module (send it, retry)."""
-    body = json.dumps(request.to_json()).encode()
-    status, answer = _call(address, "POST", "/execute", body, timeout, "application/json")
-    if status == 404:
-        return None
-    if status != 200:
-        raise RunnerFailed(f"runner answered {status}: {answer[:200]!r}")
-    return ExecuteReply.from_json(json.loads(answer))
+class NotStarted(Exception):
+    """The request never reached the runner whole: it did not run there."""
 
 
-def send_module(address: str, sha256: str, language: str, wasm: bytes, timeout: float) -> None:
-    """The runner compiles what it is sent (seconds for a Python component) unless a
-    runner of its host compiled it before."""
-    path = f"/modules/{sha256}?language={language}"
-    status, answer = _call(address, "PUT", path, wasm, timeout, "application/wasm")
-    if status != 204:
-        raise RunnerFailed(f"runner rejected the module: {answer[:300]!r}")
+class Connection:
+    def __init__(self, address: str, sock: socket.socket) -> None:
+        self.address = address
+        self.sock = sock
+        self.reader = FrameReader(sock)
+        self.idle_since = time.monotonic()
+        self.reused = False  # taken from the pool (it may have gone stale since)
+
+    @classmethod
+    def open(cls, address: str, timeout: float) -> Connection:
+        if address.startswith("unix:"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: Any = address[5:]
+        else:
+            host, _, port = address.rpartition(":")
+            host = host.strip("[]")
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            target = (host, int(port))
+        sock.settimeout(timeout)
+        try:
+            sock.connect(target)
+        except OSError as exc:
+            sock.close()
+            raise NotStarted(f"cannot connect to {address}: {exc}") from exc
+        return cls(address, sock)
+
+    def exchange(
+        self, kind: Kind, head: dict[str, Any] | None, body: bytes, timeout: float
+    ) -> Frame:
+        """Send one request and read its reply."""
+        try:
+            self.sock.settimeout(timeout)
+            protocol.send(self.sock, kind, head, body)
+        except OSError as exc:
+            self.close()
+            raise NotStarted(f"{self.address} closed the connection: {exc}") from exc
+        try:
+            frame = self.reader.read()
+        except (OSError, protocol.ProtocolError, ValueError) as exc:
+            self.close()
+            what = exc or type(exc).__name__
+            raise RunnerFailed(f"runner failed during the call: {what}") from exc
+        if frame is None:
+            self.close()
+            raise RunnerFailed("runner failed during the call: it closed the connection")
+        return frame
+
+    def usable(self, max_idle: float) -> bool:
+        """Still open and in step: the peer has not closed it, nothing unasked arrived."""
+        if time.monotonic() - self.idle_since > max_idle or self.reader.pending:
+            return False
+        try:
+            self.sock.settimeout(0.0)
+            self.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return True  # nothing to read: open
+        except OSError:
+            return False
+        return False  # closed by the runner (b""), or bytes nobody asked for
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
 
-def healthy(address: str, timeout: float = 1.0) -> bool:
-    try:
-        status, _ = unix_http.request(address, "GET", "/health", timeout=timeout)
-    except (OSError, http.client.HTTPException):
-        return False
-    return status == 200
+class Connections:
+    """This process's idle keep-alive connections, by runner address (most recent first)."""
 
+    def __init__(
+        self, *, max_idle: int = 8, idle_seconds: float = 30.0, connect_timeout: float = 1.0
+    ) -> None:
+        self.max_idle = max_idle
+        self.idle_seconds = idle_seconds
+        self.connect_timeout = connect_timeout
+        self._idle: dict[str, list[Connection]] = {}
+        self._lock = threading.Lock()
 
-def _call(
-    address: str, method: str, path: str, body: bytes, timeout: float, content_type: str
-) -> tuple[int, bytes]:
-    try:
-        return unix_http.request(
-            address,
-            method,
-            path,
-            body=body,
-            timeout=timeout,
-            headers={"Content-Type": content_type},
-        )
-    except (OSError, http.client.HTTPException) as exc:
-        raise RunnerFailed(f"runner failed during the call: {exc or type(exc).__name__}") from exc
+    def take(self, address: str) -> Connection:
+        """A pooled connection to `address` that is still good, else a new one
+        (raises NotStarted when the runner cannot be reached)."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(address)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return Connection.open(address, self.connect_timeout)
+            if conn.usable(self.idle_seconds):
+                conn.reused = True
+                return conn
+            conn.close()
+
+    def give(self, conn: Connection) -> None:
+        """Keep `conn` for the next call to its runner."""
+        conn.idle_since = time.monotonic()
+        with self._lock:
+            idle = self._idle.setdefault(conn.address, [])
+            if len(idle) < self.max_idle:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def forget(self, address: str) -> None:
+        """Close the idle connections to a runner that is going away."""
+        with self._lock:
+            idle = self._idle.pop(address, [])
+        for conn in idle:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    def __del__(self) -> None:  # a pool dropped without close() leaves no socket open
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()

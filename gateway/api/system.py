@@ -37,8 +37,16 @@ def _database_state(p) -> dict:
 
 
 def _runner_state(p) -> dict:
-    healthy = p.runners.healthy_count()
-    return {"status": "UP" if healthy else "DOWN", "healthy": healthy, "size": p.runners.size()}
+    """Runners count as up when they answer their health check, busy or not: a pool whose
+    every runner is in a call is working, and readiness must not flap with load."""
+    pool = p.runners.status()
+    return {
+        "status": "UP" if pool.healthy else "DOWN",
+        "healthy": pool.healthy,
+        "size": pool.size,
+        "busy": pool.busy,
+        "idle": pool.idle,
+    }
 
 
 @bp.get("/openapi.json")

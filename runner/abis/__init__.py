@@ -10,14 +10,14 @@ from runner.abis.base import (
     InvalidOutput,
     OutputTooLarge,
 )
-from runner.abis.component import PythonComponentAdapter
+from runner.abis.component import ComponentAdapter
 from runner.abis.core import AssemblyScriptAdapter, RawUtf8Adapter, WasiRawUtf8Adapter
 
 ADAPTER_BY_ABI: dict[str, type[AbiAdapter]] = {
     "assemblyscript": AssemblyScriptAdapter,
     "raw-utf8": RawUtf8Adapter,
     "raw-utf8-wasi": WasiRawUtf8Adapter,
-    "python-component": PythonComponentAdapter,
+    "component": ComponentAdapter,
 }
 
 __all__ = [

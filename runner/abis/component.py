@@ -1,12 +1,14 @@
-"""Python functions: WebAssembly components built by componentize-py against the WIT world
-in builder/toolchains/python/wit. The component exports
+"""Components: Python functions (built by componentize-py against the WIT world in
+builder/toolchains/data/python/wit) and JavaScript/TypeScript functions (componentize-qjs,
+data/javascript/wit). The component exports
 
     handle: func(input: string) -> result<string, string>
 
-`ok` carries the JSON output; `err` carries the function's exception as Python formats
-it. Components run on their own Engine (component model on) with the same fuel, epoch
-deadline and store limits as modules, and WASI preview 2 with nothing but stdout and
-stderr: no preopened directories, no environment, sockets denied.
+`ok` carries the JSON output; `err` carries the function's exception as its language's
+entry module formats it (a Python traceback; a JavaScript error with its stack).
+Components run on their own Engine (component model and multi-memory on) with the same
+fuel, epoch deadline and store limits as modules, and WASI preview 2 with nothing but
+stdout and stderr: no preopened directories, no environment, sockets denied.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from runner.capture import OutputCapture
 EXPORT = "handle"
 
 
-class PythonComponentAdapter(AbiAdapter):
+class ComponentAdapter(AbiAdapter):
     kind = "component"
-    # componentize-py links libc, libpython and its runtime as separate core instances,
-    # with one shared linear memory (the memory cap applies to it as to a module's).
-    instances_per_artifact = 4
+    # componentize-py links libc, libpython and its runtime as separate core instances;
+    # componentize-qjs's QuickJS and its WASI adapter make ~10 small ones. Either has two
+    # linear memories at most (each capped like a module's): QuickJS's core module has
+    # both (multi-memory, on for the component engine only: common/wasm.py).
+    instances_per_artifact = 16
     memories = 2
 
     def __init__(self, engine: wasmtime.Engine, max_output_bytes: int) -> None:

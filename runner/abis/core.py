@@ -1,43 +1,25 @@
 """Core WebAssembly module ABIs: AssemblyScript strings, raw UTF-8, and raw UTF-8 with WASI.
 
 Host functions are defined once per Linker; what they need from the current call (its
-output capture) comes from a thread-local, which is safe because a runner process runs
-one execution at a time on one thread. Each module's InstancePre is kept, so a call
-only instantiates.
+output capture, its deadline) comes from runner/abis/context.py. WASI modules get
+wasmtime's WASI preview 1 with its blocking call bounded by the call's deadline
+(runner/abis/wasi.py). Each module's InstancePre is kept, so a call only instantiates.
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import struct
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import wasmtime
 
 from common.abi import ASSEMBLYSCRIPT, RAW_UTF8, WASI_RAW_UTF8, Abi, AbiError
 from common.wasm import check_module
+from runner.abis import context, wasi
 from runner.abis.base import AbiAdapter, GuestAbort, InvalidOutput, OutputTooLarge
 from runner.capture import OutputCapture
-
-_call = threading.local()
-
-
-@contextlib.contextmanager
-def capturing(capture: OutputCapture) -> Iterator[None]:
-    """Route this thread's host-function output (console.log) into `capture`."""
-    _call.capture = capture
-    try:
-        yield
-    finally:
-        _call.capture = None
-
-
-def _capture() -> OutputCapture | None:
-    return getattr(_call, "capture", None)
 
 
 class ModuleAdapter(AbiAdapter):
@@ -147,7 +129,7 @@ class AssemblyScriptAdapter(ModuleAdapter):
             raise GuestAbort(f"{message} (at {file}:{line}:{column})")
 
         def log_line(text: str) -> None:
-            capture = _capture()
+            capture = context.capture()
             if capture is not None:
                 capture.line(text)
 
@@ -223,7 +205,7 @@ class WasiRawUtf8Adapter(RawUtf8Adapter):
     abi = WASI_RAW_UTF8
 
     def define_imports(self, linker: wasmtime.Linker) -> None:
-        linker.define_wasi()
+        wasi.define_bounded_wasi(linker)
 
     def prepare_store(self, store: wasmtime.Store, capture: OutputCapture) -> None:
         store.set_wasi(wasi_config(capture))

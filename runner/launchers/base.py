@@ -1,6 +1,7 @@
 """What a launcher is: it starts one runner serving a unix socket in its own directory
-`<runner_dir>/<name>/` (where discovery finds it) and returns a handle the supervisor
-polls (`alive`), and stops or kills; `adopt` finds runners a previous supervisor left."""
+`<runner_dir>/<name>/` (where discovery finds it; its metrics socket beside it) and
+returns a handle the supervisor polls (`alive`), tells to drain (`terminate`: SIGTERM,
+without waiting) or kills; `adopt` finds runners a previous supervisor left."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class RunnerHandle(Protocol):
 
     def exit_reason(self) -> str: ...
 
-    def stop(self) -> None: ...
+    def terminate(self) -> None: ...
 
     def kill(self) -> None: ...
 

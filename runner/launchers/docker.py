@@ -1,5 +1,6 @@
 """Runners as Docker containers: no network, read-only root, no capabilities, non-root,
-pids/memory/CPU limits; the socket lives in a bind-mounted directory."""
+pids/memory/CPU limits; the sockets (runner.sock, metrics.sock) live in a bind-mounted
+directory."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Self
 
 from common import runner_dir as rd
 from runner.launchers.base import RunnerHandle
-from runner.settings import RUN_DIR, SupervisorSettings
+from runner.settings import GRACEFUL_SECONDS, RUN_DIR, SupervisorSettings
 
 LABEL = "dev.nil.runner"
 CONTAINER_ARTIFACTS = "/var/cache/nil/artifacts"
@@ -46,12 +47,11 @@ class ContainerHandle:
             return "OOM-killed"
         return f"{state.get('Status')} (exit code {state.get('ExitCode')})"
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         try:
-            self.container.stop(timeout=5)
-        except Exception:
+            self.container.kill(signal="SIGTERM")  # the keeper drains its worker, then exits
+        except Exception:  # gone already
             pass
-        self._remove()
 
     def kill(self) -> None:
         self._remove()
@@ -75,6 +75,7 @@ class DockerLauncher:
         uid: int = 10001,
         client=None,
         log_level: str = "INFO",
+        graceful_seconds: float = GRACEFUL_SECONDS,
     ) -> None:
         import docker
 
@@ -84,6 +85,7 @@ class DockerLauncher:
         self.limits = limits
         self.uid = uid
         self.log_level = log_level
+        self.graceful_seconds = graceful_seconds
 
     @classmethod
     def from_settings(cls, settings: SupervisorSettings) -> Self:
@@ -92,7 +94,13 @@ class DockerLauncher:
             nano_cpus=int(settings.cpus * 1e9),
             pids=settings.pids,
         )
-        return cls(settings.image, settings.pool_name, limits, log_level=settings.log_level)
+        return cls(
+            settings.image,
+            settings.pool_name,
+            limits,
+            log_level=settings.log_level,
+            graceful_seconds=settings.graceful_seconds,
+        )
 
     def launch(self, name: str, directory: Path, function_id: str | None = None) -> ContainerHandle:
         (directory / rd.SOCKET).unlink(missing_ok=True)
@@ -124,8 +132,10 @@ class DockerLauncher:
                 # compiled artifacts, shared by this pool's runners only
                 f"nil-{self.pool_name}-artifacts": {"bind": CONTAINER_ARTIFACTS, "mode": "rw"},
             },
-            environment={  # the runner's default NIL_RUNNER_BIND is in RUN_DIR
+            # the runner's default NIL_RUNNER_BIND (and its metrics socket) are in RUN_DIR
+            environment={
                 "NIL_RUNNER_ARTIFACT_DIR": CONTAINER_ARTIFACTS,
+                "NIL_RUNNER_GRACEFUL_SECONDS": str(self.graceful_seconds),
                 "NIL_LOG_LEVEL": self.log_level,
             },
         )

@@ -1,5 +1,5 @@
-"""Runners as local processes (gunicorn, one sync worker), each in its own cgroup where
-the machine lets this process create one."""
+"""Runners as local processes (`python -m runner`: a keeper and its worker), each in its
+own cgroup where the machine lets this process create one."""
 
 from __future__ import annotations
 
@@ -32,13 +32,9 @@ class ProcessHandle:
     def exit_reason(self) -> str:
         return f"exit code {self.proc.poll()}"
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=6)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            self.proc.terminate()  # the keeper drains its worker, then exits
 
     def kill(self) -> None:
         if self.alive():
@@ -50,7 +46,7 @@ class ProcessHandle:
 
 
 class ProcessLauncher:
-    """Runner processes (gunicorn, one sync worker), each in its own cgroup if allowed."""
+    """Runner processes, each in its own cgroup if allowed."""
 
     def __init__(self, limits: cgroups.CgroupLimits | None = None) -> None:
         self.limits = limits

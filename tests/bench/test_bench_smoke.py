@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ pytestmark = pytest.mark.slow
 
 def test_bench_smoke_prints_every_figure_and_writes_json():
     before = set((ROOT / "bench" / "results").glob("*-smoke.json"))
+    # the runner image of this worktree's `make images IMAGE_TAG=…` (a shared engine)
+    image = f"nil-runner:{os.environ.get('NIL_TEST_IMAGE_TAG', 'dev')}"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke"],
+        [sys.executable, "-m", "bench", "--smoke", "--runner-image", image],
         cwd=ROOT,
         capture_output=True,
         text=True,

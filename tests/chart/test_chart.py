@@ -265,7 +265,13 @@ def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
     docs = render("default-values.yaml")
     runner = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
     env = {e["name"] for e in runner["containers"][0]["env"]}
-    assert env == {"NIL_RUNNER_BIND", "NIL_LOG_LEVEL", "NIL_RUNNER_ARTIFACT_DIR"}
+    assert env == {
+        "NIL_RUNNER_BIND",
+        "NIL_RUNNER_METRICS_BIND",
+        "NIL_RUNNER_GRACEFUL_SECONDS",
+        "NIL_LOG_LEVEL",
+        "NIL_RUNNER_ARTIFACT_DIR",
+    }
     assert "envFrom" not in runner["containers"][0]
     assert named(docs, "Service", "-runner")["spec"]["clusterIP"] == "None"
     gateway_env = {
@@ -383,3 +389,37 @@ def test_the_chart_readme_lists_every_value():
     for path in leaves(values):
         last = path.rsplit(".", 1)[-1]
         assert path in readme or f".{last}" in readme or f"`{last}`" in readme, path
+
+
+def test_runners_drain_before_they_go_and_expose_metrics_on_a_port_of_their_own():
+    docs = render("default-values.yaml")
+    pod = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    # the longest timeout (60 s) + a 15 s margin to drain; preStop 5 s; 5 s more
+    assert env["NIL_RUNNER_GRACEFUL_SECONDS"] == "75"
+    assert pod["terminationGracePeriodSeconds"] == 85
+    assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
+    assert env["NIL_RUNNER_METRICS_BIND"] == "0.0.0.0:9001"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "runner": 9000,
+        "metrics": 9001,
+    }
+    for probe in (container["livenessProbe"], container["readinessProbe"]):
+        assert probe["httpGet"] == {"path": "/health", "port": "metrics"}
+        assert probe["timeoutSeconds"] == 3
+    service = named(docs, "Service", "-runner")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["runner", "metrics"]
+
+
+def test_runner_metrics_scrapers_reach_the_metrics_port_only():
+    scrapers = '[{"namespaceSelector":{"matchLabels":{"name":"monitoring"}}}]'
+    docs = render(
+        "default-values.yaml", "--set-json", f"networkPolicy.runnerMetricsFrom={scrapers}"
+    )
+    calls, metrics = named(docs, "NetworkPolicy", "-runner")["spec"]["ingress"]
+    assert calls["ports"] == [{"port": 9000, "protocol": "TCP"}]
+    assert metrics == {
+        "from": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
+        "ports": [{"port": 9001, "protocol": "TCP"}],
+    }

@@ -3,17 +3,37 @@ skip with the reason; with one, missing images are built (`make images`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ("nil-gateway:dev", "nil-builder:dev", "nil-runner:dev")
+# `make images IMAGE_TAG=x` and NIL_TEST_IMAGE_TAG=x keep a worktree's images apart on a
+# shared engine.
+TAG = os.environ.get("NIL_TEST_IMAGE_TAG", "dev")
+
+
+def image(component: str) -> str:
+    return f"nil-{component}:{TAG}"
+
+
+IMAGES = (image("gateway"), image("builder"), image("runner"))
+
+# Pools this session starts are named after it, so its clean-up never touches the
+# containers or volumes of another worktree's tests running on the same engine.
+SESSION = uuid.uuid4().hex[:6]
+
+
+def pool_name(kind: str) -> str:
+    """A new pool name of this session: `kind` is "test" (a pool) or "ctr" (a platform)."""
+    return f"{kind}-{SESSION}-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="session")
@@ -30,14 +50,17 @@ def docker_client():
         )
     missing = [i for i in IMAGES if not client.images.list(name=i)]
     if missing:
-        subprocess.run(["make", "images"], cwd=ROOT, check=True)
+        subprocess.run(["make", "images", f"IMAGE_TAG={TAG}"], cwd=ROOT, check=True)
     yield client
     # whatever the test pools left behind (a real pool keeps its volume on purpose)
     for container in client.containers.list(all=True, filters={"label": "dev.nil.runner"}):
-        if container.labels.get("dev.nil.runner.pool", "").startswith(("test-", "ctr-")):
+        pool = container.labels.get("dev.nil.runner.pool", "")
+        if pool.startswith((f"test-{SESSION}-", f"ctr-{SESSION}-")):
             container.remove(force=True)
     for volume in client.volumes.list():
-        if volume.name.startswith(("nil-test-", "nil-ctr-")) and volume.name.endswith("-artifacts"):
+        if volume.name.startswith((f"nil-test-{SESSION}-", f"nil-ctr-{SESSION}-")) and (
+            volume.name.endswith("-artifacts")
+        ):
             try:
                 volume.remove(force=True)
             except Exception:  # still in use by a container being removed

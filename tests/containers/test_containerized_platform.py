@@ -7,16 +7,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 import pytest
 import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from common import runner_dir as rd
+from common.runners import Runner
 from runner.launchers import LABEL
 from tests.conftest import temporary_database
-from tests.containers.conftest import UnixToTcpForwarder
+from tests.containers.conftest import UnixToTcpForwarder, image
+from tests.containers.conftest import pool_name as new_pool_name
 from tests.containers.test_docker_pool import OOM_BOMB, wait_for
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
@@ -37,7 +38,7 @@ def database(pg_url, template_url):
 def platform(docker_client, database, tmp_path_factory):
     import tempfile
 
-    pool_name = f"ctr-{uuid.uuid4().hex[:8]}"
+    pool_name = new_pool_name("ctr")
     root = tempfile.mkdtemp(prefix="nil-ctr-")
     os.chmod(root, 0o777)
     port, builder_port = free_port(), free_port()
@@ -50,8 +51,9 @@ def platform(docker_client, database, tmp_path_factory):
         "NIL_POOL_BACKEND": "docker",
         "NIL_POOL_NAME": pool_name,
         "NIL_RUNNER_DIR": root,
-        "NIL_RUNNER_IMAGE": "nil-runner:dev",
+        "NIL_RUNNER_IMAGE": image("runner"),
         "NIL_RUNNERS": "2",
+        "NIL_SUPERVISOR_PORT": str(free_port()),
         # enough to compile a Python component (~450 MB at its peak, in a child process)
         "NIL_RUNNER_MEMORY_MB": "768",
         "NIL_MAX_MEMORY_MB": "1024",
@@ -68,14 +70,14 @@ def platform(docker_client, database, tmp_path_factory):
         "labels": {f"{LABEL}.test": pool_name},
     }
     docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "db"],
         remove=False,
         **{**common, "detach": False, "name": f"{pool_name}-migrate"},
     )
     docker_sock_gid = os.stat("/var/run/docker.sock").st_gid
     gateway = docker_client.containers.run(
-        "nil-gateway:dev",
+        image("gateway"),
         name=f"{pool_name}-gateway",
         group_add=[docker_sock_gid],
         volumes={
@@ -85,14 +87,14 @@ def platform(docker_client, database, tmp_path_factory):
         **common,
     )
     consumer = docker_client.containers.run(  # sees the runners: it warms them before READY
-        "nil-gateway:dev",
+        image("gateway"),
         ["python", "-m", "consumer"],
         name=f"{pool_name}-consumer",
         volumes={root: {"bind": root, "mode": "rw"}},
         **common,
     )
     builder = docker_client.containers.run(  # room for Zig's cache and Python builds
-        "nil-builder:dev",
+        image("builder"),
         name=f"{pool_name}-builder",
         **{**common, "tmpfs": {"/tmp": "size=512m"}},
     )
@@ -197,19 +199,53 @@ def test_python_and_c_through_the_images(platform):
     assert (body["output"], body["logs"]) == ({"k": 1}, "c got 7 bytes\n")
 
 
+JS_RUST = {
+    "javascript": 'export function handle(event) {\n  console.log("js", event.a);\n'
+    "  return { sum: event.a + event.b };\n}\n",
+    "typescript": "export function handle(event: NilEvent): NilJson {\n"
+    '  console.log("ts", event.a);\n  return { sum: Number(event.a) + Number(event.b) };\n}\n',
+    "rust": "use serde_json::{json, Value};\n\n"
+    "pub fn handle(event: Value) -> Result<Value, String> {\n"
+    '    println!("rust {}", event["a"]);\n'
+    '    let (a, b) = (event["a"].as_i64().unwrap_or(0), event["b"].as_i64().unwrap_or(0));\n'
+    '    Ok(json!({ "sum": a + b }))\n'
+    "}\n",
+}
+
+
+@pytest.mark.parametrize("language", list(JS_RUST))
+def test_javascript_typescript_and_rust_through_the_images(platform, language):
+    """componentize-qjs, TypeScript and Debian's rustc (with the image's prebuilt crates)
+    in the builder image; QuickJS components and Rust modules in the runner containers."""
+    base = platform["base"]
+    fid = register_ready(base, f"{language}-add", language, JS_RUST[language], timeout=180)
+    body = execute(base, fid, {"input": {"a": 2, "b": 3}}).json()
+    prefix = {"javascript": "js", "typescript": "ts", "rust": "rust"}[language]
+    assert (body["status"], body["output"], body["logs"]) == (
+        "COMPLETED",
+        {"sum": 5},
+        f"{prefix} 2\n",
+    )
+
+
 @pytest.mark.parametrize(
-    "src",
+    ("language", "src"),
     [
-        '#include "/proc/1/environ"\n',  # the builder's own environment: DATABASE_URL
-        'static const char d[] = {\n#embed "/etc/passwd"\n, 0};\n',
+        ("c", '#include "/proc/1/environ"\n'),  # the builder's own environment: DATABASE_URL
+        ("c", 'static const char d[] = {\n#embed "/etc/passwd"\n, 0};\n'),
+        ("rust", 'const S: &str = include_str!("/proc/1/environ");\n'),
+        (
+            "javascript",
+            'import s from "/proc/1/environ";\nexport function handle(e) { return s; }\n',
+        ),
     ],
 )
-def test_builds_in_the_image_read_nothing_of_the_container(platform, src):
+def test_builds_in_the_image_read_nothing_of_the_container(platform, language, src):
     """The builder image (uid 10001, Docker's default seccomp, no capabilities): the
     compiler is confined by Landlock to its toolchain and its job."""
     base = platform["base"]
     created = requests.post(
-        f"{base}/functions", json={"name": "peek", "language": "c", "source": src}, timeout=10
+        f"{base}/functions", json={"name": "peek", "language": language, "source": src}, timeout=10
     )
     fid = created.json()["id"]
     wait_for(
@@ -297,11 +333,12 @@ def test_a_function_beyond_the_container_memory_fails_only_itself(platform):
 
 
 def wait_for_busy(root: str, timeout: float = 20.0) -> str:
-    """The name of the runner a call is running on (its lock is held)."""
+    """The name of the runner a call is running on (its health answer says busy)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for sock in rd.shared_sockets(__import__("pathlib").Path(root)):
-            if rd.is_busy(sock.parent):
+            health = Runner(f"unix:{sock}").health()
+            if health is not None and health.busy:
                 return sock.parent.name
         time.sleep(0.05)
     raise TimeoutError("no runner became busy")

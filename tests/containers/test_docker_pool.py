@@ -19,6 +19,8 @@ from common.runners import Runner, RunnerPool
 from common.runners.discovery import DirectoryDiscovery
 from runner.launchers import LABEL, ContainerLimits, DockerLauncher
 from runner.supervisor import Supervisor
+from tests.containers.conftest import image
+from tests.containers.conftest import pool_name as new_pool_name
 from tests.runner import wat
 
 MEMORY_LIMIT = 192 * 1024 * 1024
@@ -52,7 +54,7 @@ class RunningSupervisor:
 
 @pytest.fixture
 def pool_name() -> str:
-    return f"test-{uuid.uuid4().hex[:8]}"
+    return new_pool_name("test")
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def start_pool(docker_client, runner_root, pool_name):
 
     def start(min_runners=1, max_runners=1, idle_seconds=60.0) -> RunningSupervisor:
         launcher = DockerLauncher(
-            "nil-runner:dev",
+            image("runner"),
             pool_name,
             ContainerLimits(memory_bytes=MEMORY_LIMIT),
             client=docker_client,
@@ -105,10 +107,10 @@ def healthy_shared(root: Path, count: int) -> bool:
 ECHO_LIMITS = Limits(2000, 64, 10**9)
 
 
-def run_module(address: str, text: str, limits: Limits = ECHO_LIMITS):
+def run_module(address: str, text: str, limits: Limits = ECHO_LIMITS, language: str = "wat"):
     wasm = bytes(wasmtime.wat2wasm(text))
     request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), '{"n":1}', limits)
-    return Runner(address).run(request, language="wat", load_module=lambda: wasm)
+    return Runner(address).run(request, language=language, load_module=lambda: wasm)
 
 
 def containers(client, pool_name):
@@ -201,7 +203,7 @@ def test_a_restarted_supervisor_adopts_its_predecessors_containers(
 
 def test_stale_containers_of_a_pool_are_removed(start_pool, runner_root, docker_client, pool_name):
     stale = docker_client.containers.run(
-        "nil-runner:dev",
+        image("runner"),
         detach=True,
         network_mode="none",
         labels={LABEL: "1", f"{LABEL}.pool": pool_name, f"{LABEL}.name": "shared-99"},
@@ -220,11 +222,15 @@ def test_the_pool_grows_under_load_and_shrinks_when_idle(start_pool, runner_root
     start_pool(min_runners=1, max_runners=2, idle_seconds=1.0)
     wait_for(lambda: healthy_shared(runner_root, 1), what="one runner")
     [only] = rd.shared_sockets(runner_root)
-    release = rd.try_lock(only.parent)  # a long call keeps the only runner busy
+    long_call = threading.Thread(  # a long call keeps the only runner busy
+        target=run_module,
+        args=(f"unix:{only}", wat.sleeper(8000), Limits(10_000, 64, 10**9), "c"),
+    )
+    long_call.start()
     try:
         wait_for(lambda: healthy_shared(runner_root, 2), what="the pool to grow")
     finally:
-        release()
+        long_call.join(timeout=15)
     wait_for(lambda: len(rd.shared_sockets(runner_root)) == 1, what="the pool to shrink")
 
 
@@ -234,10 +240,17 @@ def test_a_dedicated_runner_starts_on_demand_and_is_reaped(
     start_pool(min_runners=1, idle_seconds=2.0)
     function_id = str(uuid.uuid4())
     runners = RunnerPool(DirectoryDiscovery(runner_root), wait_seconds=1.0)
-    with runners.lease(function_id, dedicated=True) as runner:
-        assert runner.address.endswith(f"{rd.dedicated_name(function_id)}/runner.sock")
-        assert run_module(runner.address, wat.ECHO).outcome == "ok"
+    wasm = bytes(wasmtime.wat2wasm(wat.ECHO))
+    request = ExecuteRequest(hashlib.sha256(wasm).hexdigest(), "{}", ECHO_LIMITS)
+    try:
+        reply = runners.run(
+            function_id, request, language="wat", load_module=lambda: wasm, dedicated=True
+        )
+    finally:
+        runners.close()
+    assert reply.outcome == "ok"
     name = rd.dedicated_name(function_id)
+    assert (runner_root / name / rd.SOCKET).exists()
     dedicated = [
         c for c in containers(docker_client, pool_name) if c.labels[f"{LABEL}.name"] == name
     ]

@@ -12,8 +12,6 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from common import runner_dir as rd
-from common import unix_http
 from tests.e2e.test_seed_flow import execute, ready_function
 
 CHARTS = Path(__file__).resolve().parents[2] / "charts" / "nil"
@@ -37,21 +35,20 @@ def scrape_text(platform) -> dict[str, str]:
             f"http://127.0.0.1:{platform.invoker_port}/metrics", timeout=10
         ).text,
     }
-    runner_texts = []
-    for sock in rd.shared_sockets(platform.home / "runners"):
-        status, body = unix_http.request(f"unix:{sock}", "GET", "/metrics", timeout=10)
-        assert status == 200
-        runner_texts.append(body.decode())
-    texts["runner"] = "\n".join(runner_texts)
+    # every runner's metrics, labelled by runner, from the supervisor's one endpoint
+    texts["runner"] = requests.get(
+        f"http://127.0.0.1:{platform.supervisor_port}/metrics", timeout=10
+    ).text
     return texts
 
 
 def samples(text: str) -> dict[tuple, float]:
-    """(name, sorted labels) → summed value over every process in `text`."""
+    """(name, sorted labels but `runner`) → summed value over every process in `text`."""
     found: dict[tuple, float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            key = (s.name, tuple(sorted(s.labels.items())))
+            labels = {k: v for k, v in s.labels.items() if k != "runner"}
+            key = (s.name, tuple(sorted(labels.items())))
             found[key] = found.get(key, 0.0) + s.value
     return found
 
@@ -120,6 +117,14 @@ def test_counters_move_by_the_expected_amounts(api, platform):
     assert value(after["gateway"], "nil_component_up", component="database") == 1
     assert value(after["gateway"], "nil_runner_pool_runners") == 2
     assert value(after["runner"], "process_resident_memory_bytes") > 0
+    assert value(after["runner"], "nil_supervisor_runners", kind="shared") == 2
+    runners = {
+        s.labels["runner"]
+        for family in text_string_to_metric_families(scrape_text(platform)["runner"])
+        for s in family.samples
+        if family.name == "nil_runner_busy"
+    }
+    assert runners == {"shared-0", "shared-1"}
 
 
 def test_no_label_carries_an_unbounded_value(api, platform):

@@ -279,8 +279,7 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
 
 
 def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, db):
-    from common import unix_http
-    from common.runners import affinity_order
+    from common.runners import Runner, affinity_order
 
     fid = client.post(
         "/functions",
@@ -292,9 +291,7 @@ def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app
     ).json["id"]
     compile_all()
     target = affinity_order(fid, app.extensions["nil"].runners.addresses())[0]
-    import json as _json
-
-    victim = _json.loads(unix_http.request(target, "GET", "/health")[1])["pid"]
+    victim = Runner(target).health().pid
     responses = []
     thread = threading.Thread(
         target=lambda: responses.append(client.post(f"/functions/{fid}/execute", json={}))

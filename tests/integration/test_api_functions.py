@@ -59,7 +59,7 @@ def test_delete_returns_204_and_the_function_is_gone(client):
             400,
             "limits.memoryMb",
         ),
-        ('{"name": "n", "language": "rust", "source": "x"}', 415, "not supported"),
+        ('{"name": "n", "language": "cobol", "source": "x"}', 415, "not supported"),
     ],
 )
 def test_bad_bodies(client, data, status, fragment):

@@ -37,6 +37,8 @@ class Canary:
     ts: str  # an AssemblyScript module exporting the token
     zig: str  # a Zig file exporting the token
     header: str  # a C header defining the token
+    js: str  # a JavaScript module exporting the token
+    rs: str  # a Rust module defining the token
     py_dir: str  # a directory holding secret.py
     environ: str  # /proc/<pid>/environ of a process standing for the builder
 
@@ -55,6 +57,8 @@ def canary() -> Iterator[Canary]:
         "zig": root / "secret.zig",
         "header": root / "secret.h",
         "py": root / "secret.py",
+        "js": root / "secret.js",
+        "rs": root / "secret.rs",
     }
     files["plain"].write_text(f"{token}\n")
     files["pg_wal"].write_text(f"INSERT source {token}\n")
@@ -62,6 +66,8 @@ def canary() -> Iterator[Canary]:
     files["zig"].write_text(f'pub const secret = "{token}";\n')
     files["header"].write_text(f'#define SECRET "{token}"\n')
     files["py"].write_text(f'SECRET = "{token}"\n')
+    files["js"].write_text(f'export default "{token}";\nexport const secret = "{token}";\n')
+    files["rs"].write_text(f'pub const SECRET: &str = "{token}";\n')
     for path in files.values():
         os.chmod(path, 0o644)
     decoy = subprocess.Popen(
@@ -75,6 +81,8 @@ def canary() -> Iterator[Canary]:
         ts=str(files["ts"]),
         zig=str(files["zig"]),
         header=str(files["header"]),
+        js=str(files["js"]),
+        rs=str(files["rs"]),
         py_dir=str(root),
         environ=f"/proc/{decoy.pid}/environ",
     )
@@ -194,12 +202,158 @@ def hostile_sources(c: Canary) -> list[tuple[str, str, str]]:
             f'import {{ secret }} from "{up(c.ts[:-3])}";\n'
             "export function handle(input: string): string { return secret; }\n",
         ),
+        *javascript_sources(c),
+        *typescript_sources(c),
+        *rust_sources(c),
         (
             "python build-time reads",
             "python",
             PYTHON_READS.format(
                 files=[c.plain, c.pg_wal, c.environ, "/proc/self/environ", c.py_dir + "/secret.py"],
                 dir=c.py_dir,
+            ),
+        ),
+    ]
+
+
+def must_fail(case: str) -> bool:
+    """Cases of the JavaScript, TypeScript and Rust toolchains that name a file or a
+    variable at build time: the build itself must fail (the others run and leak nothing)."""
+    language = case.split(" ", 1)[0]
+    if language in ("javascript", "typescript"):
+        return ("import" in case and "dynamic" not in case) or "reference" in case
+    return language == "rust" and any(
+        word in case for word in ("include", "path module", "env!", "proc-macro")
+    )
+
+
+JS_HANDLE = "export function handle(event) {{ return {{ leaked: {value} }}; }}\n"
+
+
+def javascript_sources(c: Canary) -> list[tuple[str, str, str]]:
+    """Every way a JavaScript module can name a file: static imports (absolute, `../`,
+    of a module, of plain text, of /proc), dynamic import(), require()."""
+    imported = [
+        ("absolute", c.js),
+        ("traversal", up(c.js)),
+        ("plain file", c.plain),
+        ("pg_wal", c.pg_wal),
+        ("proc environ", c.environ),
+        ("own environ", "/proc/self/environ"),
+    ]
+    cases = [
+        (
+            f"javascript import {name}",
+            "javascript",
+            f'import s from "{path}";\n' + JS_HANDLE.format(value="s"),
+        )
+        for name, path in imported
+    ]
+    return [
+        *cases,
+        (
+            "javascript dynamic import",
+            "javascript",
+            f'let leaked = null;\nimport("{c.js}").then((m) => {{ leaked = m.default; }},'
+            " (e) => { leaked = String(e); });\n" + JS_HANDLE.format(value="leaked"),
+        ),
+        (
+            "javascript require",
+            "javascript",
+            f'const s = typeof require === "function" ? require("{c.js}") : null;\n'
+            + JS_HANDLE.format(value="s"),
+        ),
+    ]
+
+
+def typescript_sources(c: Canary) -> list[tuple[str, str, str]]:
+    handle = (
+        "export function handle(event: NilEvent): NilJson {{ return {{ leaked: {value} }}; }}\n"
+    )
+    return [
+        (
+            "typescript import absolute",
+            "typescript",
+            f'import {{ secret }} from "{c.js[:-3]}";\n' + handle.format(value="secret"),
+        ),
+        (
+            "typescript import traversal",
+            "typescript",
+            f'import {{ secret }} from "{up(c.ts[:-3])}";\n' + handle.format(value="secret"),
+        ),
+        (
+            "typescript reference path",
+            "typescript",
+            f'/// <reference path="{c.ts}" />\n' + handle.format(value="secret"),
+        ),
+    ]
+
+
+RUST_HANDLE = (
+    "pub fn handle(_e: serde_json::Value) -> Result<serde_json::Value, String> {{\n"
+    '    Ok(serde_json::json!({{ "leaked": {value} }}))\n}}\n'
+)
+
+
+def rust_sources(c: Canary) -> list[tuple[str, str, str]]:
+    """include_str!/include_bytes! of every file, #[path] modules, the environment at
+    build time (env!, option_env!), a proc-macro crate of the user's, reads at run time."""
+    cases = []
+    for name, path in (
+        ("absolute", c.plain),
+        ("pg_wal", c.pg_wal),
+        ("traversal", up(c.plain)),
+        ("proc environ", c.environ),
+        ("own environ", "/proc/self/environ"),
+    ):
+        cases.append(
+            (
+                f"rust include_str {name}",
+                "rust",
+                f'const S: &str = include_str!("{path}");\n' + RUST_HANDLE.format(value="S"),
+            )
+        )
+        cases.append(
+            (
+                f"rust include_bytes {name}",
+                "rust",
+                f'const S: &[u8] = include_bytes!("{path}");\n'
+                + RUST_HANDLE.format(value="String::from_utf8_lossy(S)"),
+            )
+        )
+    return [
+        *cases,
+        (
+            "rust path module",
+            "rust",
+            f'#[path = "{c.rs}"]\nmod secret;\n' + RUST_HANDLE.format(value="secret::SECRET"),
+        ),
+        (
+            "rust env at build time",
+            "rust",
+            'const A: Option<&str> = option_env!("NIL_CANARY");\n'
+            'const B: Option<&str> = option_env!("DATABASE_URL");\n'
+            + RUST_HANDLE.format(value='format!("{:?}{:?}", A, B)'),
+        ),
+        (
+            "rust env! at build time",
+            "rust",
+            'const A: &str = env!("NIL_CANARY");\n' + RUST_HANDLE.format(value="A"),
+        ),
+        (
+            "rust proc-macro crate",
+            "rust",
+            '#![crate_type = "proc-macro"]\nextern crate proc_macro;\n'
+            "#[proc_macro]\npub fn leak(_: proc_macro::TokenStream) -> proc_macro::TokenStream {\n"
+            f'    std::fs::read_to_string("{c.plain}").unwrap().parse().unwrap()\n}}\n'
+            + RUST_HANDLE.format(value="1"),
+        ),
+        (
+            "rust reads at run time",
+            "rust",
+            RUST_HANDLE.format(
+                value=f'format!("{{:?}}{{:?}}", std::fs::read_to_string("{c.plain}"),'
+                " std::env::vars().collect::<Vec<_>>())"
             ),
         ),
     ]
@@ -247,6 +401,8 @@ def test_no_build_reads_a_file_outside_its_job(
     for case, fid in ids.items():
         fn = client.get(f"/functions/{fid}").json
         assert fn["status"] in ("READY", "FAILED"), (case, fn)
+        if must_fail(case):
+            assert fn["status"] == "FAILED", (case, fn)
         seen.append(f"{case}: {fn['status']} {fn['compileError']}")
         if fn["status"] == "READY":
             with db.connection() as conn:

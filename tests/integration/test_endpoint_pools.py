@@ -3,7 +3,6 @@ as a gateway in Kubernetes reaches runner pods behind a headless Service."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from common import unix_http
+from common.runners import Runner
 from gateway import create_app
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import function_body, source
@@ -31,7 +30,7 @@ def tcp_runners():
     for port in ports:
         while True:
             try:
-                if unix_http.request(f"127.0.0.1:{port}", "GET", "/health")[0] == 200:
+                if Runner(f"127.0.0.1:{port}").healthy():
                     break
             except OSError:
                 pass
@@ -44,7 +43,7 @@ def tcp_runners():
 
 
 def modules_held(port: int) -> int:
-    return json.loads(unix_http.request(f"127.0.0.1:{port}", "GET", "/health")[1])["modules"]
+    return Runner(f"127.0.0.1:{port}").health().modules
 
 
 @pytest.mark.parametrize("backend", ["static", "kubernetes"])

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from common import unix_http
 from common.runners import Runner, affinity_order
 from consumer.sweeper import Sweeper
 from tests.integration.helpers import function_body, source
@@ -148,9 +147,9 @@ def test_deleting_a_function_deletes_its_executions(client, ready):
 
 
 def _runner_pid(address: str) -> int:
-    status, body = unix_http.request(address, "GET", "/health")
-    assert status == 200
-    return json.loads(body)["pid"]
+    health = Runner(address).health()
+    assert health is not None
+    return health.pid
 
 
 def test_a_runner_killed_mid_execution_gives_503_and_the_pool_heals(client, ready, app, runner_dir):

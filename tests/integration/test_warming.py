@@ -36,9 +36,8 @@ def test_the_consumer_warms_the_preferred_runner_before_ready(client, db, runner
         if not p.name.endswith(".lock")
     ]
     assert len(written) == 1
-    with runners.lease(function_id) as runner:
-        request = ExecuteRequest(ready["wasmSha256"], '{"warm":true}', LIMITS)
-        result = runner.run(request, language="wat", load_module=no_upload)
+    request = ExecuteRequest(ready["wasmSha256"], '{"warm":true}', LIMITS)
+    result = runners.run(function_id, request, language="wat", load_module=no_upload)
     assert (result.outcome, result.output) == ("ok", '{"warm":true}')
 
 
@@ -70,7 +69,6 @@ def test_a_long_warm_up_does_not_hold_back_other_results(client, db, runner_dir,
     second = client.get(f"/functions/{wat}").json
     assert (first["status"], second["status"]) == ("READY", "READY")
     assert second["updatedAt"] < first["updatedAt"]
-    with runners.lease(python) as runner:
-        request = ExecuteRequest(first["wasmSha256"], '{"a":1}', Limits(5000, 64, 2_000_000_000))
-        result = runner.run(request, language="python", load_module=no_upload)
+    request = ExecuteRequest(first["wasmSha256"], '{"a":1}', Limits(5000, 64, 2_000_000_000))
+    result = runners.run(python, request, language="python", load_module=no_upload)
     assert (result.outcome, result.output) == ("ok", '{"warmed": {"a": 1}}')

@@ -4,7 +4,6 @@ time out, against the whole platform on loopback. Bounded in count; stops by its
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from common import runner_dir as rd
-from common import unix_http
+from common.runners import Runner
 from tests.conftest import temporary_database
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
@@ -53,7 +52,7 @@ def _loaded(url: str, tmp_path_factory):
 def runner_rss_kb(home: Path) -> int:
     total = 0
     for sock in rd.shared_sockets(home / "runners"):
-        pid = json.loads(unix_http.request(f"unix:{sock}", "GET", "/health")[1])["pid"]
+        pid = Runner(f"unix:{sock}").health().pid
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
@@ -108,7 +107,8 @@ def test_five_thousand_executions_at_concurrency_32(loaded_platform):
     after_rss = runner_rss_kb(platform.home)
 
     statuses = [status for status, _, _ in results]
-    assert statuses.count(200) == TOTAL, {s: statuses.count(s) for s in set(statuses)}
+    failures = [body for status, _, body in results if status != 200][:3]
+    assert statuses.count(200) == TOTAL, ({s: statuses.count(s) for s in set(statuses)}, failures)
     for _, kind, body in results:
         assert body["status"] == expected[kind], body
     with psycopg.connect(url) as conn:

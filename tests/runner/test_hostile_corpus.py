@@ -4,7 +4,6 @@ a precise FAILED outcome, and the runner process keeps serving without leaking."
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -77,9 +76,7 @@ def run(runner: Runner, language: str, wasm: bytes, limits: Limits = LIMITS):
 
 
 def rss_kb(runner: Runner) -> int:
-    from common import unix_http
-
-    pid = json.loads(unix_http.request(runner.address, "GET", "/health")[1])["pid"]
+    pid = runner.health().pid
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])

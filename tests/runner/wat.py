@@ -64,3 +64,20 @@ START_LOOP = f"""(module
   (func $start (loop $l (br $l)))
   (start $start)
   (func (export "handle") (param i32 i32) (result i64) (i64.const 0)))"""
+
+
+def sleeper(milliseconds: int) -> str:
+    """A WASI module (language "c") that sleeps through `poll_oneoff` — one relative
+    monotonic clock subscription, as C's nanosleep makes — then echoes its input."""
+    return raw_module(
+        f"""(i32.store8 (i32.const 72) (i32.const 0))
+    (i32.store (i32.const 80) (i32.const 1))
+    (i64.store (i32.const 88) (i64.const {milliseconds * 1_000_000}))
+    (i64.store (i32.const 96) (i64.const 0))
+    (i32.store16 (i32.const 104) (i32.const 0))
+    (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 192)))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
+      (i64.extend_i32_u (local.get $len)))""",
+        imports='(import "wasi_snapshot_preview1" "poll_oneoff"'
+        " (func $poll (param i32 i32 i32 i32) (result i32)))",
+    )

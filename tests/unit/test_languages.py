@@ -30,7 +30,7 @@ def test_every_language_has_a_toolchain_and_a_runner_adapter(toolchains):
 
 def test_every_toolchain_declares_its_source_file_and_comment_syntax(toolchains):
     for toolchain in toolchains.values():
-        assert re.fullmatch(r"function\.\w+", toolchain.entry_name), toolchain.language
+        assert re.fullmatch(r"(function|lib)\.\w+", toolchain.entry_name), toolchain.language
         assert toolchain.comment and not toolchain.comment.isalnum(), toolchain.language
 
 

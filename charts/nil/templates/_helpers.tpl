@@ -124,3 +124,11 @@ with the chart's ingress (its controller adds the client's address), else 0. */}
 {{- .Values.gateway.proxyHops -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+How long a runner may drain (finish its call in flight) after SIGTERM: the longest
+function timeout plus a margin for the watchdog and the reply.
+*/}}
+{{- define "nil.runnerGracefulSeconds" -}}
+{{- add (div .Values.limits.maxTimeoutMs 1000) .Values.runner.drainMarginSeconds -}}
+{{- end }}

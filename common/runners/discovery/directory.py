@@ -1,20 +1,20 @@
 """Runners kept by a supervisor (runner/supervisor.py: processes or containers) in one
 directory, each serving a unix socket there (the layout is common/runner_dir.py).
 
-A runner is leased with an exclusive flock on its lock file, so every thread of every
-process of a host sees the same busy/free state. Functions with `dedicated` isolation
-ask the supervisor for a runner of their own through the same directory.
+Functions with `dedicated` isolation ask the supervisor for a runner of their own
+through the same directory; when its cap is reached and every dedicated runner is busy,
+the supervisor says so in its state file and the call is refused at once.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
 from common import runner_dir as rd
+from common.errors import DedicatedRunnersExhausted
 from common.runners.discovery.base import Discovery
 from common.settings import RunnerClientSettings
 
@@ -24,7 +24,6 @@ class DirectoryDiscovery(Discovery):
     rescan_seconds = 0.25
 
     def __init__(self, runner_dir: str | Path) -> None:
-        super().__init__()
         self.root = Path(runner_dir).resolve()
         self._cached: list[str] = []
         self._scanned_at = 0.0
@@ -43,18 +42,18 @@ class DirectoryDiscovery(Discovery):
     def dedicated_addresses(self, function_key: str) -> list[str]:
         rd.request_dedicated(self.root, function_key)
         directory = self.root / rd.dedicated_name(function_key)
-        return [rd.socket_address(directory)] if (directory / rd.SOCKET).exists() else []
-
-    def try_lease(self, address: str) -> Callable[[], None] | None:
-        return rd.try_lock(Path(address.removeprefix("unix:")).parent)
-
-    def is_busy(self, address: str) -> bool:
-        return rd.is_busy(Path(address.removeprefix("unix:")).parent)
+        if (directory / rd.SOCKET).exists():
+            return [rd.socket_address(directory)]
+        if function_key in self._state().get("dedicatedRefused", ()):
+            raise DedicatedRunnersExhausted()
+        return []
 
     def replacements(self) -> int | None:
         """From the state file the supervisor writes."""
+        return int(self._state().get("replacements", 0))
+
+    def _state(self) -> dict:
         try:
-            state = json.loads((self.root / rd.STATE_FILE).read_text())
+            return json.loads((self.root / rd.STATE_FILE).read_text())
         except (OSError, ValueError):
-            state = {}
-        return int(state.get("replacements", 0))
+            return {}

@@ -1,6 +1,7 @@
 """Runners behind a Kubernetes headless Service: every address the name resolves to is
 a runner pod. Re-resolved every `refresh_seconds`; affinity is kept because rendezvous
-hashing only moves the functions of runners that come or go."""
+hashing only moves the functions of runners that come or go. Dedicated isolation is not
+available here (nothing starts a runner per function)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ class DnsDiscovery(Discovery):
     refresh_seconds = 5.0
 
     def __init__(self, service: str) -> None:
-        super().__init__()
         host, _, port = service.rpartition(":")
         self.host, self.port = host, int(port)
         self._addresses: list[str] = []

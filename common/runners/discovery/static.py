@@ -1,6 +1,7 @@
-"""A fixed list of runner addresses (`host:port` or `unix:/path`), leased in-process.
+"""A fixed list of runner addresses (`host:port` or `unix:/path`), started elsewhere.
 
-Dedicated isolation is not available here: those functions use the same runners.
+Dedicated isolation is not available here (nothing starts a runner per function):
+the gateway refuses such functions at create time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from common.settings import RunnerClientSettings
 
 class StaticDiscovery(Discovery):
     def __init__(self, endpoints: tuple[str, ...]) -> None:
-        super().__init__()
         self._addresses = list(endpoints)
 
     @classmethod

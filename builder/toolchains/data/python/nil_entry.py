@@ -37,6 +37,69 @@ class BuildError(Exception):
     pass
 
 
+# Sleeping and polling, made cooperative. A wait inside one host call cannot be stopped
+# by the runner's deadline (it interrupts wasm, not the host), so every wait the runtime
+# offers — time.sleep, select.select, select.poll — waits in slices of a few milliseconds
+# and runs wasm between them, where the deadline ends the call as a timeout. Patched
+# before anything else is imported, so modules that keep a reference (selectors) keep
+# the cooperative one. The runner's watchdog stops whatever still blocks.
+SLICE_SECONDS = 0.005
+
+
+def _cooperative_waits():
+    import select
+    import time
+
+    host_sleep, host_select, host_poll, monotonic = (
+        time.sleep,
+        select.select,
+        getattr(select, "poll", None),
+        time.monotonic,
+    )
+
+    def next_slice(end):
+        return SLICE_SECONDS if end is None else max(0.0, min(SLICE_SECONDS, end - monotonic()))
+
+    def sleep(seconds):
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        end = monotonic() + seconds
+        while (left := end - monotonic()) > 0:
+            host_sleep(min(left, SLICE_SECONDS))
+
+    def cooperative_select(rlist, wlist, xlist, timeout=None):
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be non-negative")
+        end = None if timeout is None else monotonic() + timeout
+        while True:
+            ready = host_select(rlist, wlist, xlist, next_slice(end))
+            if any(ready) or (end is not None and monotonic() >= end):
+                return ready
+
+    class Poll:
+        def __init__(self):
+            self._poll = host_poll()
+            self.register, self.modify = self._poll.register, self._poll.modify
+            self.unregister = self._poll.unregister
+
+        def poll(self, timeout=None):
+            forever = timeout is None or timeout < 0
+            end = None if forever else monotonic() + timeout / 1000
+            while True:
+                events = self._poll.poll(next_slice(end) * 1000)
+                if events or (end is not None and monotonic() >= end):
+                    return events
+
+    sleep.__doc__, cooperative_select.__doc__ = host_sleep.__doc__, host_select.__doc__
+    time.sleep, select.select = sleep, cooperative_select
+    cooperative_select.__name__ = "select"
+    if host_poll is not None:
+        select.poll = Poll
+
+
+_cooperative_waits()
+
+
 def _source_path():
     for directory in sys.path:
         path = f"{directory}/{SOURCE_NAME}"
