@@ -225,10 +225,11 @@ def test_a_runner_killed_mid_call_is_a_retried_platform_failure(
 
 
 def _runner_pid(address: str) -> int:
-    from common import unix_http
+    from common.runners import Runner
 
-    _status, body = unix_http.request(address, "GET", "/health", timeout=2.0)
-    return json.loads(body)["pid"]
+    health = Runner(address).health()
+    assert health is not None
+    return health.pid
 
 
 def _wait_until(db, eid, status: str, timeout: float = 10.0) -> None:
