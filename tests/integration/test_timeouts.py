@@ -6,13 +6,12 @@ is answered by the runner's watchdog, and the runner's address serves again at o
 from __future__ import annotations
 
 import time
-from uuid import UUID
 
 import pytest
 
 from common.runners import Runner, affinity_order
 from common.runners.transport import Connections
-from db import functions as functions_repo
+from db import revisions as revisions_repo
 
 C_SLEEP = r"""#define _POSIX_C_SOURCE 200809L
 #include <time.h>
@@ -130,10 +129,13 @@ def test_a_sleeping_function_times_out_within_its_limit(
         "FAILED",
         f"function exceeded its time limit of {timeout_ms} ms",
     )
-    assert elapsed_ms <= timeout_ms + 250, elapsed_ms
+    # The runner answers by the deadline + 250 ms (issue 13); end to end adds the gateway's
+    # two statements and the test client, on a shared machine.
+    assert response.json["durationMs"] <= timeout_ms + 250, response.json["durationMs"]
+    assert elapsed_ms <= timeout_ms + 500, elapsed_ms
     elapsed_ms, after = timed_execute(client, echo)
     assert (after.status_code, after.json["status"]) == (200, "COMPLETED")
-    assert elapsed_ms < 250, elapsed_ms
+    assert elapsed_ms < 500, elapsed_ms
 
 
 def test_a_host_call_that_overruns_anyway_meets_the_watchdog(client, function, app, db):
@@ -142,9 +144,9 @@ def test_a_host_call_that_overruns_anyway_meets_the_watchdog(client, function, a
     runners = app.extensions["nil"].runners
     target = affinity_order(stuck, runners.addresses())[0]
     timed_execute(client, stuck)  # compiles the component; its worker is replaced too
-    with db.connection() as conn:
-        wasm = functions_repo.get_wasm_binary(conn, UUID(stuck))
     sha256 = client.get(f"/functions/{stuck}").json["wasmSha256"]
+    with db.connection() as conn:
+        wasm = revisions_repo.get_artifact(conn, sha256)
     assert Runner(target).load(sha256, "python", wasm, timeout=60) is None  # the new worker
     before = Runner(target).health()
     elapsed_ms, response = timed_execute(client, stuck)
