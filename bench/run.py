@@ -453,6 +453,7 @@ def main() -> None:
         port=free_port(),
         builder_port=free_port(),
         consumer_port=free_port(),
+        invoker_port=free_port(),
         runners=args.runners,
         output=io.StringIO(),
         extra_env={

@@ -19,6 +19,7 @@ from common.abi import ABI_BY_LANGUAGE
 
 JOBS_QUEUE = "compilation_jobs"
 RESULTS_QUEUE = "compilation_results"
+EXECUTIONS_QUEUE = "executions"  # asynchronous invocations (SPEC §10)
 MAX_MODULE_BYTES = 32 * 1024 * 1024  # the largest artifact a runner accepts (Python: ~20 MB)
 
 # The languages the platform accepts, derived from the one registry (common/abi.py).

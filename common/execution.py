@@ -18,9 +18,11 @@ from uuid import UUID
 import psycopg_pool
 from prometheus_client import Counter, Histogram
 
+from common import idempotency
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
 from common.errors import Conflict, DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
+from common.notifications import ExecutionWatch
 from common.runners import RunnerPool
 from db import executions as repo
 from db import functions as functions_repo
@@ -58,12 +60,18 @@ def execute_function(
     function_id: UUID,
     input_value: dict,
     choice: RevisionChoice | None = None,
+    *,
+    idempotency_key: str | None = None,
+    watch: ExecutionWatch | None = None,
 ) -> ExecutionRecord:
     """Run the revision `choice` names (by default `live`) once on `input_value` and
     return its finished execution. Raises NotFound, FunctionNotReady, Conflict (a
-    pruned revision), or ServiceUnavailable (recorded as FAILED)."""
+    pruned revision; an idempotency key used for another input), or ServiceUnavailable
+    (recorded as FAILED). A repeat of `idempotency_key` returns the execution that holds
+    it, once it has ended (waiting on `watch`): common/idempotency.py."""
     choice = choice or RevisionChoice()
     input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    print_ = idempotency.fingerprint(input_json, choice) if idempotency_key else None
     with connection(db) as conn:
         started = repo.start_execution(
             conn,
@@ -72,10 +80,25 @@ def execute_function(
             execution_id=uuid.uuid4(),
             input_value=input_value,
             input_json=input_json,
+            idempotency_key=idempotency_key,
+            fingerprint=print_,
         )
     if started is None:
         raise NotFound(f"function {function_id} not found")
     target, running = started
+    if running is None and idempotency_key and print_ and target.runnable:
+        repeat = idempotency.repeat(db, watch, target, idempotency_key, print_)
+        if repeat is not None:
+            return repeat
+        return execute_function(  # the key's holder was over 24 h old and released it
+            db,
+            runners,
+            function_id,
+            input_value,
+            choice,
+            idempotency_key=idempotency_key,
+            watch=watch,
+        )
     if running is None:
         raise refusal(db, target, choice)
     ids = {"executionId": str(running.id), "functionId": str(function_id)}
@@ -197,3 +220,18 @@ def _record(
         if record is None:  # the sweeper failed it meanwhile, or it was deleted
             record = repo.get_execution(conn, running.id)
     return record
+
+
+def run_attempt(
+    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: Target, input_json: str
+) -> ExecuteReply:
+    """One call of `target` on a runner, observed like a synchronous execution's; the
+    caller (the asynchronous invocation workers, invoker/) records the outcome. Raises
+    ServiceUnavailable for a platform failure."""
+    try:
+        result = _dispatch(db, runners, target, input_json)
+    except ServiceUnavailable:
+        EXECUTIONS.labels(target.language or "", Outcome.PLATFORM_ERROR.value).inc()
+        raise
+    _observe(target.language or "", result)
+    return result

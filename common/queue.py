@@ -15,7 +15,13 @@ import psycopg
 import psycopg_pool
 from pgmq import PGMQueue
 
-from common.contracts import JOBS_QUEUE, RESULTS_QUEUE, CompilationJob, CompilationResult
+from common.contracts import (
+    EXECUTIONS_QUEUE,
+    JOBS_QUEUE,
+    RESULTS_QUEUE,
+    CompilationJob,
+    CompilationResult,
+)
 from common.db import translate_errors
 
 logger = logging.getLogger(__name__)
@@ -91,7 +97,7 @@ class CompilationQueues:
     def depths(self) -> list[QueueDepth]:
         with translate_errors():
             found = []
-            for name in (JOBS_QUEUE, RESULTS_QUEUE):
+            for name in (JOBS_QUEUE, RESULTS_QUEUE, EXECUTIONS_QUEUE):
                 m = self._pgmq.metrics(name)
                 found.append(
                     QueueDepth(
@@ -112,3 +118,59 @@ class CompilationQueues:
             else:
                 messages = self._pgmq.read_batch(queue, vt=vt, batch_size=qty)
         return [Delivery(m.msg_id, m.read_ct, m.message, m.enqueued_at) for m in messages]
+
+
+class ExecutionQueue:
+    """The queue `executions` of asynchronous invocations (SPEC §10). Messages are sent
+    by the statement that inserts the execution (db/executions.py, nil.invoke); moving
+    a message (delete, archive, delay) happens inside the transaction of the fenced
+    update of its execution, so only the attempt that owns the row moves it."""
+
+    def __init__(self, db: psycopg_pool.ConnectionPool) -> None:
+        self._pgmq = PGMQueue(pool=db, conn_string=None, init_extension=False)
+
+    def read(self, *, vt: int, qty: int = 1, poll_seconds: int = 1) -> list[Delivery]:
+        with translate_errors():
+            if poll_seconds > 0:
+                messages = self._pgmq.read_with_poll(
+                    EXECUTIONS_QUEUE,
+                    vt=vt,
+                    qty=qty,
+                    max_poll_seconds=poll_seconds,
+                    poll_interval_ms=50,
+                )
+            else:
+                messages = self._pgmq.read_batch(EXECUTIONS_QUEUE, vt=vt, batch_size=qty)
+        return [Delivery(m.msg_id, m.read_ct, m.message, m.enqueued_at) for m in messages]
+
+    def delete(self, conn: psycopg.Connection, msg_id: int) -> None:
+        self._pgmq.delete(EXECUTIONS_QUEUE, msg_id, conn=conn)
+
+    def archive(self, conn: psycopg.Connection, msg_id: int) -> None:
+        """The dead letter: kept in pgmq's archive (pruned by retention)."""
+        self._pgmq.archive(EXECUTIONS_QUEUE, msg_id, conn=conn)
+
+    @staticmethod
+    def hide_for(conn: psycopg.Connection, msg_id: int, seconds: float) -> None:
+        """Make the message visible again in `seconds` (millisecond precision; pgmq's
+        set_vt takes whole seconds): the visibility timeout of an attempt, or a retry's
+        backoff — the worker never sleeps on it."""
+        conn.execute(
+            f"UPDATE pgmq.q_{EXECUTIONS_QUEUE} SET vt = clock_timestamp()"
+            " + make_interval(secs => %s) WHERE msg_id = %s",
+            (seconds, msg_id),
+        )
+
+
+ARCHIVED_QUEUES = (JOBS_QUEUE, EXECUTIONS_QUEUE)  # the queues whose messages are archived
+
+
+def prune_archive(conn: psycopg.Connection, queue: str, days: int, batch: int) -> int:
+    """Delete up to `batch` archived messages of `queue` older than `days`."""
+    assert queue in ARCHIVED_QUEUES
+    return conn.execute(
+        f"DELETE FROM pgmq.a_{queue} WHERE msg_id IN (SELECT msg_id FROM pgmq.a_{queue}"
+        " WHERE archived_at < now() - make_interval(days => %s)"
+        " ORDER BY msg_id LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (days, batch),
+    ).rowcount

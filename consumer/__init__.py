@@ -16,6 +16,7 @@ def main() -> None:
     from common.runners import make_runners
     from consumer.housekeeping import Housekeeping, Pruner, Task
     from consumer.results import ResultConsumer
+    from consumer.retention import Retention
     from consumer.settings import Settings
     from consumer.sweeper import Sweeper
     from consumer.warmer import ArtifactWarmer
@@ -31,6 +32,11 @@ def main() -> None:
         [
             Task("sweep", Sweeper(db).sweep, every_seconds=10),
             Task("prune", Pruner(db).prune, every_seconds=60),
+            Task(
+                "retention",
+                Retention(db, days=settings.execution_retention_days).run,
+                every_seconds=300,
+            ),
         ]
     )
     consumer = ResultConsumer(

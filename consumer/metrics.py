@@ -23,3 +23,8 @@ PRUNED = Counter(
 ARTIFACTS_DELETED = Counter(
     "nil_artifacts_deleted_total", "Artifacts deleted once no revision pointed at them"
 )
+RETENTION_DELETED = Counter(
+    "nil_retention_deleted_total",
+    "Rows deleted by retention: old executions, old archived queue messages",
+    ["kind"],
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.config import ConfigError
 from common.settings import RunnerClientSettings, env
 
 
@@ -15,3 +16,10 @@ class Settings(RunnerClientSettings):
     # How long a read result stays invisible to other consumers; three quarters of it
     # bound warming a runner with a new artifact.
     visibility_seconds: int = env("NIL_CONSUMER_VISIBILITY_SECONDS", 60)
+    # Executions (and archived queue messages) older than this are deleted (SPEC §10).
+    execution_retention_days: int = env("NIL_EXECUTION_RETENTION_DAYS", 30)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.execution_retention_days < 1:
+            raise ConfigError("NIL_EXECUTION_RETENTION_DAYS must be at least 1")

@@ -28,9 +28,12 @@ _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 def _start_statement(target_cte: str) -> str:
     return f"""
 WITH {target_cte}, started AS (
-    INSERT INTO executions (id, function_id, revision, status, input, started_at)
-    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now()
+    INSERT INTO executions (id, function_id, revision, status, input, started_at, choice,
+                            idempotency_key, idempotency_fingerprint)
+    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
+           %(choice)s::jsonb, %(key)s, %(fingerprint)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+    ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING started_at, created_at
 )
 SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
@@ -49,10 +52,13 @@ def start_execution(
     execution_id: UUID,
     input_value: dict,
     input_json: str,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
 ) -> tuple[Target, ExecutionRecord | None] | None:
     """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
     revision can run, insert its execution as RUNNING. None when the function does not
-    exist; no record when the choice resolved to nothing runnable."""
+    exist; no record when the choice resolved to nothing runnable (or, with a runnable
+    target, when `idempotency_key` is held: find_by_idempotency_key)."""
     # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
     # the outcome flushes the WAL up to it before any client sees a 200. Pipelined, the
     # four statements cost one round trip.
@@ -60,6 +66,9 @@ def start_execution(
         **resolve_params(function_id, choice, route_bucket(execution_id)),
         "id": execution_id,
         "input": input_json,
+        "choice": json.dumps(choice.to_json()),
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
     }
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
@@ -138,15 +147,28 @@ def execution_cursor(conn: psycopg.Connection, execution_id: UUID) -> PageCursor
 
 
 def list_executions(
-    conn: psycopg.Connection, function_id: UUID, *, limit: int, before: PageCursor | None
+    conn: psycopg.Connection,
+    function_id: UUID,
+    *,
+    limit: int,
+    before: PageCursor | None,
+    status: ExecutionStatus | None = None,
+    dead_lettered: bool | None = None,
 ) -> list[ExecutionSummary]:
-    """Newest first, served by the (function_id, created_at, id) index."""
+    """Newest first, served by the (function_id, created_at, id) index (dead letters by
+    their partial index), optionally only of one status and/or dead-lettered or not."""
+    where, params = "function_id = %s", [function_id]
+    if status is not None:
+        where += " AND status = %s"
+        params.append(status)
+    if dead_lettered is not None:
+        where += " AND dead_lettered" if dead_lettered else " AND NOT dead_lettered"
     return fetch_page(
         conn,
         ExecutionSummary,
         "executions",
-        where="function_id = %s",
-        params=(function_id,),
+        where=where,
+        params=tuple(params),
         limit=limit,
         before=before,
     )
@@ -159,8 +181,343 @@ def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
         " error_message = 'platform error: the execution was lost (runner or gateway failed)'"
         " FROM functions f JOIN revisions r ON r.function_id = f.id"
         " WHERE e.function_id = f.id AND r.revision = COALESCE(e.revision, f.revision)"
-        " AND e.status = 'RUNNING'"
+        " AND e.status = 'RUNNING' AND e.trigger IN ('http', 'route')"  # the queue retries the rest
         " AND e.started_at < now() - make_interval(secs => (r.timeout_ms + %s) / 1000.0)",
         (margin_ms,),
     )
     return cur.rowcount
+
+
+# --- Asynchronous executions (SPEC §10) -------------------------------------------------
+#
+# An asynchronous execution is a PENDING row plus a message on the pgmq queue
+# `executions`, written by one statement (so by one transaction). A worker claims it by a
+# conditional update that bumps `attempts`; every later write of that attempt is fenced on
+# (status RUNNING, attempts = its attempt), and moves the message (delete, archive, delay)
+# in the same transaction — so however often a message is delivered, one attempt at a
+# time can record, and a finished execution's message is only ever deleted.
+
+IDEMPOTENCY_HOURS = 24
+
+
+def _enqueue_statement(target_cte: str) -> str:
+    return f"""
+WITH {target_cte}, queued AS (
+    INSERT INTO executions (id, function_id, revision, status, input, trigger, attempts,
+                            choice, idempotency_key, idempotency_fingerprint)
+    SELECT %(id)s, target.function_id, target.revision, 'PENDING', %(input)s::jsonb,
+           %(trigger)s, 0, %(choice)s::jsonb, %(key)s, %(fingerprint)s
+    FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+    ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING function_id, revision, created_at
+), sent AS (
+    SELECT pgmq.send('executions', jsonb_build_object(
+        'executionId', %(id)s::text, 'functionId', queued.function_id,
+        'revision', queued.revision)) AS msg_id
+    FROM queued
+)
+SELECT {TARGET_COLUMNS}, queued.created_at, (SELECT min(msg_id) FROM sent)
+FROM target LEFT JOIN queued ON true
+"""
+
+
+_ENQUEUE = {kind: _enqueue_statement(cte) for kind, cte in TARGET_CTES.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Enqueued:
+    """What an enqueue did: the target it resolved, and the new PENDING execution, or
+    (`existing`) the execution an idempotency key already named."""
+
+    target: Target
+    record: ExecutionRecord | None
+    existing: ExecutionRecord | None = None
+    existing_fingerprint: str | None = None
+
+
+def enqueue_execution(
+    conn: psycopg.Connection,
+    function_id: UUID,
+    choice: RevisionChoice,
+    *,
+    execution_id: UUID,
+    input_value: dict,
+    input_json: str,
+    trigger: str = "async",
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Enqueued | None:
+    """Resolve `choice` and, if it can run, insert the PENDING execution and send its
+    message — one statement. None when the function does not exist. With a key that an
+    execution of the last 24 h holds, nothing is inserted and that execution is returned
+    (`existing`); an older holder's key is released first."""
+    params = {
+        **resolve_params(function_id, choice, route_bucket(execution_id)),
+        "id": execution_id,
+        "input": input_json,
+        "trigger": trigger,
+        "choice": json.dumps(choice.to_json()),
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
+    }
+    statement = _ENQUEUE[choice_kind(choice)]
+    for _ in range(2):
+        row = conn.execute(statement, params).fetchone()
+        if row is None:
+            return None
+        target = Target.from_row(row)
+        created, _msg_id = row[11:]
+        if created is not None:
+            record = ExecutionRecord(
+                id=execution_id,
+                function_id=function_id,
+                revision=target.revision,
+                status=ExecutionStatus.PENDING,
+                input=input_value,
+                output=None,
+                error_message=None,
+                duration_ms=None,
+                fuel_used=None,
+                started_at=None,
+                completed_at=None,
+                created_at=created,
+                trigger=trigger,
+                attempts=0,
+            )
+            return Enqueued(target, record)
+        if idempotency_key is None or not target.runnable:
+            return Enqueued(target, None)
+        held = find_by_idempotency_key(conn, function_id, idempotency_key)
+        if held is not None:
+            return Enqueued(target, None, held[0], held[1])
+    return Enqueued(target, None)
+
+
+def find_by_idempotency_key(
+    conn: psycopg.Connection, function_id: UUID, key: str
+) -> tuple[ExecutionRecord, str | None] | None:
+    """The execution holding `key` for the function, with its fingerprint; a holder
+    older than 24 h releases the key instead (and None is returned)."""
+    conn.execute(
+        "UPDATE executions SET idempotency_key = NULL WHERE function_id = %s"
+        " AND idempotency_key = %s AND created_at < now() - make_interval(hours => %s)",
+        (function_id, key, IDEMPOTENCY_HOURS),
+    )
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {ExecutionRecord.COLUMNS}, idempotency_fingerprint FROM executions"
+            " WHERE function_id = %s AND idempotency_key = %s",
+            (function_id, key),
+        )
+        .fetchone()
+    )
+    if row is None:
+        return None
+    return ExecutionRecord.from_row(row), row["idempotency_fingerprint"]
+
+
+_CLAIM = f"""
+WITH {TARGET_CTES["revision"]}, claimed AS (
+    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1, started_at = now()
+    FROM functions f, target
+    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
+      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
+           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+    RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
+              e.input, e.started_at, e.created_at
+)
+SELECT {TARGET_COLUMNS}, claimed.* FROM target JOIN claimed ON true
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One attempt at an asynchronous execution, owned by the worker that claimed it."""
+
+    target: Target
+    running: ExecutionRecord
+    input_json: str
+    max_attempts: int
+    backoff_ms: int
+
+    @property
+    def attempt(self) -> int:
+        return self.running.attempts
+
+
+def claim_execution(
+    conn: psycopg.Connection,
+    execution_id: UUID,
+    function_id: UUID,
+    revision: int,
+    *,
+    margin_seconds: float,
+) -> Claim | None:
+    """PENDING → RUNNING with attempts + 1, if attempts remain; also RUNNING whose
+    attempt's lease (the timeout plus `margin_seconds`) ran out: that attempt was lost.
+    None: nothing to run now (finished, gone, running, or out of attempts)."""
+    params = {
+        "id": execution_id,
+        "function_id": function_id,
+        "revision": revision,
+        "bucket": 0,
+        "margin": margin_seconds,
+    }
+    row = conn.execute(_CLAIM, params).fetchone()
+    if row is None:
+        return None
+    target = Target.from_row(row)
+    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = row[11:18]
+    running = ExecutionRecord(
+        id=execution_id,
+        function_id=function_id,
+        revision=revision,
+        status=ExecutionStatus.RUNNING,
+        input=input_value,
+        output=None,
+        error_message=None,
+        duration_ms=None,
+        fuel_used=None,
+        started_at=started,
+        completed_at=None,
+        created_at=created,
+        trigger="async",
+        attempts=attempts,
+    )
+    return Claim(target, running, input_json, max_attempts, backoff_ms)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptState:
+    status: ExecutionStatus
+    attempts: int
+    max_attempts: int
+    lease_expired: bool  # RUNNING past its timeout plus the margin: the attempt was lost
+    lease_seconds: float  # the revision's timeout plus the margin
+
+
+def execution_state(
+    conn: psycopg.Connection, execution_id: UUID, *, margin_seconds: float
+) -> AttemptState | None:
+    """Where an execution that could not be claimed stands; None if it is gone."""
+    row = conn.execute(
+        "SELECT e.status, e.attempts, f.retry_max_attempts,"
+        " e.status = 'RUNNING' AND e.started_at < now()"
+        "   - make_interval(secs => r.timeout_ms / 1000.0 + %s),"
+        " r.timeout_ms / 1000.0 + %s"
+        " FROM executions e JOIN functions f ON f.id = e.function_id"
+        " JOIN revisions r ON r.function_id = e.function_id AND r.revision = e.revision"
+        " WHERE e.id = %s",
+        (margin_seconds, margin_seconds, execution_id),
+    ).fetchone()
+    if row is None:
+        return None
+    status, attempts, max_attempts, expired, lease = row
+    return AttemptState(
+        ExecutionStatus(status), attempts, max_attempts, bool(expired), float(lease)
+    )
+
+
+def finish_attempt(
+    conn: psycopg.Connection,
+    running: ExecutionRecord,
+    *,
+    output_json: str | None,
+    error_message: str | None,
+    duration_ms: float | None,
+    fuel_used: int | None,
+    logs: str | None,
+    dead_lettered: bool = False,
+) -> ExecutionRecord | None:
+    """RUNNING → COMPLETED or FAILED for the attempt `running` holds (fenced on its
+    attempt number); None when another attempt owns the row or it is finished."""
+    status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
+    row = conn.execute(
+        "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
+        " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
+        " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
+        " RETURNING completed_at",
+        (
+            status,
+            output_json,
+            error_message,
+            duration_ms,
+            fuel_used,
+            logs,
+            dead_lettered,
+            running.id,
+            running.attempts,
+        ),
+    ).fetchone()
+    if row is None:
+        return None
+    return dataclasses.replace(
+        running,
+        status=status,
+        error_message=error_message,
+        duration_ms=duration_ms,
+        fuel_used=fuel_used,
+        logs=logs,
+        completed_at=row[0],
+        dead_lettered=dead_lettered,
+        output=json.loads(output_json) if output_json is not None else None,
+    )
+
+
+def release_attempt(conn: psycopg.Connection, execution_id: UUID, attempt: int) -> bool:
+    """RUNNING → PENDING after a retryable failure of `attempt` (fenced on it)."""
+    cur = conn.execute(
+        "UPDATE executions SET status = 'PENDING' WHERE id = %s AND status = 'RUNNING'"
+        " AND attempts = %s",
+        (execution_id, attempt),
+    )
+    return cur.rowcount == 1
+
+
+def dead_letter_lost(
+    conn: psycopg.Connection, execution_id: UUID, attempts: int, error_message: str
+) -> bool:
+    """An execution whose last attempt was lost (its worker died): FAILED, dead-lettered."""
+    cur = conn.execute(
+        "UPDATE executions SET status = 'FAILED', dead_lettered = true, error_message = %s,"
+        " completed_at = now() WHERE id = %s AND status IN ('PENDING', 'RUNNING')"
+        " AND attempts = %s",
+        (error_message, execution_id, attempts),
+    )
+    return cur.rowcount == 1
+
+
+def retry_source(
+    conn: psycopg.Connection, execution_id: UUID
+) -> tuple[UUID, dict, RevisionChoice] | None:
+    """What POST /executions/{id}/retry starts again: (function, input, revision choice)."""
+    row = conn.execute(
+        "SELECT function_id, input, choice FROM executions WHERE id = %s", (execution_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0], row[1], RevisionChoice.from_json(row[2] or {})
+
+
+def delete_old_executions(conn: psycopg.Connection, days: int, batch: int) -> int:
+    """Delete up to `batch` finished executions older than `days` (oldest first, by the
+    created_at index; rows locked by others are skipped, so nothing waits long)."""
+    return conn.execute(
+        "DELETE FROM executions WHERE id IN (SELECT id FROM executions"
+        " WHERE created_at < now() - make_interval(days => %s)"
+        " AND status IN ('COMPLETED', 'FAILED')"
+        " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (days, batch),
+    ).rowcount
+
+
+def release_expired_keys(conn: psycopg.Connection, batch: int) -> int:
+    """Release up to `batch` idempotency keys older than 24 h (SPEC §10)."""
+    return conn.execute(
+        "UPDATE executions SET idempotency_key = NULL WHERE id IN (SELECT id FROM executions"
+        " WHERE idempotency_key IS NOT NULL"
+        " AND created_at < now() - make_interval(hours => %s)"
+        " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+        (IDEMPOTENCY_HOURS, batch),
+    ).rowcount

@@ -40,9 +40,16 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
     """The function, its revision 1 (PENDING) and its `live` alias (following latest)."""
     function_id = uuid.uuid4()
     conn.execute(
-        "INSERT INTO functions (id, name, description, isolation, revision)"
-        " VALUES (%s, %s, %s, %s, 1)",
-        (function_id, spec.name, spec.description, spec.isolation),
+        "INSERT INTO functions (id, name, description, isolation, revision,"
+        " retry_max_attempts, retry_backoff_ms) VALUES (%s, %s, %s, %s, 1, %s, %s)",
+        (
+            function_id,
+            spec.name,
+            spec.description,
+            spec.isolation,
+            spec.retry.max_attempts,
+            spec.retry.backoff_ms,
+        ),
     )
     _insert_pending_revision(conn, function_id, 1, spec)
     aliases.create_live(conn, function_id)
@@ -149,8 +156,16 @@ def update_function(
     revision = head.revision + 1 if new_revision else head.revision
     conn.execute(
         "UPDATE functions SET name = %s, description = %s, isolation = %s, revision = %s,"
-        " updated_at = now() WHERE id = %s",
-        (spec.name, spec.description, spec.isolation, revision, function_id),
+        " retry_max_attempts = %s, retry_backoff_ms = %s, updated_at = now() WHERE id = %s",
+        (
+            spec.name,
+            spec.description,
+            spec.isolation,
+            revision,
+            spec.retry.max_attempts,
+            spec.retry.backoff_ms,
+            function_id,
+        ),
     )
     if compile:
         _insert_pending_revision(conn, function_id, revision, spec)

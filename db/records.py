@@ -20,6 +20,17 @@ def from_columns(record: type[R], row: dict[str, Any], **derived: Any) -> R:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How an asynchronous execution of a function retries (SPEC §2, §10)."""
+
+    max_attempts: int = 3
+    backoff_ms: int = 1000
+
+    def to_json(self) -> dict[str, int]:
+        return {"maxAttempts": self.max_attempts, "backoffMs": self.backoff_ms}
+
+
+@dataclass(frozen=True)
 class FunctionRecord:
     """A function as the API shows it (the view `function_heads`): its own fields, its
     newest revision's source, settings and build, and the revision `live` points at."""
@@ -40,11 +51,12 @@ class FunctionRecord:
     wasm_sha256: str | None
     created_at: datetime
     updated_at: datetime
+    retry: RetryPolicy
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
         " live_revision, timeout_ms, memory_mb, fuel, env, isolation, wasm_size, wasm_sha256,"
-        " created_at, updated_at"
+        " created_at, updated_at, retry_max_attempts, retry_backoff_ms"
     )
 
     @classmethod
@@ -54,6 +66,7 @@ class FunctionRecord:
             row,
             status=FunctionStatus(row["status"]),
             limits=Limits(row["timeout_ms"], row["memory_mb"], row["fuel"]),
+            retry=RetryPolicy(row["retry_max_attempts"], row["retry_backoff_ms"]),
         )
 
 
@@ -88,10 +101,14 @@ class ExecutionRecord:
     completed_at: datetime | None
     created_at: datetime
     logs: str | None = None  # what the function printed, capped by the runner
+    trigger: str = "http"  # http | async | schedule | route | sql
+    attempts: int = 1  # runs so far (asynchronous executions retry, SPEC §10)
+    dead_lettered: bool = False  # FAILED out of attempts
 
     COLUMNS = (
         "id, function_id, revision, status, input, output, error_message, duration_ms,"
-        " fuel_used, started_at, completed_at, created_at, logs"
+        " fuel_used, started_at, completed_at, created_at, logs, trigger, attempts,"
+        " dead_lettered"
     )
 
     @classmethod
@@ -111,8 +128,14 @@ class ExecutionSummary:
     completed_at: datetime | None
     duration_ms: float | None
     created_at: datetime
+    trigger: str = "http"
+    attempts: int = 1
+    dead_lettered: bool = False
 
-    COLUMNS = "id, function_id, revision, status, started_at, completed_at, duration_ms, created_at"
+    COLUMNS = (
+        "id, function_id, revision, status, started_at, completed_at, duration_ms, created_at,"
+        " trigger, attempts, dead_lettered"
+    )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ExecutionSummary:
@@ -130,6 +153,7 @@ class FunctionSpec:
     limits: Limits
     isolation: str = "shared"
     env: dict[str, str] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def same_revision_as(self, head: FunctionRecord) -> bool:
         """Whether this spec asks for exactly what `head` (the newest revision) runs."""

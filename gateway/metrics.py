@@ -106,9 +106,7 @@ class PlatformCollector:
         for status in FunctionStatus:
             functions.add_metric([status.value], counts.get(status.value, 0))
         yield functions
-        length = GaugeMetricFamily(
-            "nil_queue_messages", "Messages in a compilation queue", labels=["queue"]
-        )
+        length = GaugeMetricFamily("nil_queue_messages", "Messages in a queue", labels=["queue"])
         visible = GaugeMetricFamily(
             "nil_queue_visible_messages", "Messages ready to be read", labels=["queue"]
         )

@@ -152,13 +152,35 @@ def _execution_paths() -> dict[str, Any]:
                 },
             ),
         },
+        "/functions/{id}/invocations": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "invocations",
+                "invokeFunction",
+                "Enqueue an asynchronous execution",
+                description="Accepts the execution PENDING (`trigger: async`) and returns "
+                "at once; a worker runs it. The revision is chosen now (`live`, `alias` or "
+                "`revision`) and recorded. A platform failure or a timeout is retried up to "
+                "the function's `retry.maxAttempts` with exponential backoff; deterministic "
+                "failures are not. Out of attempts: FAILED with `deadLettered: true`.",
+                parameters=[*c.CHOICE_PARAMS, c.IDEMPOTENCY_KEY_PARAM],
+                requestBody={
+                    "required": False,
+                    "content": c.json_content(c.ref("ExecuteRequest")),
+                },
+                responses={
+                    "202": _ok("Accepted, queued", c.ref("Execution"), "Location"),
+                    **_errors(400, 404, 409, 413, 503),
+                },
+            ),
+        },
         "/functions/{id}/executions": {
             "parameters": [c.ID_PARAM],
             "get": _operation(
                 "executions",
                 "listExecutions",
                 "A function's executions, newest first",
-                parameters=c.PAGE_PARAMS,
+                parameters=[*c.PAGE_PARAMS, *c.EXECUTION_FILTER_PARAMS],
                 responses={
                     "200": _page("ExecutionSummary", "Executions"),
                     **_errors(400, 404, 503),
@@ -171,9 +193,27 @@ def _execution_paths() -> dict[str, Any]:
                 "executions",
                 "getExecution",
                 "One execution",
+                description="With `wait`, answers once the execution has ended or after "
+                "`wait` seconds, whichever is first (a long-poll that holds no connection).",
+                parameters=[c.WAIT_PARAM],
                 responses={
                     "200": _ok("The execution", c.ref("Execution")),
                     **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/executions/{id}/retry": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "invocations",
+                "retryExecution",
+                "Run an execution again, asynchronously",
+                description="Enqueues a new execution of the same function with the same "
+                "input and revision choice (`live`, the alias or the revision it named), "
+                "e.g. a dead letter once its cause is fixed.",
+                responses={
+                    "202": _ok("Accepted, queued", c.ref("Execution"), "Location"),
+                    **_errors(400, 404, 409, 503),
                 },
             ),
         },

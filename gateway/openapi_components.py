@@ -115,6 +115,36 @@ def schemas(settings: Settings) -> dict[str, Any]:
             "description": "shared: the common runner pool; dedicated: runners reserved for "
             "this function, started on its first call and reaped when idle." + FORWARD_COMPATIBLE,
         },
+        "RetryRequest": {
+            "type": ["object", "null"],
+            "description": "How asynchronous executions retry a platform failure or a "
+            "timeout (SPEC §10); missing or null is the defaults.",
+            "properties": {
+                "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+                "backoffMs": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 3_600_000,
+                    "default": 1000,
+                    "description": "the first retry's delay; each next one doubles (with "
+                    "jitter: between half and all of it)",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "Retry": _object(
+            ["maxAttempts", "backoffMs"],
+            {
+                "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                "backoffMs": {"type": "integer", "minimum": 0},
+            },
+        ),
+        "Trigger": {
+            "type": "string",
+            "enum": ["http", "async", "schedule", "route", "sql"],
+            "description": "how the execution was started: execute (http), invocations "
+            "(async), a schedule, an HTTP route, or nil.invoke in SQL" + FORWARD_COMPATIBLE,
+        },
         "FunctionStatus": {
             "type": "string",
             "enum": [s.value for s in FunctionStatus],
@@ -162,6 +192,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "runs the current artifact. Missing or null is {}.",
                 },
                 "isolation": ref("Isolation"),
+                "retry": ref("RetryRequest"),
             },
         },
         "Function": _object(
@@ -178,6 +209,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "limits",
                 "env",
                 "isolation",
+                "retry",
                 "wasmSize",
                 "wasmSha256",
                 "createdAt",
@@ -204,6 +236,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "limits": ref("Limits"),
                 "env": ref("Env"),
                 "isolation": ref("Isolation"),
+                "retry": ref("Retry"),
                 "wasmSize": {"type": ["integer", "null"], "description": "null until READY"},
                 "wasmSha256": {"type": ["string", "null"], "description": "null until READY"},
                 "createdAt": _TS,
@@ -262,6 +295,9 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "durationMs",
                 "fuelUsed",
                 "logs",
+                "trigger",
+                "attempts",
+                "deadLettered",
                 "startedAt",
                 "completedAt",
                 "createdAt",
@@ -287,13 +323,24 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "description": "What the function printed (stdout, stderr, console), "
                     "capped; a capped log ends with a truncation marker.",
                 },
+                **_ASYNC_FIELDS,
                 "startedAt": _NULLABLE_TS,
                 "completedAt": _NULLABLE_TS,
                 "createdAt": _TS,
             },
         ),
         "ExecutionSummary": _object(
-            ["id", "revision", "status", "startedAt", "completedAt", "durationMs"],
+            [
+                "id",
+                "revision",
+                "status",
+                "startedAt",
+                "completedAt",
+                "durationMs",
+                "trigger",
+                "attempts",
+                "deadLettered",
+            ],
             {
                 "id": _UUID,
                 "revision": _RAN,
@@ -301,6 +348,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "startedAt": _NULLABLE_TS,
                 "completedAt": _NULLABLE_TS,
                 "durationMs": {"type": ["number", "null"]},
+                **_ASYNC_FIELDS,
             },
         ),
         **_revision_schemas(settings),
@@ -324,6 +372,18 @@ def schemas(settings: Settings) -> dict[str, Any]:
 
 
 _ANY_OBJECT = {"type": "object", "additionalProperties": True}
+_ASYNC_FIELDS: dict[str, Any] = {
+    "trigger": ref("Trigger"),
+    "attempts": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "runs so far: asynchronous executions retry (0 while first queued)",
+    },
+    "deadLettered": {
+        "type": "boolean",
+        "description": "FAILED out of attempts (a dead letter; POST /executions/{id}/retry)",
+    },
+}
 _RAN = {
     "type": ["integer", "null"],
     "minimum": 1,
@@ -571,6 +631,35 @@ CHOICE_PARAMS = [
         "schema": _REVISION_NUMBER,
     },
 ]
+WAIT_PARAM = {
+    "name": "wait",
+    "in": "query",
+    "description": "seconds (0-30, fractions allowed) to wait for the execution to end; "
+    "out of range is 400",
+    "schema": {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
+}
+EXECUTION_FILTER_PARAMS = [
+    {
+        "name": "status",
+        "in": "query",
+        "description": "only executions of this status",
+        "schema": ref("ExecutionStatus"),
+    },
+    {
+        "name": "deadLettered",
+        "in": "query",
+        "description": "only dead letters (true) or only the others (false)",
+        "schema": {"type": "boolean"},
+    },
+]
+IDEMPOTENCY_KEY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "1-255 characters (400 otherwise). A repeat with the same key for the "
+    "same function within 24 h returns the original execution and runs nothing; the same "
+    "key with a different input or revision choice is 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 REVISION_PAGE_PARAMS = [
     {
         "name": "limit",

@@ -13,6 +13,7 @@ from flask import Flask, current_app, request
 from common import jsonvalues
 from common.contracts import Limits
 from common.db import open_pool
+from common.notifications import ExecutionWatch
 from common.queue import CompilationQueues
 from common.runners import RunnerPool, make_runners
 from gateway.errors import ValidationError
@@ -27,8 +28,10 @@ class Platform:
     queues: CompilationQueues
     policy: LimitPolicy
     runners: RunnerPool
+    watch: ExecutionWatch  # long-polls and idempotent repeats wait on it (one listener)
 
     def close(self) -> None:
+        self.watch.stop()
         self.runners.close()
         self.db.close()
 
@@ -52,6 +55,7 @@ def init_app(app: Flask, settings: Settings) -> Platform:
             isolations=ISOLATIONS if settings.dedicated_isolation else ("shared",),
         ),
         runners=make_runners(settings),
+        watch=ExecutionWatch(settings.database_url),
     )
     app.extensions["nil"] = platform
     atexit.register(platform.close)

@@ -36,6 +36,7 @@ def function_json(f: FunctionRecord) -> dict[str, Any]:
         "limits": f.limits.to_json(),
         "env": f.env,
         "isolation": f.isolation,
+        "retry": f.retry.to_json(),
         "wasmSize": f.wasm_size,
         "wasmSha256": f.wasm_sha256,
         "createdAt": timestamp(f.created_at),
@@ -66,6 +67,9 @@ def execution_json(e: ExecutionRecord) -> dict[str, Any]:
         "durationMs": e.duration_ms,
         "fuelUsed": e.fuel_used,
         "logs": e.logs,
+        "trigger": e.trigger,
+        "attempts": e.attempts,
+        "deadLettered": e.dead_lettered,
         "startedAt": timestamp(e.started_at),
         "completedAt": timestamp(e.completed_at),
         "createdAt": timestamp(e.created_at),
@@ -80,6 +84,9 @@ def execution_summary_json(e: ExecutionSummary) -> dict[str, Any]:
         "startedAt": timestamp(e.started_at),
         "completedAt": timestamp(e.completed_at),
         "durationMs": e.duration_ms,
+        "trigger": e.trigger,
+        "attempts": e.attempts,
+        "deadLettered": e.dead_lettered,
     }
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from common.contracts import LANGUAGES, Limits
+from common.contracts import LANGUAGES, ExecutionStatus, Limits
 from common.jsonvalues import unstorable_reason
 from common.settings import DEDICATED_BACKENDS
-from db.records import FunctionSpec
+from db.records import FunctionSpec, RetryPolicy
 from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
 from gateway.errors import PayloadTooLarge, UnsupportedLanguage, ValidationError
 
@@ -109,7 +109,42 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
             f"{' or '.join(DEDICATED_BACKENDS)}; this platform's backend cannot start them"
         )
     env = parse_env(body.get("env"))
-    return FunctionSpec(name, description, language, source, limits, isolation, env)
+    retry = parse_retry(body.get("retry"))
+    return FunctionSpec(name, description, language, source, limits, isolation, env, retry)
+
+
+MAX_RETRY_ATTEMPTS = 10
+MAX_RETRY_BACKOFF_MS = 3_600_000
+
+
+def parse_retry(value: Any) -> RetryPolicy:
+    """`retry: {maxAttempts?, backoffMs?}` (SPEC §2): 1 to 10 attempts, backoff up to 1 h."""
+    if value is None:
+        return RetryPolicy()
+    value = require_object(value, "retry")
+    unknown = sorted(set(value) - {"maxAttempts", "backoffMs"})
+    if unknown:
+        raise ValidationError(f"retry has unknown fields: {', '.join(unknown)}")
+    attempts = _whole(value.get("maxAttempts", RetryPolicy.max_attempts))
+    backoff = _whole(value.get("backoffMs", RetryPolicy.backoff_ms))
+    if not _is_int(attempts) or not 1 <= attempts <= MAX_RETRY_ATTEMPTS:
+        raise ValidationError(
+            f"retry.maxAttempts must be an integer from 1 to {MAX_RETRY_ATTEMPTS}"
+        )
+    if not _is_int(backoff) or not 0 <= backoff <= MAX_RETRY_BACKOFF_MS:
+        raise ValidationError(
+            f"retry.backoffMs must be an integer from 0 to {MAX_RETRY_BACKOFF_MS}"
+        )
+    return RetryPolicy(attempts, backoff)
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 2.0 is the integer 2."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_env(raw: Any) -> dict[str, str]:
@@ -215,6 +250,62 @@ def parse_alias_name(name: str, *, writable: bool = False) -> str:
     if writable and name == LATEST:
         raise ValidationError("latest is the newest READY revision; it cannot be set or deleted")
     return name
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    status: ExecutionStatus | None = None
+    dead_lettered: bool | None = None
+
+
+def parse_execution_filter(args: dict[str, str]) -> ExecutionFilter:
+    """`?status=` (an execution status) and `?deadLettered=true|false` on a history."""
+    status = args.get("status")
+    if status is not None and status not in {s.value for s in ExecutionStatus}:
+        raise ValidationError(
+            f"status must be one of: {', '.join(s.value for s in ExecutionStatus)}"
+        )
+    dead = args.get("deadLettered")
+    if dead is not None and dead not in ("true", "false"):
+        raise ValidationError("deadLettered must be true or false")
+    return ExecutionFilter(
+        ExecutionStatus(status) if status is not None else None,
+        None if dead is None else dead == "true",
+    )
+
+
+MAX_WAIT_SECONDS = 30
+
+
+def parse_wait(args: dict[str, str]) -> float:
+    """`?wait=S`: seconds (0 to 30, fractions allowed) to wait for the execution to end."""
+    raw = args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValidationError("wait must be a number of seconds") from None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:  # also refuses nan
+        raise ValidationError(f"wait must be from 0 to {MAX_WAIT_SECONDS} seconds")
+    return seconds
+
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def parse_idempotency_key(headers: Any) -> str | None:
+    """The `Idempotency-Key` header (SPEC §10): 1 to 255 printable characters."""
+    key = headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise ValidationError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )
+    if not key.isprintable():
+        raise ValidationError("Idempotency-Key must be printable characters")
+    return key
 
 
 def parse_revision_choice(args: dict[str, str]) -> RevisionChoice:

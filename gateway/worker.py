@@ -33,6 +33,7 @@ import uuid
 from datetime import timedelta
 
 import gevent
+import gevent.event
 import gevent.socket
 from gevent.threadpool import ThreadPool
 from gunicorn import http, util
@@ -132,6 +133,23 @@ def _call_app(app, environ: dict, resp) -> list[bytes]:
             result.close()
 
 
+def _park(watch, execution_id, deadline: float) -> None:
+    """Wait on this connection's greenlet until the execution ends (the watch's listener
+    thread wakes the hub through a thread-safe async watcher) or the deadline passes:
+    a long-poll holds no app thread and no database connection while it waits."""
+    woken = gevent.event.Event()
+    watcher = gevent.get_hub().loop.async_()
+    watcher.start(woken.set)
+    try:
+        if watch.register(execution_id, watcher.send):
+            try:
+                woken.wait(max(0.0, deadline - time.monotonic()))
+            finally:
+                watch.unregister(execution_id, watcher.send)
+    finally:
+        watcher.close()
+
+
 class GatewayWorker(GeventWorker):
     """gunicorn's gevent worker, unpatched, serving HTTP/1.1 with read deadlines and JSON
     errors, and calling the app on a pool of native threads."""
@@ -168,7 +186,19 @@ class GatewayWorker(GeventWorker):
             self.nr += 1
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
+            parked: list = []
+            environ["nil.park"] = lambda *args: parked.append(args)
             chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
+            while parked:  # a long-poll (GET /executions/{id}?wait=): wait here, ask again
+                watch, execution_id, deadline = parked.pop()
+                _park(watch, execution_id, deadline)
+                resp, environ = wsgi.create(req, sock, addr, listener_name, self.cfg)
+                environ["wsgi.multithread"] = True
+                environ["nil.deadline"] = deadline
+                environ["nil.park"] = lambda *args: parked.append(args)
+                if not self.alive or not self.cfg.keepalive:
+                    resp.force_close()
+                chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
             for chunk in chunks:
                 resp.write(chunk)
             resp.close()

@@ -1,5 +1,6 @@
 """Start the whole platform as local processes: gateway (with its runner supervisor),
-result consumer and builder, their output interleaved with a prefix per process."""
+result consumer, builder and invocation workers (invoker), their output interleaved
+with a prefix per process."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class LocalPlatform:
     builder_port: int = 8081
     consumer_port: int = 8082
     supervisor_port: int = 0  # the runners' metrics, one endpoint; 0: any free port
+    invoker_port: int = 0  # 0: any free port
     runners: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
@@ -53,6 +55,10 @@ class LocalPlatform:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 self.supervisor_port = s.getsockname()[1]
+        if not self.invoker_port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.invoker_port = s.getsockname()[1]
 
     def env(self) -> dict[str, str]:
         return {
@@ -63,6 +69,7 @@ class LocalPlatform:
             "NIL_BUILDER_PORT": str(self.builder_port),
             "NIL_CONSUMER_PORT": str(self.consumer_port),
             "NIL_SUPERVISOR_PORT": str(self.supervisor_port),
+            "NIL_INVOKER_PORT": str(self.invoker_port),
             "NIL_RUNNERS": str(self.runners),
             "NIL_RUNNER_DIR": str(self.home / "runners"),
             "PYTHONUNBUFFERED": "1",
@@ -83,6 +90,7 @@ class LocalPlatform:
             ManagedProcess("gateway", [py, "-m", "gateway"]),
             ManagedProcess("consumer", [py, "-m", "consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
+            ManagedProcess("invoker", [py, "-m", "invoker"]),
         ]
         for managed in self.processes:
             managed.proc = subprocess.Popen(
@@ -117,6 +125,7 @@ class LocalPlatform:
                     (self.port, "/ready"),
                     (self.builder_port, "/health"),
                     (self.consumer_port, "/health"),
+                    (self.invoker_port, "/health"),
                 )
             ):
                 return

@@ -17,6 +17,7 @@ class DevSettings(ServiceSettings):
     builder_port: int = env("NIL_BUILDER_PORT", 0)  # 0: port + 1
     consumer_port: int = env("NIL_CONSUMER_PORT", 0)  # 0: port + 2
     supervisor_port: int = env("NIL_SUPERVISOR_PORT", 0)  # 0: port + 3
+    invoker_port: int = env("NIL_INVOKER_PORT", 0)  # 0: port + 4
     runners: int = env("NIL_RUNNERS", SupervisorSettings.min_runners)
 
     def __post_init__(self) -> None:
@@ -24,3 +25,4 @@ class DevSettings(ServiceSettings):
         object.__setattr__(self, "builder_port", self.builder_port or self.port + 1)
         object.__setattr__(self, "consumer_port", self.consumer_port or self.port + 2)
         object.__setattr__(self, "supervisor_port", self.supervisor_port or self.port + 3)
+        object.__setattr__(self, "invoker_port", self.invoker_port or self.port + 4)

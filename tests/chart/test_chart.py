@@ -238,7 +238,7 @@ def test_images_are_pinned_never_latest(case):
             assert image.endswith(f":{app_version}"), image
 
 
-def test_runner_network_policy_allows_only_the_gateway_and_consumer_and_denies_egress():
+def test_runner_network_policy_allows_only_the_callers_and_denies_egress():
     docs = render("default-values.yaml")
     policy = named(docs, "NetworkPolicy", "-runner")
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
@@ -246,7 +246,7 @@ def test_runner_network_policy_allows_only_the_gateway_and_consumer_and_denies_e
     [rule] = policy["spec"]["ingress"]
     assert [
         p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]
-    ] == ["gateway", "consumer"]
+    ] == ["gateway", "consumer", "invoker"]
     assert rule["ports"] == [{"port": 9000, "protocol": "TCP"}]
 
 

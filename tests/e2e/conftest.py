@@ -55,6 +55,7 @@ def _running_platform(url: str, tmp_path_factory):
         port=free_port(),
         builder_port=free_port(),
         consumer_port=free_port(),
+        invoker_port=free_port(),
         runners=2,
         output=log,
         # exactly two runners: tests count them, and a runner compiling a Python

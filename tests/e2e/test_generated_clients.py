@@ -41,7 +41,14 @@ def nil_client(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert generated.returncode == 0, generated.stdout + generated.stderr
     sys.path.insert(0, str(directory))
     try:
-        names = ("models", "api.functions", "api.revisions", "api.executions", "api.system")
+        names = (
+            "models",
+            "api.functions",
+            "api.revisions",
+            "api.executions",
+            "api.invocations",
+            "api.system",
+        )
         modules = {name: importlib.import_module(f"nil_client.{name}") for name in names}
         package = importlib.import_module("nil_client")
         yield SimpleNamespace(
@@ -51,6 +58,7 @@ def nil_client(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             functions=_operations(modules["api.functions"]),
             revisions=_operations(modules["api.revisions"]),
             executions=_operations(modules["api.executions"]),
+            invocations=_operations(modules["api.invocations"]),
             system=_operations(modules["api.system"]),
         )
     finally:
@@ -121,10 +129,50 @@ def _whole_flow(nc: Any, m: Any, client: Any) -> None:
     updated = nc.functions.update_function.sync(fid, client=client, body=again)
     assert (updated.name, updated.revision, updated.status) == ("py-flow-renamed", 1, fn.status)
     deploys = _deploy_and_roll_back(nc, m, client, fid)
+    queued = _invoke_asynchronously(nc, m, client, fid)
     deleted = nc.functions.delete_function.sync_detailed(fid, client=client)
     assert deleted.status_code == 204 and deleted.parsed is None
-    for model in (fn, fn.limits, execution, *page.parsed, *history, read, updated, *deploys):
+    for model in (
+        fn,
+        fn.limits,
+        execution,
+        *page.parsed,
+        *history,
+        read,
+        updated,
+        *deploys,
+        *queued,
+    ):
         _no_undocumented_fields(model)
+
+
+def _invoke_asynchronously(nc: Any, m: Any, client: Any, fid: uuid.UUID) -> list[Any]:
+    """202 with Location, an idempotent repeat, a 409 for another input, a long-poll,
+    a retry, and the dead-letter filter."""
+    body = m.ExecuteRequest(input_=m.JsonObject.from_dict({"a": 1}))
+    accepted = nc.invocations.invoke_function.sync_detailed(
+        fid, client=client, body=body, idempotency_key="py-flow-1"
+    )
+    assert accepted.status_code == 202 and isinstance(accepted.parsed, m.Execution)
+    queued = accepted.parsed
+    assert accepted.headers["Location"] == f"/executions/{queued.id}"
+    assert queued.trigger == m.Trigger.ASYNC and queued.attempts == 0
+    repeat = nc.invocations.invoke_function.sync_detailed(
+        fid, client=client, body=body, idempotency_key="py-flow-1"
+    )
+    assert repeat.status_code == 202 and repeat.parsed.id == queued.id
+    other = m.ExecuteRequest(input_=m.JsonObject.from_dict({"a": 2}))
+    conflict = nc.invocations.invoke_function.sync_detailed(
+        fid, client=client, body=other, idempotency_key="py-flow-1"
+    )
+    assert conflict.status_code == 409 and isinstance(conflict.parsed, m.Error)
+    done = nc.executions.get_execution.sync(queued.id, client=client, wait=20)
+    assert done.status == m.ExecutionStatus.COMPLETED and done.attempts == 1, done
+    retried = nc.invocations.retry_execution.sync_detailed(queued.id, client=client)
+    assert retried.status_code == 202 and retried.parsed.input_.to_dict() == {"a": 1}
+    dead = nc.executions.list_executions.sync(fid, client=client, dead_lettered=True)
+    assert dead == []
+    return [queued, done, retried.parsed]
 
 
 def _deploy_and_roll_back(nc: Any, m: Any, client: Any, fid: uuid.UUID) -> list[Any]:

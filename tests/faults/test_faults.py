@@ -211,6 +211,7 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
         port=free_port(),
         builder_port=free_port(),
         consumer_port=free_port(),
+        invoker_port=free_port(),
         output=io.StringIO(),
     )
     platform.start()
@@ -304,3 +305,57 @@ def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app
         running = conn.execute("SELECT count(*) FROM executions WHERE status = 'RUNNING'")
         assert running.fetchone()[0] == 0
     assert uuid.UUID(fid)
+
+
+def test_an_invoker_killed_mid_execution_leaves_it_to_a_successor_once(
+    client, compile_all, db, db_url, runner_dir
+):
+    """SIGKILL an invocation worker while it runs an execution: once the attempt's lease
+    (timeout + margin) ends, another worker claims it as attempt 2; it ends exactly once."""
+    from tests.integration.helpers import archived_messages
+
+    fid = client.post(
+        "/functions",
+        json=function_body(
+            language="assemblyscript",
+            src=source("loop.ts"),
+            limits={"timeoutMs": 1500, "fuel": 10**11},
+            retry={"maxAttempts": 2, "backoffMs": 0},
+        ),
+    ).json["id"]
+    compile_all()
+    env = {"NIL_RUNNER_DIR": str(runner_dir), "NIL_INVOKER_VISIBILITY_MARGIN_SECONDS": "0.5"}
+    first = spawn("invoker", db_url, NIL_INVOKER_PORT=str(free_port()), **env)
+    try:
+        eid = client.post(f"/functions/{fid}/invocations", json={}).json["id"]
+
+        def row():
+            with db.connection() as conn:
+                return conn.execute(
+                    "SELECT status, attempts, dead_lettered, error_message FROM executions"
+                    " WHERE id = %s",
+                    (eid,),
+                ).fetchone()
+
+        wait_for(lambda: row()[:2] == ("RUNNING", 1), 30, "the first attempt to start")
+        time.sleep(0.3)
+        kill_group(first)
+    finally:
+        if first.poll() is None:
+            kill_group(first)
+    second = spawn("invoker", db_url, NIL_INVOKER_PORT=str(free_port()), **env)
+    try:
+        wait_for(lambda: row()[0] == "FAILED", 30, "the successor to finish it")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    # attempt 1 was lost with its worker; attempt 2 (the last) timed out (or, with the
+    # machine loaded, found the runner still busy with attempt 1's call): a dead letter
+    final = row()
+    assert final[:3] == ("FAILED", 2, True), final
+    assert final[3] == "function exceeded its time limit of 1500 ms" or final[3].startswith(
+        "platform error"
+    ), final
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == []
+        assert [m["executionId"] for m in archived_messages(conn, "executions")] == [eid]

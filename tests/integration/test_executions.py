@@ -130,6 +130,9 @@ def test_history_is_newest_first_and_paginates(client, ready):
         "startedAt",
         "completedAt",
         "durationMs",
+        "trigger",
+        "attempts",
+        "deadLettered",
     }
     assert history[0]["revision"] == 1
     older = client.get(f"/functions/{fid}/executions?limit=2&before={ids[2]}").json

@@ -16,6 +16,8 @@ EXPECTED_COLUMNS = {
         ("created_at", "timestamp with time zone", "NO"),
         ("updated_at", "timestamp with time zone", "NO"),
         ("isolation", "text", "NO"),
+        ("retry_max_attempts", "integer", "NO"),
+        ("retry_backoff_ms", "integer", "NO"),
     ],
     "revisions": [
         ("function_id", "uuid", "NO"),
@@ -63,6 +65,12 @@ EXPECTED_COLUMNS = {
         ("created_at", "timestamp with time zone", "NO"),
         ("logs", "text", "YES"),
         ("revision", "integer", "YES"),
+        ("trigger", "text", "NO"),
+        ("attempts", "integer", "NO"),
+        ("dead_lettered", "boolean", "NO"),
+        ("choice", "jsonb", "NO"),
+        ("idempotency_key", "text", "YES"),
+        ("idempotency_fingerprint", "text", "YES"),
     ],
     "function_heads": [
         ("id", "uuid", "YES"),
@@ -83,6 +91,8 @@ EXPECTED_COLUMNS = {
         ("wasm_size", "integer", "YES"),
         ("wasm_sha256", "text", "YES"),
         ("live_revision", "integer", "YES"),
+        ("retry_max_attempts", "integer", "YES"),
+        ("retry_backoff_ms", "integer", "YES"),
     ],
 }
 EXPECTED_INDEXES = {
@@ -91,6 +101,10 @@ EXPECTED_INDEXES = {
     "executions_pkey",
     "executions_function_created_idx",
     "executions_running_idx",
+    "executions_idempotency_idx",
+    "executions_idempotency_created_idx",
+    "executions_dead_lettered_idx",
+    "executions_created_idx",
     "revisions_pkey",
     "revisions_ready_idx",
     "revisions_artifact_idx",
@@ -148,7 +162,7 @@ def test_migrations_produce_exactly_the_expected_schema(fresh_database):
     ]
     assert schema["indexes"] == EXPECTED_INDEXES
     assert schema["fks"] == EXPECTED_FOREIGN_KEYS
-    assert schema["queues"] == {"compilation_jobs", "compilation_results"}
+    assert schema["queues"] == {"compilation_jobs", "compilation_results", "executions"}
 
 
 def test_migrating_again_applies_nothing(fresh_database):
@@ -204,7 +218,8 @@ def test_existing_functions_become_their_current_revision(fresh_database):
             " VALUES (%s, %s, 'PENDING', '{}')",
             (uuid.uuid4(), ready),
         )
-    assert migrate(fresh_database) == [m.version for m in all_migrations()][-1:]
+    versions = [m.version for m in all_migrations()]
+    assert migrate(fresh_database) == versions[versions.index("0006_revisions") :]
     with psycopg.connect(fresh_database) as conn:
         revisions = conn.execute(
             "SELECT function_id, revision, status::text, compile_error, artifact_sha256, env"

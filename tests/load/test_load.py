@@ -38,6 +38,7 @@ def _loaded(url: str, tmp_path_factory):
         port=free_port(),
         builder_port=free_port(),
         consumer_port=free_port(),
+        invoker_port=free_port(),
         runners=2,
         output=io.StringIO(),
         extra_env={"NIL_GATEWAY_THREADS": "16"},

@@ -105,6 +105,7 @@ async function main(): Promise<void> {
   });
   check(updated.data?.name === "ts-flow-renamed" && updated.data.revision === 1, "update");
   await deployAndRollBack(id);
+  await invokeAsynchronously(id);
   const deleted = await client.DELETE("/functions/{id}", { params: { path: { id } } });
   check(deleted.response.status === 204, "delete");
 
@@ -121,6 +122,28 @@ async function main(): Promise<void> {
   });
   expectError(unknown.error, 415, "415");
   console.log(JSON.stringify({ ok: true, function: id, execution: execution.id }));
+}
+
+// 202 with Location, a 409 for the same Idempotency-Key with another input, a long-poll.
+async function invokeAsynchronously(id: string): Promise<void> {
+  const header = { "Idempotency-Key": "ts-flow-1" };
+  const queued = await client.POST("/functions/{id}/invocations", {
+    params: { path: { id }, header },
+    body: { input: { a: 1 } },
+  });
+  check(queued.data !== undefined && queued.response.status === 202, "invoke 202");
+  check(queued.data.status === "PENDING" && queued.data.trigger === "async", "PENDING async");
+  const location = queued.response.headers.get("Location");
+  check(location === `/executions/${queued.data.id}`, "invoke Location");
+  const other = await client.POST("/functions/{id}/invocations", {
+    params: { path: { id }, header },
+    body: { input: { a: 2 } },
+  });
+  expectError(other.error, 409, "409 idempotency");
+  const waited = await client.GET("/executions/{id}", {
+    params: { path: { id: queued.data.id }, query: { wait: 20 } },
+  });
+  check(waited.data?.status === "COMPLETED" && waited.data.attempts === 1, "long-poll");
 }
 
 main().catch((error: unknown) => {

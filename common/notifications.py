@@ -1,0 +1,126 @@
+"""Waiting for executions to end without a database connection per waiter.
+
+One LISTEN connection per process (`ExecutionWatch`, started on first use — after a
+gunicorn fork) receives `nil_execution_finished` (sent by a trigger on executions when
+one ends, migration 0007) and wakes the waiters of that execution. A waiter registers a
+`wake` callable: a `threading.Event.set` for a thread, or a gevent async watcher's `send`
+(thread-safe) for a greenlet (gateway/worker.py parks long-polls on greenlets, so a
+waiting request holds neither a connection nor an app thread).
+
+No notification is lost between a waiter's last read and its registration: the watch
+remembers the executions that ended in the last minute (`ended_recently`). While the
+listener is disconnected, every waiter is woken when it reconnects (it reads again).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from uuid import UUID
+
+import psycopg
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "nil_execution_finished"
+RECENT_SECONDS = 60.0
+RECENT_MAX = 100_000
+
+
+class ExecutionWatch:
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._lock = threading.Lock()
+        self._waiters: dict[UUID, list[Callable[[], None]]] = {}
+        self._recent: OrderedDict[UUID, float] = OrderedDict()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._listen, name="execution-watch", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def register(self, execution_id: UUID, wake: Callable[[], None]) -> bool:
+        """Call `wake` when the execution ends; False (nothing registered) when it ended
+        in the last minute already."""
+        self.start()
+        with self._lock:
+            if execution_id in self._recent:
+                return False
+            self._waiters.setdefault(execution_id, []).append(wake)
+            return True
+
+    def unregister(self, execution_id: UUID, wake: Callable[[], None]) -> None:
+        with self._lock:
+            waiters = self._waiters.get(execution_id)
+            if waiters and wake in waiters:
+                waiters.remove(wake)
+                if not waiters:
+                    del self._waiters[execution_id]
+
+    def wait(self, execution_id: UUID, seconds: float) -> bool:
+        """Block this thread until the execution ends or `seconds` pass; True if woken."""
+        event = threading.Event()
+        if not self.register(execution_id, event.set):
+            return True
+        try:
+            return event.wait(seconds)
+        finally:
+            self.unregister(execution_id, event.set)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(len(w) for w in self._waiters.values())
+
+    def _ended(self, execution_id: UUID) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent[execution_id] = now
+            self._recent.move_to_end(execution_id)
+            while self._recent and (
+                len(self._recent) > RECENT_MAX
+                or next(iter(self._recent.values())) < now - RECENT_SECONDS
+            ):
+                self._recent.popitem(last=False)
+            waiters = self._waiters.pop(execution_id, [])
+        for wake in waiters:
+            wake()
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            waiters = [w for ws in self._waiters.values() for w in ws]
+        for wake in waiters:
+            wake()
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    backoff = 0.1
+                    self._wake_all()  # anything may have ended while disconnected
+                    while not self._stopping.is_set():
+                        for notify in conn.notifies(timeout=1.0):
+                            try:
+                                self._ended(UUID(notify.payload))
+                            except ValueError:
+                                continue
+            except psycopg.Error as exc:
+                self.connected.clear()
+                logger.warning("execution_watch.disconnected", extra={"error": str(exc)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)

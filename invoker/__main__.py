@@ -1,0 +1,3 @@
+from invoker import main
+
+main()

@@ -1,0 +1,210 @@
+"""The invocation workers' loop: read a message of `executions`, claim its execution,
+run it on a runner, record the outcome — or schedule a retry, or dead-letter it.
+
+Exactly one result per execution, however often a message is delivered: the claim is a
+conditional update (PENDING → RUNNING, attempts + 1; or RUNNING whose lease — the
+revision's timeout plus a margin — ran out, i.e. its worker died), and every later write
+of the attempt is fenced on (RUNNING, attempts = that attempt) and moves the message in
+the same transaction. A message whose execution is finished or gone is deleted without
+running; one whose execution another attempt runs now is hidden until that lease ends.
+
+Retries (SPEC §10): a platform failure (no runner, runner died) or a timeout is retried
+while attempts remain, after `backoffMs · 2^(attempt-1)` with equal jitter, by making the
+message visible again later (the row back to PENDING) — no worker sleeps on it.
+Deterministic failures are final. Out of attempts: FAILED, `deadLettered`, the message
+archived.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from uuid import UUID
+
+import psycopg_pool
+
+from common.contracts import ExecuteReply, ExecutionStatus, Outcome
+from common.db import transaction
+from common.errors import NilError, ServiceUnavailable
+from common.execution import run_attempt
+from common.lifecycle import StopFlag
+from common.queue import Delivery, ExecutionQueue
+from common.runners import RunnerPool
+from db import executions as repo
+from invoker import metrics
+from invoker.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = {Outcome.PLATFORM_ERROR, Outcome.TIMEOUT}
+LOST = "platform error: the execution was lost (its worker stopped) and is out of attempts"
+
+
+def backoff_seconds(backoff_ms: int, attempt: int, rand: random.Random | None = None) -> float:
+    """The delay before attempt `attempt + 1`: exponential, with equal jitter (half of
+    it fixed, half random) so retries of many executions spread out."""
+    delay = backoff_ms * (2 ** (attempt - 1)) / 1000
+    return delay / 2 + (rand or random).uniform(0, delay / 2)
+
+
+class Invoker:
+    def __init__(
+        self, db: psycopg_pool.ConnectionPool, runners: RunnerPool, settings: Settings
+    ) -> None:
+        self.db = db
+        self.runners = runners
+        self.settings = settings
+        self.queue = ExecutionQueue(db)
+        self.stop_flag = StopFlag()
+
+    def run(self, *, wait: bool = True) -> int:
+        """Run executions in `concurrency` slots until stopped; with wait=False, return
+        once no message is visible. Returns the messages handled."""
+        counts: list[int] = []
+
+        def slot() -> None:
+            counts.append(self._slot(wait))
+
+        threads = [
+            threading.Thread(target=slot, name=f"invoke-slot-{n}", daemon=True)
+            for n in range(self.settings.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(counts)
+
+    def _slot(self, wait: bool) -> int:
+        handled = 0
+        while not self.stop_flag.stopping:
+            try:
+                batch = self.queue.read(
+                    vt=self.settings.read_visibility_seconds, poll_seconds=1 if wait else 0
+                )
+                if not batch:
+                    if not wait:
+                        return handled
+                    continue
+                self.handle(batch[0])
+                handled += 1
+            except NilError as exc:  # the database is down: the message comes back
+                logger.warning("invoker.error", extra={"error": exc.message})
+                if not wait:
+                    raise
+                self.stop_flag.wait(1.0)
+            except Exception:  # a bug: logged; the message comes back after its lease
+                logger.exception("invoker.failed")
+                if not wait:
+                    raise
+                self.stop_flag.wait(1.0)
+        return handled
+
+    def handle(self, delivery: Delivery) -> None:
+        try:
+            eid = UUID(str(delivery.payload["executionId"]))
+            fid = UUID(str(delivery.payload["functionId"]))
+            revision = int(delivery.payload["revision"])
+        except (KeyError, TypeError, ValueError):
+            logger.error("invoker.bad_message", extra={"msgId": delivery.msg_id})
+            with transaction(self.db) as conn:
+                self.queue.archive(conn, delivery.msg_id)
+            return
+        margin = self.settings.visibility_margin_seconds
+        with transaction(self.db) as conn:
+            claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
+            if claim is None:
+                self._unclaimable(conn, delivery, eid, fid)
+                return
+            limits = claim.target.limits
+            lease = (limits.timeout_ms / 1000 if limits else 0) + margin
+            self.queue.hide_for(conn, delivery.msg_id, lease)
+        self._run(delivery, claim)
+
+    def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID) -> None:
+        margin = self.settings.visibility_margin_seconds
+        state = repo.execution_state(conn, eid, margin_seconds=margin)
+        ids = {"executionId": str(eid), "functionId": str(fid), "msgId": delivery.msg_id}
+        if state is None or state.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
+            self.queue.delete(conn, delivery.msg_id)
+            metrics.REDELIVERIES.inc()
+            logger.info("execution.redelivery_dropped", extra=ids)
+            return
+        out_of_attempts = state.attempts >= state.max_attempts
+        lost = state.status == ExecutionStatus.PENDING or state.lease_expired
+        if out_of_attempts and lost:
+            if repo.dead_letter_lost(conn, eid, state.attempts, LOST):
+                self.queue.archive(conn, delivery.msg_id)
+                metrics.DEAD_LETTERS.inc()
+                logger.warning("execution.dead_lettered", extra={**ids, "attempts": state.attempts})
+            return
+        # another attempt runs it now: look again once its lease ends
+        self.queue.hide_for(conn, delivery.msg_id, state.lease_seconds)
+
+    def _run(self, delivery: Delivery, claim: repo.Claim) -> None:
+        running = claim.running
+        ids = {
+            "executionId": str(running.id),
+            "functionId": str(running.function_id),
+            "attempt": claim.attempt,
+        }
+        logger.info("execution.started", extra={**ids, "revision": running.revision})
+        metrics.IN_FLIGHT.inc()
+        result: ExecuteReply | None = None
+        try:
+            if not claim.target.runnable:  # pruned since it was enqueued: dead-lettered in
+                outcome = Outcome.PLATFORM_ERROR  # the end; POST .../retry resolves anew
+                error = f"platform error: revision {running.revision} was pruned before it ran"
+            else:
+                result = run_attempt(self.db, self.runners, claim.target, claim.input_json)
+                outcome = result.outcome
+                error = None if outcome == Outcome.OK else result.error or outcome.value
+        except ServiceUnavailable as exc:
+            result, outcome, error = None, Outcome.PLATFORM_ERROR, f"platform error: {exc.message}"
+        finally:
+            metrics.IN_FLIGHT.dec()
+        metrics.ATTEMPTS.labels(outcome.value).inc()
+        retryable = outcome in RETRYABLE
+        if retryable and claim.attempt < claim.max_attempts:
+            delay = backoff_seconds(claim.backoff_ms, claim.attempt)
+            with transaction(self.db) as conn:
+                if repo.release_attempt(conn, running.id, claim.attempt):
+                    self.queue.hide_for(conn, delivery.msg_id, delay)
+                    metrics.RETRIES.labels(outcome.value).inc()
+                    logger.info(
+                        "execution.retried",
+                        extra={**ids, "reason": outcome.value, "delaySeconds": round(delay, 3)},
+                    )
+            return
+        dead = retryable
+        with transaction(self.db) as conn:
+            record = repo.finish_attempt(
+                conn,
+                running,
+                output_json=result.output if result is not None and error is None else None,
+                error_message=error,
+                duration_ms=result.duration_ms if result else None,
+                fuel_used=result.fuel_used if result else None,
+                logs=result.logs if result else None,
+                dead_lettered=dead,
+            )
+            if record is None:  # another attempt owns the row now
+                logger.warning("execution.attempt_fenced", extra=ids)
+                return
+            if dead:
+                self.queue.archive(conn, delivery.msg_id)
+            else:
+                self.queue.delete(conn, delivery.msg_id)
+        if record.completed_at is not None:
+            latency = (record.completed_at - record.created_at).total_seconds()
+            metrics.LATENCY_SECONDS.observe(max(latency, 0.0))
+        if dead:
+            metrics.DEAD_LETTERS.inc()
+            logger.warning(
+                "execution.dead_lettered", extra={**ids, "outcome": outcome.value, "error": error}
+            )
+        elif error is None:
+            logger.info("execution.completed", extra={**ids, "durationMs": record.duration_ms})
+        else:
+            logger.info("execution.failed", extra={**ids, "outcome": outcome.value})

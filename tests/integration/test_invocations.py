@@ -1,0 +1,418 @@
+"""Asynchronous invocations (SPEC §10) through the gateway and the invocation workers
+(invoker/) on real runner processes and a real pgmq queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import psycopg
+import pytest
+
+from common.runners import affinity_order, make_runners
+from invoker.settings import Settings as InvokerSettings
+from invoker.worker import Invoker, backoff_seconds
+from tests.integration.helpers import archived_messages, function_body, queue_messages, source
+
+
+@pytest.fixture
+def ready(client, compile_all):
+    def make(language="wat", src=None, **extra):
+        response = client.post(
+            "/functions", json=function_body(language=language, src=src, **extra)
+        )
+        assert response.status_code == 201, response.json
+        compile_all()
+        fn = client.get(f"/functions/{response.json['id']}").json
+        assert fn["status"] == "READY", fn["compileError"]
+        return fn["id"]
+
+    return make
+
+
+@pytest.fixture
+def invoker(db, runner_dir):
+    settings = InvokerSettings.from_env(
+        {
+            "runner_dir": str(runner_dir),
+            "runner_wait_ms": 2000,
+            "concurrency": 2,
+            "visibility_margin_seconds": 0.5,
+        }
+    )
+    runners = make_runners(settings)
+    yield Invoker(db, runners, settings)
+    runners.close()
+
+
+def invoke(client, fid, body=None, **kwargs):
+    return client.post(f"/functions/{fid}/invocations", json=body or {}, **kwargs)
+
+
+def drain(invoker, db, deadline: float = 60.0) -> None:
+    """Run until no execution is PENDING or RUNNING (retries wait out their backoff)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        invoker.run(wait=False)
+        with db.connection() as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM executions WHERE status IN ('PENDING', 'RUNNING')"
+            ).fetchone()[0]
+        if left == 0:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("executions left unfinished")
+
+
+def ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_an_invocation_is_accepted_pending_and_then_runs_once(client, ready, invoker, db):
+    fid = ready()
+    response = invoke(client, fid, {"input": {"hello": "async"}})
+    assert response.status_code == 202
+    body = response.json
+    assert response.headers["Location"] == f"/executions/{body['id']}"
+    assert (body["status"], body["trigger"], body["attempts"]) == ("PENDING", "async", 0)
+    assert body["deadLettered"] is False and body["revision"] == 1
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == [
+            {"executionId": body["id"], "functionId": fid, "revision": 1}
+        ]
+    drain(invoker, db)
+    done = client.get(f"/executions/{body['id']}").json
+    assert (done["status"], done["output"], done["attempts"]) == (
+        "COMPLETED",
+        {"hello": "async"},
+        1,
+    )
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == []
+
+
+def test_bad_invocations(client, ready):
+    fid = ready()
+    unknown = str(uuid.uuid4())
+    assert invoke(client, unknown).status_code == 404
+    assert invoke(client, unknown, {"input": 3}).status_code == 404
+    bad = invoke(client, fid, {"input": [1]})
+    assert bad.status_code == 400 and bad.json["message"] == "input must be a JSON object"
+    long_key = invoke(client, fid, headers={"Idempotency-Key": "k" * 256})
+    assert long_key.status_code == 400
+    assert invoke(client, fid, headers={"Idempotency-Key": "k" * 255}).status_code == 202
+    assert client.post(f"/functions/{fid}/invocations?alias=nope").status_code == 404
+    assert client.post(f"/functions/{fid}/invocations?revision=9").status_code == 404
+
+
+def test_retry_settings_are_validated_stored_and_returned(client):
+    made = client.post("/functions", json=function_body(retry={"maxAttempts": 5}))
+    assert made.json["retry"] == {"maxAttempts": 5, "backoffMs": 1000}
+    default = client.post("/functions", json=function_body())
+    assert default.json["retry"] == {"maxAttempts": 3, "backoffMs": 1000}
+    for retry in ({"maxAttempts": 0}, {"maxAttempts": 11}, {"backoffMs": -1}, {"x": 1}, 3):
+        response = client.post("/functions", json=function_body(retry=retry))
+        assert response.status_code == 400, retry
+    fid = made.json["id"]
+    put = client.put(f"/functions/{fid}", json=function_body(retry={"backoffMs": 50}))
+    assert put.json["retry"] == {"maxAttempts": 3, "backoffMs": 50}
+
+
+def test_a_trapping_function_is_not_retried(client, ready, invoker, db):
+    fid = ready("assemblyscript", source("throw.ts"))
+    eid = invoke(client, fid).json["id"]
+    drain(invoker, db)
+    done = client.get(f"/executions/{eid}").json
+    assert (done["status"], done["attempts"], done["deadLettered"]) == ("FAILED", 1, False)
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == []
+        assert archived_messages(conn, "executions") == []
+
+
+def test_an_always_timing_out_function_is_retried_with_backoff_then_dead_lettered(
+    client, ready, invoker, db
+):
+    fid = ready(
+        "assemblyscript",
+        source("loop.ts"),
+        limits={"timeoutMs": 300, "fuel": 10**11},
+        retry={"maxAttempts": 3, "backoffMs": 400},
+    )
+    eid = invoke(client, fid).json["id"]
+    drain(invoker, db)
+    done = client.get(f"/executions/{eid}").json
+    assert (done["status"], done["attempts"], done["deadLettered"]) == ("FAILED", 3, True)
+    assert done["errorMessage"] == "function exceeded its time limit of 300 ms"
+    # three runs of 300 ms and two backoffs of at least 200 ms and 400 ms (equal jitter)
+    elapsed = (ts(done["completedAt"]) - ts(done["createdAt"])).total_seconds()
+    assert elapsed >= 3 * 0.3 + 0.2 + 0.4
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == []
+        assert [m["executionId"] for m in archived_messages(conn, "executions")] == [eid]
+
+
+def test_backoff_is_exponential_with_equal_jitter():
+    for attempt, base in ((1, 1.0), (2, 2.0), (3, 4.0)):
+        delays = [backoff_seconds(1000, attempt) for _ in range(50)]
+        assert all(base / 2 <= d <= base for d in delays)
+
+
+def test_a_redelivered_message_never_runs_twice(client, ready, invoker, db):
+    fid = ready()
+    eid = invoke(client, fid, {"input": {"n": 1}}).json["id"]
+    with db.connection() as conn:
+        message = queue_messages(conn, "executions")[0]
+        # a duplicate delivery of the same message, before and after the run
+        conn.execute("SELECT pgmq.send('executions', %s::jsonb)", (json.dumps(message),))
+    drain(invoker, db)
+    with db.connection() as conn:
+        conn.execute("SELECT pgmq.send('executions', %s::jsonb)", (json.dumps(message),))
+        # a duplicate read while the execution ran was hidden until its lease ends
+        conn.execute("UPDATE pgmq.q_executions SET vt = now()")
+    invoker.run(wait=False)
+    done = client.get(f"/executions/{eid}").json
+    assert (done["status"], done["attempts"]) == ("COMPLETED", 1)
+    with db.connection() as conn:
+        assert queue_messages(conn, "executions") == []
+
+
+def test_an_attempt_whose_worker_died_is_claimed_again_and_ends_once(client, ready, invoker, db):
+    from db import executions as repo
+
+    fid = ready()
+    eid = uuid.UUID(invoke(client, fid, {"input": {"k": 2}}).json["id"])
+    with db.connection() as conn:
+        # a worker claimed it and died: RUNNING, attempt 1, its lease over
+        claim = repo.claim_execution(conn, eid, uuid.UUID(fid), 1, margin_seconds=0)
+        assert claim is not None and claim.attempt == 1
+        conn.execute(
+            "UPDATE executions SET started_at = now() - interval '1 minute' WHERE id = %s",
+            (eid,),
+        )
+    drain(invoker, db)
+    done = client.get(f"/executions/{eid}").json
+    assert (done["status"], done["attempts"], done["output"]) == ("COMPLETED", 2, {"k": 2})
+
+
+def test_a_runner_killed_mid_call_is_a_retried_platform_failure(
+    client, ready, invoker, db, runner_dir
+):
+    fid = ready(
+        "assemblyscript",
+        source("loop.ts"),
+        limits={"timeoutMs": 3000, "fuel": 10**11},
+        retry={"maxAttempts": 2, "backoffMs": 0},
+    )
+    eid = invoke(client, fid).json["id"]
+    target = affinity_order(fid, invoker.runners.addresses())[0]
+    pid = _runner_pid(target)
+    worker = threading.Thread(target=lambda: invoker.run(wait=False))
+    worker.start()
+    _wait_until(db, eid, "RUNNING")
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    worker.join(timeout=30)
+    drain(invoker, db)
+    done = client.get(f"/executions/{eid}").json
+    # the first attempt's runner died (platform failure, retried); the second timed out
+    assert done["attempts"] == 2
+    assert done["status"] == "FAILED" and done["deadLettered"] is True
+
+
+def _runner_pid(address: str) -> int:
+    from common.runners import Runner
+
+    health = Runner(address).health()
+    assert health is not None
+    return health.pid
+
+
+def _wait_until(db, eid, status: str, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with db.connection() as conn:
+            row = conn.execute("SELECT status FROM executions WHERE id = %s", (eid,)).fetchone()
+        if row and row[0] == status:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"execution {eid} never {status}")
+
+
+def test_idempotency_key_on_invocations(client, ready, invoker, db):
+    fid, other = ready(), ready()
+    headers = {"Idempotency-Key": "order-17"}
+    answers: list = []
+
+    def call() -> None:
+        answers.append(invoke(client, fid, {"input": {"a": 1}}, headers=headers))
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status_code for r in answers} == {202}
+    assert len({r.json["id"] for r in answers}) == 1
+    conflict = invoke(client, fid, {"input": {"a": 2}}, headers=headers)
+    assert conflict.status_code == 409
+    assert invoke(client, other, {"input": {"a": 2}}, headers=headers).status_code == 202
+    drain(invoker, db)
+    with db.connection() as conn:
+        runs = conn.execute(
+            "SELECT count(*), sum(attempts) FROM executions WHERE function_id = %s", (fid,)
+        ).fetchone()
+    assert runs == (1, 1)
+
+
+def test_nil_invoke_runs_only_when_its_transaction_commits(ready, invoker, db, db_url):
+    fid = ready()
+    with psycopg.connect(db_url) as conn:
+        rolled = conn.execute(
+            "SELECT nil.invoke(%s, %s::jsonb)", (fid, '{"from": "sql"}')
+        ).fetchone()[0]
+        conn.rollback()
+        kept = conn.execute(
+            "SELECT nil.invoke(%s, %s::jsonb)", (fid, '{"from": "sql"}')
+        ).fetchone()[0]
+        conn.commit()
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="must be a JSON object"):
+            conn.execute("SELECT nil.invoke(%s, '[1]'::jsonb)", (fid,))
+        conn.rollback()
+        with pytest.raises(psycopg.Error, match="not found"):
+            conn.execute("SELECT nil.invoke(%s, '{}'::jsonb)", (str(uuid.uuid4()),))
+        conn.rollback()
+    drain(invoker, db)
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT id, status, trigger, output FROM executions WHERE function_id = %s", (fid,)
+        ).fetchall()
+    assert rolled not in [r[0] for r in rows]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(kept, "COMPLETED", "sql", {"from": "sql"})]
+
+
+def test_idempotency_key_on_execute_runs_once_and_answers_alike(client, ready, db):
+    fid = ready()
+    headers = {"Idempotency-Key": "pay-1"}
+    answers: list = []
+
+    def call() -> None:
+        answers.append(
+            client.post(f"/functions/{fid}/execute", json={"input": {"x": 1}}, headers=headers)
+        )
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status_code for r in answers} == {200}
+    assert len({json.dumps(r.json, sort_keys=True) for r in answers}) == 1
+    assert answers[0].json["status"] == "COMPLETED"
+    other = client.post(f"/functions/{fid}/execute", json={"input": {"x": 2}}, headers=headers)
+    assert other.status_code == 409 and other.json["status"] == 409
+    revision = client.post(
+        f"/functions/{fid}/execute?revision=1", json={"input": {"x": 1}}, headers=headers
+    )
+    assert revision.status_code == 409  # another revision choice
+    with db.connection() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM executions WHERE function_id = %s", (fid,)
+        ).fetchone() == (1,)
+        # after 24 h the key is free again
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '25 hours' WHERE function_id = %s",
+            (fid,),
+        )
+    again = client.post(f"/functions/{fid}/execute", json={"input": {"x": 2}}, headers=headers)
+    assert again.status_code == 200 and again.json["output"] == {"x": 2}
+
+
+def test_wait_returns_when_the_execution_ends_and_at_the_deadline_otherwise(
+    client, ready, invoker, db
+):
+    fid = ready()
+    eid = invoke(client, fid, {"input": {"w": 1}}).json["id"]
+    for bad in ("31", "-1", "x", "nan"):
+        assert client.get(f"/executions/{eid}?wait={bad}").status_code == 400
+    started = time.monotonic()
+    pending = client.get(f"/executions/{eid}?wait=0.5").json
+    assert pending["status"] == "PENDING"
+    assert 0.5 <= time.monotonic() - started < 3
+    timer = threading.Timer(0.5, lambda: invoker.run(wait=False))
+    timer.start()
+    started = time.monotonic()
+    done = client.get(f"/executions/{eid}?wait=20").json
+    elapsed = time.monotonic() - started
+    timer.join()
+    assert done["status"] == "COMPLETED" and done["output"] == {"w": 1}
+    assert elapsed < 10  # woken by the notification, well before 20 s
+    assert client.get(f"/executions/{uuid.uuid4()}?wait=1").status_code == 404
+
+
+def test_dead_letters_are_listed_and_retried_with_the_same_input_and_choice(
+    client, ready, invoker, db
+):
+    fid = ready(
+        "assemblyscript",
+        source("loop.ts"),
+        limits={"timeoutMs": 200, "fuel": 10**11},
+        retry={"maxAttempts": 1},
+    )
+    dead = invoke(client, fid, {"input": {"d": 1}}).json["id"]
+    drain(invoker, db)
+    client.post(f"/functions/{fid}/execute", json={})  # a FAILED, not dead-lettered
+    listed = client.get(f"/functions/{fid}/executions?status=FAILED&deadLettered=true").json
+    assert [e["id"] for e in listed] == [dead] and listed[0]["deadLettered"] is True
+    others = client.get(f"/functions/{fid}/executions?deadLettered=false").json
+    assert dead not in [e["id"] for e in others] and len(others) == 1
+    assert client.get(f"/functions/{fid}/executions?status=nope").status_code == 400
+    assert client.get(f"/functions/{fid}/executions?deadLettered=yes").status_code == 400
+    retried = client.post(f"/executions/{dead}/retry")
+    assert retried.status_code == 202
+    again = retried.json
+    assert again["id"] != dead and again["input"] == {"d": 1}
+    assert (again["status"], again["trigger"], again["revision"]) == ("PENDING", "async", 1)
+    assert retried.headers["Location"] == f"/executions/{again['id']}"
+    assert client.post(f"/executions/{uuid.uuid4()}/retry").status_code == 404
+    assert client.post("/executions/nope/retry").status_code == 400
+    # the choice of revision is kept: one made with ?revision=1 retries revision 1
+    pinned = invoke(client, fid, {"input": {}}, query_string={"revision": "1"}).json["id"]
+    with db.connection() as conn:
+        choice = conn.execute("SELECT choice FROM executions WHERE id = %s", (pinned,))
+        assert choice.fetchone()[0] == {"revision": 1}
+
+
+def test_retention_deletes_old_executions_and_dead_letters_in_batches(client, ready, invoker, db):
+    from consumer.retention import Retention
+
+    fid = ready()
+    ids = [invoke(client, fid, {"input": {"r": n}}).json["id"] for n in range(5)]
+    drain(invoker, db)
+    keyed = invoke(client, fid, {"input": {}}, headers={"Idempotency-Key": "old"}).json["id"]
+    drain(invoker, db)
+    with db.connection() as conn:
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '40 days'"
+            " WHERE id = ANY(%s::uuid[])",
+            (ids[:3],),
+        )
+        conn.execute(
+            "UPDATE executions SET created_at = now() - interval '2 days' WHERE id = %s",
+            (keyed,),
+        )
+        conn.execute("SELECT pgmq.send('executions', '{}'::jsonb)")
+        msg = conn.execute("SELECT max(msg_id) FROM pgmq.q_executions").fetchone()[0]
+        conn.execute("SELECT pgmq.archive('executions', %s::bigint)", (msg,))
+        conn.execute("UPDATE pgmq.a_executions SET archived_at = now() - interval '40 days'")
+    assert Retention(db, days=30, batch=2).run() == 3 + 1 + 1
+    with db.connection() as conn:
+        left = {str(r[0]) for r in conn.execute("SELECT id FROM executions")}
+        assert archived_messages(conn, "executions") == []
+        key = conn.execute("SELECT idempotency_key FROM executions WHERE id = %s", (keyed,))
+        assert key.fetchone() == (None,)
+    assert left == {*ids[3:], keyed}
