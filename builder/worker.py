@@ -8,7 +8,7 @@ error and archived.
 
 `concurrency` loops run side by side (threads; each compile is its own confined
 process), so one slow or hostile build holds one slot, not the queue. A build that
-hits its own limit (time, memory, CPU, output) fails with a message naming it; a
+hits its own limit (time, memory, CPU, output, disk) fails with a message naming it; a
 compiler killed by anything else (the kernel's OOM killer, an operator, a crash) is a
 platform fault: the job goes back to the queue at once and is retried, and past
 `max_reads` it is dead-lettered.
@@ -200,6 +200,7 @@ class Builder:
             memory_mb=sandbox.memory_mb,
             cpu_seconds=cpu_seconds(self.settings.compile_timeout_seconds),
             file_mb=sandbox.file_mb,
+            disk_mb=sandbox.disk_mb,
         )
 
     def _retry(self, delivery: Delivery, job: CompilationJob, reason: str) -> None:

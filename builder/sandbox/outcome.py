@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import signal
 
-MEMORY, CPU, OUTPUT = "memory", "cpu", "output"
+MEMORY, CPU, OUTPUT, DISK = "memory", "cpu", "output", "disk"
 
 _OUT_OF_MEMORY = re.compile(
     r"out of memory|OutOfMemory|std::bad_alloc|memory allocation of \d+ bytes failed"
@@ -47,8 +47,12 @@ def limit_hit(returncode: int | None, output: str) -> str | None:
     return None
 
 
-def describe(limit: str, *, memory_mb: int, cpu_seconds: int, file_mb: int) -> str:
+def describe(
+    limit: str, *, memory_mb: int, cpu_seconds: int, file_mb: int, disk_mb: int = 256
+) -> str:
     """The user's message for a limit, naming it and its size."""
+    if limit == DISK:
+        return f"the build wrote more than {disk_mb} MB (its disk limit)"
     if limit == MEMORY:
         return f"the build exceeded its memory limit ({memory_mb} MiB)"
     if limit == CPU:

@@ -574,3 +574,47 @@ def test_a_job_outliving_its_visibility_is_compiled_once_by_one_builder(
     assert fn["status"] == "READY"
     published = [r for r in caplog.records if r.getMessage() == "result.published"]
     assert len(published) == 1
+
+
+DISK_FILLER = """\
+import os, sys
+
+def _fill(tag):
+    # Module-level code runs at build time: write 12 x 60 MiB (each under RLIMIT_FSIZE)
+    # into the first directory of the job that takes it (site-packages is one).
+    chunk = b"x" * (1 << 20)
+    for folder in sys.path:
+        try:
+            for n in range(12):
+                with open(os.path.join(folder, f"{tag}-{n}.bin"), "wb") as out:
+                    for _ in range(60):
+                        out.write(chunk)
+            return
+        except OSError:
+            continue
+
+_fill("TAG")
+
+def handle(event):
+    return event
+"""
+
+
+def test_a_build_writing_past_its_disk_cap_fails_and_its_directory_is_removed(
+    client, db, consumer, toolchains
+):
+    tag = "nil-fill-" + secrets.token_hex(8)
+    src = DISK_FILLER.replace("TAG", tag)
+    fid = client.post("/functions", json=function_body(language="python", src=src)).json["id"]
+    started = time.monotonic()
+    Builder(db, BuilderSettings(compile_timeout_seconds=120), toolchains).run(wait=False)
+    elapsed = time.monotonic() - started
+    consumer.run(wait=False)
+    fn = client.get(f"/functions/{fid}").json
+    assert (fn["status"], fn["compileError"]) == (
+        "FAILED",
+        "the build wrote more than 256 MB (its disk limit)",
+    )
+    assert elapsed < 90, elapsed
+    left = [str(p) for p in Path(tempfile.gettempdir()).glob(f"nil-python-*/**/{tag}-*")]
+    assert left == []
