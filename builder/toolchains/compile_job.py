@@ -4,8 +4,9 @@ The job directory is made for this compile alone and handed to the sandbox's uid
 compiler's output goes to a file there (so RLIMIT_FSIZE bounds it too) and only its
 first part is read back. What the compile writes there in all is capped while it runs
 (`Policy.disk_bytes`, builder/sandbox/disk.py); the directory is removed afterwards.
-How the compiler ended is classified: a limit of the build
-and a platform fault become their own replies (worker_protocol.limited / faulted).
+How the compiler ended is classified: a limit of the build, a crash of the compiler on
+this source and a platform fault become their own replies (worker_protocol.limited /
+crashed / faulted).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from builder.sandbox.confine import Policy, enter, prepare_directory
 from builder.sandbox.disk import watch
-from builder.sandbox.outcome import DISK, PlatformFault, limit_hit
+from builder.sandbox.outcome import DISK, PlatformFault, SourceCrash, limit_hit
 
 MAX_LOG_CHARS = 64 * 1024
 
@@ -32,6 +33,7 @@ class Finished:
     output: str
     limit: str | None = None
     fault: str | None = None
+    crash: str | None = None  # the compiler crashed on this source (not retried)
 
 
 @contextmanager
@@ -76,4 +78,6 @@ def run_confined(
         limit = limit_hit(done.returncode, output)
     except PlatformFault as fault:
         return Finished(done.returncode, output, fault=str(fault))
+    except SourceCrash as crash:
+        return Finished(done.returncode, output, crash=str(crash))
     return Finished(done.returncode, output, limit=limit)

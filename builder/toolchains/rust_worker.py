@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from builder.sandbox.confine import Policy
 from builder.toolchains.compile_job import job_directory, run_confined
-from builder.toolchains.worker_protocol import failed, faulted, limited, ok, serve
+from builder.toolchains.worker_protocol import crashed, failed, faulted, limited, ok, serve
 
 DATA = Path(__file__).resolve().parent / "data" / "rust"
 RUSTC = "/usr/bin/rustc"
@@ -136,6 +136,8 @@ def compile_one(request: dict) -> dict:
         done = run_confined(command(manifest), work, policy.allowing(read=(str(rust_dir),)), ENV)
         if done.fault:
             return faulted(done.fault)
+        if done.crash:
+            return crashed(done.crash)
         if done.limit:
             return limited(done.limit)
         wasm = work / "function.wasm"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from builder.sandbox import Policy, abi_version, limit_hit
-from builder.sandbox.outcome import CPU, MEMORY, OUTPUT, PlatformFault
+from builder.sandbox.outcome import CPU, MEMORY, OUTPUT, PlatformFault, SourceCrash
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(abi_version() < 1, reason="this kernel has no Landlock")
@@ -164,9 +164,16 @@ def test_how_a_compile_ended(returncode, output, expected):
     assert limit_hit(returncode, output) == expected
 
 
-@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV])
+@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_no_limit_explains_is_a_platform_fault(number):
     with pytest.raises(PlatformFault, match=signal.Signals(number).name):
+        limit_hit(-number, "Segmentation fault")
+
+
+@pytest.mark.parametrize("number", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL])
+def test_a_crash_signal_of_the_compiler_is_the_sources_failure(number):
+    name = signal.Signals(number).name
+    with pytest.raises(SourceCrash, match=rf"the compiler crashed on this source \({name}\)"):
         limit_hit(-number, "Segmentation fault")
 
 
