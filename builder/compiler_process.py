@@ -106,15 +106,17 @@ class CompilerProcess:
 
     def compile(self, request: dict, *, timeout: float) -> CompileOutput:
         with self._lock:
+            started = time.monotonic()
             try:
                 line = self._exchange(request, timeout)
             except SourceCrashed as crash:
-                if not crash.worn:
+                left = timeout - (time.monotonic() - started)
+                if not crash.worn or left <= 1:
                     raise
-                # It had served other builds: one try in a fresh process tells this source
-                # from the damage of an earlier one.
+                # It had served other builds: one try in a fresh process, within the same
+                # time limit, tells this source from the damage of an earlier build.
                 logger.warning("compiler.crashed_retrying", extra={"argv": self.argv[:2]})
-                line = self._exchange(request, timeout)
+                line = self._exchange(request, left)
             self._served += 1
         try:
             reply = json.loads(line)
