@@ -8,7 +8,7 @@ process. Replies are capped so a hostile source cannot flood the builder.
 How a compile ends is one of: a reply (success or the source's errors), a limit of the
 build (`LimitExceeded`: memory, CPU time, output size — reported by the compiler process
 or read from how it died), the wall-clock limit (`CompileTimeout`), a crash of the compiler
-on this source (`SourceCrashed`: a crash signal of its own, or a non-zero exit, while
+on this source (`SourceCrashed`: a crash signal of its own, or a crash report and exit, while
 compiling it — deterministic, so the build fails; a warm process that had served other
 builds first gets one more try in a fresh process, in case an earlier build broke it),
 or a platform fault (`CompilerCrashed`: killed by a signal nobody in the build asked
