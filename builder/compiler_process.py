@@ -7,8 +7,12 @@ process. Replies are capped so a hostile source cannot flood the builder.
 
 How a compile ends is one of: a reply (success or the source's errors), a limit of the
 build (`LimitExceeded`: memory, CPU time, output size — reported by the compiler process
-or read from how it died), the wall-clock limit (`CompileTimeout`), or a platform fault
-(`CompilerCrashed`: killed by a signal nobody in the build asked for), which is retried.
+or read from how it died), the wall-clock limit (`CompileTimeout`), a crash of the compiler
+on this source (`SourceCrashed`: a crash signal of its own, or a crash report and exit, while
+compiling it — deterministic, so the build fails; a warm process that had served other
+builds first gets one more try in a fresh process, in case an earlier build broke it),
+or a platform fault (`CompilerCrashed`: killed by a signal nobody in the build asked
+for, such as the OOM killer's SIGKILL), which is retried.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import base64
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -26,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from builder.sandbox.confine import cpu_seconds
-from builder.sandbox.outcome import OUTPUT, PlatformFault, limit_hit
+from builder.sandbox.outcome import OUTPUT, PlatformFault, SourceCrash, crash_message, limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,25 @@ MAX_ERROR_CHARS = 16 * 1024
 
 class CompilerCrashed(Exception):
     """The compiler process died or broke the protocol while compiling: a platform fault."""
+
+
+class SourceCrashed(Exception):
+    """The compiler crashed on its own compiling this source: the build fails, unretried.
+    `worn` says the process had served other builds before (worth one fresh try)."""
+
+    def __init__(self, message: str, *, worn: bool = False) -> None:
+        super().__init__(message)
+        self.worn = worn
+
+
+_ERROR_LINE = re.compile(r"\b((?:[A-Z]\w*)?Error: [^\n]{0,200})")
+# What a compiler prints when it gives up on a source by itself (a non-zero exit with none
+# of these, such as a worker that cannot start, stays a platform fault).
+_CRASH_REPORT = re.compile(
+    r"Maximum call stack size exceeded|stack overflow|compiler has crashed|RecursionError"
+    r"|panicked at|fatal runtime error",
+    re.IGNORECASE,
+)
 
 
 class LimitExceeded(Exception):
@@ -74,6 +98,7 @@ class CompilerProcess:
         self._stderr_tail: deque[str] = deque(maxlen=50)
         self._stderr_thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._served = 0  # requests the running process answered
 
     @property
     def pid(self) -> int | None:
@@ -81,17 +106,18 @@ class CompilerProcess:
 
     def compile(self, request: dict, *, timeout: float) -> CompileOutput:
         with self._lock:
-            proc = self._ensure_started(timeout)
-            assert proc.stdin is not None
+            started = time.monotonic()
             try:
-                proc.stdin.write(json.dumps(request).encode() + b"\n")
-                proc.stdin.flush()
-                line = self._read_reply(proc, timeout)
-            except (CompileTimeout, LimitExceeded):
-                self._kill()
-                raise
-            except (OSError, CompilerCrashed) as exc:
-                self._raise_for_exit(proc, exc)
+                line = self._exchange(request, timeout)
+            except SourceCrashed as crash:
+                left = timeout - (time.monotonic() - started)
+                if not crash.worn or left <= 1:
+                    raise
+                # It had served other builds: one try in a fresh process, within the same
+                # time limit, tells this source from the damage of an earlier build.
+                logger.warning("compiler.crashed_retrying", extra={"argv": self.argv[:2]})
+                line = self._exchange(request, left)
+            self._served += 1
         try:
             reply = json.loads(line)
         except ValueError as exc:
@@ -103,7 +129,24 @@ class CompilerProcess:
             raise LimitExceeded(str(reply["limit"]))
         if reply.get("fault"):
             raise CompilerCrashed(str(reply["fault"]))
+        if reply.get("crash"):
+            raise SourceCrashed(str(reply["crash"])[:MAX_ERROR_CHARS])
         return CompileOutput(ok=False, error=str(reply.get("error", ""))[:MAX_ERROR_CHARS])
+
+    def _exchange(self, request: dict, timeout: float) -> bytes:
+        """Send one request and read its reply line (the lock held)."""
+        proc = self._ensure_started(timeout)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+            return self._read_reply(proc, timeout)
+        except (CompileTimeout, LimitExceeded):
+            self._kill()
+            raise
+        except (OSError, CompilerCrashed) as exc:
+            self._raise_for_exit(proc, exc)
+            raise AssertionError("unreachable") from exc
 
     def _raise_for_exit(self, proc: subprocess.Popen[bytes], exc: Exception) -> None:
         """The process is gone (or broke the protocol): a limit of the build, or a fault."""
@@ -114,13 +157,20 @@ class CompilerProcess:
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         tail = "\n".join(self._stderr_tail)
+        served = self._served
         self._kill()
         try:
             limit = limit_hit(returncode, tail)
         except PlatformFault as fault:
             raise CompilerCrashed(f"{fault}; stderr: {tail[-2000:]}") from exc
+        except SourceCrash as crash:
+            raise SourceCrashed(_crashed(crash.what, tail), worn=served > 0) from exc
         if limit is not None:
             raise LimitExceeded(limit) from exc
+        if returncode is not None and returncode > 0 and _CRASH_REPORT.search(tail):
+            # it gave up on this source by itself (a stack overflow, a panic)
+            message = _crashed(f"exit code {returncode}", tail)
+            raise SourceCrashed(message, worn=served > 0) from exc
         raise CompilerCrashed(f"{exc} (exit {returncode}); stderr: {tail[-2000:]}") from exc
 
     def _cpu_left(self, proc: subprocess.Popen[bytes]) -> float:
@@ -165,6 +215,7 @@ class CompilerProcess:
                 start_new_session=True,
             )
             self._stderr_tail.clear()
+            self._served = 0
             self._stderr_thread = threading.Thread(
                 target=self._drain_stderr, args=(self._proc,), daemon=True
             )
@@ -216,3 +267,10 @@ class CompilerProcess:
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def _crashed(what: str, stderr: str) -> str:
+    """The user's message, with the last error line the compiler printed (a stack
+    overflow's `RangeError: Maximum call stack size exceeded`), if any."""
+    found = _ERROR_LINE.findall(stderr)
+    return crash_message(f"{what}: {found[-1].strip()}" if found else what)

@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     rust_dir: str = env("NIL_RUST_DIR", "")  # "": $XDG_CACHE_HOME/nil/rust (serde, Nil's crate)
     concurrency: int = env("NIL_BUILDER_CONCURRENCY", 2)  # builds at once, each confined
     memory_mb: int = env("NIL_BUILDER_MEMORY_MB", 1024)  # one build's memory cap
+    disk_mb: int = env("NIL_BUILDER_DISK_MB", 256)  # all one build may write to its directory
     sandbox: str = env("NIL_BUILDER_SANDBOX", "required")  # "off": unconfined (trusted only)
     sandbox_uid: int = env("NIL_BUILDER_SANDBOX_UID", 65534)  # compilers' uid under root
 
@@ -35,6 +36,8 @@ class Settings(ServiceSettings):
         super().__post_init__()
         if self.sandbox not in SANDBOX_MODES:
             raise ConfigError(f"NIL_BUILDER_SANDBOX must be required or off, got {self.sandbox!r}")
+        if self.disk_mb < 1:
+            raise ConfigError("NIL_BUILDER_DISK_MB must be at least 1")
         if self.concurrency < 1:
             raise ConfigError("NIL_BUILDER_CONCURRENCY must be at least 1")
 
@@ -45,7 +48,10 @@ class Settings(ServiceSettings):
 
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(
-            enabled=self.sandbox != "off", memory_mb=self.memory_mb, uid=self.sandbox_uid
+            enabled=self.sandbox != "off",
+            memory_mb=self.memory_mb,
+            disk_mb=self.disk_mb,
+            uid=self.sandbox_uid,
         )
 
     @classmethod

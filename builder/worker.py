@@ -8,8 +8,10 @@ error and archived.
 
 `concurrency` loops run side by side (threads; each compile is its own confined
 process), so one slow or hostile build holds one slot, not the queue. A build that
-hits its own limit (time, memory, CPU, output) fails with a message naming it; a
-compiler killed by anything else (the kernel's OOM killer, an operator, a crash) is a
+hits its own limit (time, memory, CPU, output, disk) fails with a message naming it; a
+compiler that crashed on its own compiling the source (a crash signal such as SIGABRT or
+SIGSEGV, a stack overflow) fails the build at once, since the same source crashes it
+again; a compiler killed by anything else (the kernel's OOM killer, an operator) is a
 platform fault: the job goes back to the queue at once and is retried, and past
 `max_reads` it is dead-lettered.
 """
@@ -24,7 +26,12 @@ from uuid import UUID
 import psycopg_pool
 
 from builder import metrics
-from builder.compiler_process import CompilerCrashed, CompileTimeout, LimitExceeded
+from builder.compiler_process import (
+    CompilerCrashed,
+    CompileTimeout,
+    LimitExceeded,
+    SourceCrashed,
+)
 from builder.sandbox import describe
 from builder.sandbox.confine import cpu_seconds
 from builder.settings import Settings
@@ -176,6 +183,8 @@ class Builder:
             except LimitExceeded as exc:
                 message = self._limit_message(toolchain, exc.limit)
                 return self._failed(job, message, f"{exc.limit}_limit")
+            except SourceCrashed as exc:
+                return self._failed(job, str(exc), "compiler_crash")
         duration = time.perf_counter() - started
         metrics.COMPILE_SECONDS.labels(job.language).observe(duration)
         if not output.ok:
@@ -200,6 +209,7 @@ class Builder:
             memory_mb=sandbox.memory_mb,
             cpu_seconds=cpu_seconds(self.settings.compile_timeout_seconds),
             file_mb=sandbox.file_mb,
+            disk_mb=sandbox.disk_mb,
         )
 
     def _retry(self, delivery: Delivery, job: CompilationJob, reason: str) -> None:

@@ -37,6 +37,7 @@ class Policy:
     memory_bytes: int = 1024 << 20
     cpu_seconds: int = 120
     file_bytes: int = 64 << 20
+    disk_bytes: int = 256 << 20  # all a build may write to its job's directory (0: no cap)
     tasks: int = 256
     open_files: int = 1024
     uid: int = 65534  # taken only when the builder runs as root
@@ -63,6 +64,7 @@ class SandboxConfig:
     uid: int = 65534
     tasks: int = 256
     file_mb: int = 64
+    disk_mb: int = 256
     extra_read: tuple[str, ...] = field(default=())
 
     def policy(self, *, timeout: float, read: tuple[str, ...] = ()) -> Policy:
@@ -72,6 +74,7 @@ class SandboxConfig:
             memory_bytes=self.memory_mb << 20,
             cpu_seconds=cpu_seconds(timeout),
             file_bytes=self.file_mb << 20,
+            disk_bytes=self.disk_mb << 20,
             tasks=self.tasks,
             uid=self.uid,
             enabled=self.enabled,

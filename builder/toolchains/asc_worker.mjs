@@ -37,13 +37,33 @@ async function compile(request) {
   return { ok: true, wasm: Buffer.from(wasm).toString("base64") };
 }
 
+// asc reports its own crashes (a stack overflow on a source that instantiates generics
+// without end, an assertion) on the console and calls process.exit(1). During a compile
+// that exit is turned into a reply {ok: false, crash}: the source crashes asc every time,
+// so the build fails at once and this warm process goes on serving the next builds.
+class CompilerExit extends Error {}
+const exit = process.exit;
+const consoleError = console.error;
+
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
 for await (const line of lines) {
   let reply;
+  let report = "";
+  process.exit = (code) => { throw new CompilerExit(`exit code ${code}`); };
+  console.error = (...args) => { if (report.length < 65536) report += args.join(" ") + "\n"; };
   try {
     reply = await compile(JSON.parse(line));
   } catch (err) {
-    reply = { ok: false, error: `compiler error: ${err && err.message ? err.message : err}` };
+    if (err instanceof CompilerExit) {
+      const cause = /\b((?:[A-Z]\w*)?Error: [^\n]{0,200})/.exec(report);
+      const what = cause ? `${err.message}: ${cause[1]}` : err.message;
+      reply = { ok: false, crash: `the compiler crashed on this source (${what})` };
+    } else {
+      reply = { ok: false, error: `compiler error: ${err && err.message ? err.message : err}` };
+    }
+  } finally {
+    process.exit = exit;
+    console.error = consoleError;
   }
   process.stdout.write(JSON.stringify(reply) + "\n");
 }

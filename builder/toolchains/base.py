@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from builder.compiler_process import CompileOutput, CompilerProcess
+from builder.compiler_process import CompileOutput, CompilerProcess, SourceCrashed
 from builder.sandbox import BASE_ENV, Policy, SandboxConfig
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
@@ -102,6 +102,8 @@ class Toolchain:
         process = self._acquire()
         try:
             output = process.compile(self.request(source, timeout), timeout=timeout)
+        except SourceCrashed as crash:
+            raise SourceCrashed(self.clean_message(str(crash))) from crash
         finally:
             self._release(process)
         if output.ok:

@@ -2,8 +2,11 @@
 
 The job directory is made for this compile alone and handed to the sandbox's uid; the
 compiler's output goes to a file there (so RLIMIT_FSIZE bounds it too) and only its
-first part is read back. How the compiler ended is classified: a limit of the build
-and a platform fault become their own replies (worker_protocol.limited / faulted).
+first part is read back. What the compile writes there in all is capped while it runs
+(`Policy.disk_bytes`, builder/sandbox/disk.py); the directory is removed afterwards.
+How the compiler ended is classified: a limit of the build, a crash of the compiler on
+this source and a platform fault become their own replies (worker_protocol.limited /
+crashed / faulted).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from functools import partial
 from pathlib import Path
 
 from builder.sandbox.confine import Policy, enter, prepare_directory
-from builder.sandbox.outcome import PlatformFault, limit_hit
+from builder.sandbox.disk import watch
+from builder.sandbox.outcome import DISK, PlatformFault, SourceCrash, limit_hit
 
 MAX_LOG_CHARS = 64 * 1024
 
@@ -29,6 +33,7 @@ class Finished:
     output: str
     limit: str | None = None
     fault: str | None = None
+    crash: str | None = None  # the compiler crashed on this source (not retried)
 
 
 @contextmanager
@@ -54,7 +59,7 @@ def run_confined(
     prepare_directory(work, policy)
     log_path = work / "compiler.log"
     with open(log_path, "wb") as log:
-        done = subprocess.run(
+        done = subprocess.Popen(
             [*argv, policy.to_json()] if self_confining else argv,
             cwd=work,
             env={**env, "HOME": str(work), "TMPDIR": str(work)},
@@ -63,6 +68,9 @@ def run_confined(
             stderr=subprocess.STDOUT,
             preexec_fn=None if self_confining else partial(enter, policy),
         )  # in the worker's process group: a timeout kills the worker and this compile
+        # All it writes to `work` is summed while it runs (builder/sandbox/disk.py).
+        if watch(done, work, policy.disk_bytes):
+            return Finished(done.returncode, "", limit=DISK)
     with open(log_path, "rb") as log:
         output = log.read(max_output).decode(errors="replace")
     output = output.replace(str(work) + os.sep, "").replace(str(work), "")
@@ -70,4 +78,6 @@ def run_confined(
         limit = limit_hit(done.returncode, output)
     except PlatformFault as fault:
         return Finished(done.returncode, output, fault=str(fault))
+    except SourceCrash as crash:
+        return Finished(done.returncode, output, crash=str(crash))
     return Finished(done.returncode, output, limit=limit)

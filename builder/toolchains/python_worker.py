@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from builder.sandbox.confine import Policy, enter
 from builder.toolchains.compile_job import job_directory, run_confined
-from builder.toolchains.worker_protocol import failed, faulted, limited, ok, serve
+from builder.toolchains.worker_protocol import crashed, failed, faulted, limited, ok, serve
 
 DATA = Path(__file__).resolve().parent / "data" / "python"
 WORLD = "nil-function"
@@ -45,6 +45,8 @@ def compile_one(request: dict) -> dict:
         done = run_confined(argv, work, policy, env, self_confining=True)
         if done.fault:
             return faulted(done.fault)
+        if done.crash:
+            return crashed(done.crash)
         if done.limit:
             return limited(done.limit)
         if done.returncode != 0 or not output.exists():

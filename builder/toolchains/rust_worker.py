@@ -18,12 +18,13 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from builder.sandbox.confine import Policy
 from builder.toolchains.compile_job import job_directory, run_confined
-from builder.toolchains.worker_protocol import failed, faulted, limited, ok, serve
+from builder.toolchains.worker_protocol import crashed, failed, faulted, limited, ok, serve
 
 DATA = Path(__file__).resolve().parent / "data" / "rust"
 RUSTC = "/usr/bin/rustc"
@@ -86,6 +87,7 @@ def build_crates(rust_dir: Path, policy: Policy, wanted: str) -> dict | str:
     # Only Nil's fixed manifest and Debian's crates are built here, no function's code; their
     # build scripts and serde_derive are linked for the host by the system's `cc`.
     policy = policy.allowing(read=(CARGO, REGISTRY, *HOST_LINKER), write=(str(rust_dir),))
+    policy = replace(policy, disk_bytes=0)  # the platform's own crates: not a user's build
     done = run_confined(argv, crate, policy, env, max_output=4 << 20)
     if done.fault or done.limit or done.returncode != 0:
         text = [line for line in done.output.splitlines() if not line.startswith("{")]
@@ -134,6 +136,8 @@ def compile_one(request: dict) -> dict:
         done = run_confined(command(manifest), work, policy.allowing(read=(str(rust_dir),)), ENV)
         if done.fault:
             return faulted(done.fault)
+        if done.crash:
+            return crashed(done.crash)
         if done.limit:
             return limited(done.limit)
         wasm = work / "function.wasm"

@@ -1,7 +1,8 @@
 """The line protocol every compiler process speaks: one JSON request per line on stdin,
 one JSON reply per line on stdout: {"ok": true, "wasm": base64}, {"ok": false, "error"}
-(the source's errors), {"ok": false, "limit": "memory" | "cpu" | "output"} (the build
-hit that limit) or {"ok": false, "fault"} (the compiler was killed: retried)."""
+(the source's errors), {"ok": false, "limit": "memory" | "cpu" | "output" | "disk"} (the
+build hit that limit), {"ok": false, "crash"} (the compiler crashed on this source: not
+retried) or {"ok": false, "fault"} (the compiler was killed: retried)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def failed(error: str) -> dict:
 
 def limited(limit: str) -> dict:
     return {"ok": False, "limit": limit}
+
+
+def crashed(message: str) -> dict:
+    return {"ok": False, "crash": message}
 
 
 def faulted(reason: str) -> dict:

@@ -15,7 +15,7 @@ import ziglang
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from builder.sandbox.confine import Policy
 from builder.toolchains.compile_job import job_directory, run_confined
-from builder.toolchains.worker_protocol import failed, faulted, limited, ok, serve
+from builder.toolchains.worker_protocol import crashed, failed, faulted, limited, ok, serve
 
 DATA = Path(__file__).resolve().parent / "data"
 ZIG_BINARY = str(Path(ziglang.__file__).resolve().parent / "zig")
@@ -50,6 +50,8 @@ def compile_one(request: dict) -> dict:
         done = run_confined(command(language), work, Policy.from_json(request["policy"]), env)
         if done.fault:
             return faulted(done.fault)
+        if done.crash:
+            return crashed(done.crash)
         if done.limit:
             return limited(done.limit)
         wasm = work / "function.wasm"

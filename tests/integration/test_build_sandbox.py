@@ -574,3 +574,94 @@ def test_a_job_outliving_its_visibility_is_compiled_once_by_one_builder(
     assert fn["status"] == "READY"
     published = [r for r in caplog.records if r.getMessage() == "result.published"]
     assert len(published) == 1
+
+
+DISK_FILLER = """\
+import os, sys
+
+def _fill(tag):
+    # Module-level code runs at build time: write 12 x 60 MiB (each under RLIMIT_FSIZE)
+    # into the first directory of the job that takes it (site-packages is one).
+    chunk = b"x" * (1 << 20)
+    for folder in sys.path:
+        try:
+            for n in range(12):
+                with open(os.path.join(folder, f"{tag}-{n}.bin"), "wb") as out:
+                    for _ in range(60):
+                        out.write(chunk)
+            return
+        except OSError:
+            continue
+
+_fill("TAG")
+
+def handle(event):
+    return event
+"""
+
+
+def test_a_build_writing_past_its_disk_cap_fails_and_its_directory_is_removed(
+    client, db, consumer, toolchains
+):
+    tag = "nil-fill-" + secrets.token_hex(8)
+    src = DISK_FILLER.replace("TAG", tag)
+    fid = client.post("/functions", json=function_body(language="python", src=src)).json["id"]
+    started = time.monotonic()
+    Builder(db, BuilderSettings(compile_timeout_seconds=120), toolchains).run(wait=False)
+    elapsed = time.monotonic() - started
+    consumer.run(wait=False)
+    fn = client.get(f"/functions/{fid}").json
+    assert (fn["status"], fn["compileError"]) == (
+        "FAILED",
+        "the build wrote more than 256 MB (its disk limit)",
+    )
+    assert elapsed < 90, elapsed
+    left = [str(p) for p in Path(tempfile.gettempdir()).glob(f"nil-python-*/**/{tag}-*")]
+    assert left == []
+
+
+AS_GENERIC_RECURSION = """\
+function f<T>(x: T): i32 { return f<StaticArray<T>>([x]); }
+export function handle(input: string): string { f<i32>(1); return input; }
+"""
+C_BIG_STATIC = """\
+#include "nil.h"
+static char big[200u << 20] = {1, 2, 3};
+char *p = big;
+int nil_handle(const char *in, int len) { big[len] = in[0]; return nil_output(p, len); }
+"""
+
+
+@pytest.mark.parametrize(
+    "language, src, cause",
+    [
+        ("assemblyscript", AS_GENERIC_RECURSION, "exit code 1: RangeError: Maximum call stack"),
+        ("c", C_BIG_STATIC, "SIGABRT"),
+    ],
+)
+def test_a_source_that_crashes_its_compiler_fails_at_once(
+    client, db, consumer, toolchains, caplog, language, src, cause
+):
+    """A compiler that crashes on its own (a stack overflow, an abort) is the source's
+    failure, named as such — not a platform fault retried five times into "try again"."""
+    caplog.set_level(logging.INFO, logger="builder.worker")
+    toolchains["assemblyscript"].warm_up(timeout=60)
+    warm = toolchains["assemblyscript"].pids()
+    fid = client.post("/functions", json=function_body(language=language, src=src)).json["id"]
+    started = time.monotonic()
+    Builder(db, BuilderSettings(compile_timeout_seconds=60), toolchains).run(wait=False)
+    elapsed = time.monotonic() - started
+    consumer.run(wait=False)
+    fn = client.get(f"/functions/{fid}").json
+    assert fn["status"] == "FAILED"
+    assert fn["compileError"].startswith(f"the compiler crashed on this source ({cause}")
+    assert "try again" not in fn["compileError"]
+    assert "compiler.crashed" not in caplog.text  # never sent back to the queue
+    assert elapsed < 30, elapsed
+    if language == "assemblyscript":
+        # asc's own crash report is caught: the warm compiler serves the next build.
+        assert toolchains["assemblyscript"].pids() == warm
+        ok = client.post("/functions", json=function_body(language="assemblyscript")).json["id"]
+        Builder(db, BuilderSettings(compile_timeout_seconds=60), toolchains).run(wait=False)
+        consumer.run(wait=False)
+        assert client.get(f"/functions/{ok}").json["status"] == "READY"

@@ -12,12 +12,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from builder.sandbox import Policy, abi_version, limit_hit
-from builder.sandbox.outcome import CPU, MEMORY, OUTPUT, PlatformFault
+from builder.sandbox.outcome import CPU, MEMORY, OUTPUT, PlatformFault, SourceCrash
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(abi_version() < 1, reason="this kernel has no Landlock")
@@ -163,7 +164,58 @@ def test_how_a_compile_ended(returncode, output, expected):
     assert limit_hit(returncode, output) == expected
 
 
-@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV])
+@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_no_limit_explains_is_a_platform_fault(number):
     with pytest.raises(PlatformFault, match=signal.Signals(number).name):
         limit_hit(-number, "Segmentation fault")
+
+
+@pytest.mark.parametrize("number", [signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL])
+def test_a_crash_signal_of_the_compiler_is_the_sources_failure(number):
+    name = signal.Signals(number).name
+    with pytest.raises(SourceCrash, match=rf"the compiler crashed on this source \({name}\)"):
+        limit_hit(-number, "Segmentation fault")
+
+
+SHELL_TOOLS = ("/bin", "/usr/bin", "/lib", "/lib64", "/usr/lib", "/usr/lib64")
+WRITE_FILES = "i=0; while [ $i -lt 100 ]; do yes abcdefg | head -c 1048576 > f$i; i=$((i+1)); done"
+WRITE_DELETED = (
+    "exec 3>big; rm big; i=0;"
+    " while [ $i -lt 100 ]; do yes abcdefg | head -c 1048576 >&3; i=$((i+1)); done"
+)
+
+
+@pytest.mark.parametrize("script", [WRITE_FILES, WRITE_DELETED], ids=["files", "deleted"])
+def test_a_build_writing_past_its_disk_cap_is_killed(tmp_path, script):
+    """RLIMIT_FSIZE caps each file; the monitor caps their sum, deleted-but-open files
+    included, and kills every process of the build (the `sleep` it left running too)."""
+    import psutil
+
+    from builder.sandbox.outcome import DISK
+    from builder.toolchains.compile_job import run_confined
+
+    marker = f"{secrets_token()}"
+    policy = Policy(read=SHELL_TOOLS, disk_bytes=8 << 20)
+    started = time.monotonic()
+    done = run_confined(
+        ["/bin/sh", "-c", f"{script}; sleep 30 # {marker}"], tmp_path, policy, {"PATH": "/bin"}
+    )
+    assert done.limit == DISK
+    assert time.monotonic() - started < 20
+    assert not [p for p in psutil.process_iter(["cmdline"]) if marker in str(p.info["cmdline"])]
+    used = sum(f.stat().st_size for f in tmp_path.iterdir())
+    assert used < 64 << 20, used  # stopped within a few rounds of the cap, not at 100 MiB
+
+
+def test_a_build_within_its_disk_cap_finishes(tmp_path):
+    from builder.toolchains.compile_job import run_confined
+
+    policy = Policy(read=SHELL_TOOLS, disk_bytes=128 << 20)
+    done = run_confined(["/bin/sh", "-c", WRITE_FILES], tmp_path, policy, {"PATH": "/bin"})
+    assert (done.returncode, done.limit, done.fault) == (0, None, None)
+
+
+def secrets_token() -> str:
+    import secrets
+
+    return "nil-disk-" + secrets.token_hex(8)
