@@ -15,8 +15,8 @@ locks. Each phase of reading a request has its deadline, enforced on every read:
     body     from the end of the headers to the end of the body
              (NIL_REQUEST_BODY_TIMEOUT_SECONDS). A JSON 408, then close.
 
-A body over NIL_MAX_BODY_BYTES — announced by Content-Length or found while reading a
-chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
+A body over NIL_MAX_BODY_BYTES — announced by Content-Length or by the chunk-size lines
+of a chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
 a 503 past it). Every error produced before the app (gunicorn's 400/414/431/501, these
 408s, 413s and 503s) is SPEC §3's JSON shape.
 """
@@ -38,6 +38,7 @@ from gevent.threadpool import ThreadPool
 from gunicorn import http, util
 from gunicorn.http import errors as http_errors
 from gunicorn.http import wsgi
+from gunicorn.http.body import Body, ChunkedReader
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway.errors import error_body
@@ -92,6 +93,24 @@ class BodyBudget:
 
     def give(self, size: int) -> None:
         self.used -= size
+
+
+class BoundedChunkedReader(ChunkedReader):
+    """gunicorn's chunked-body reader, refusing a chunk-size line that takes the body over
+    `limit` when the line arrives: a client announcing FFFFFFFFFFFFFFFFFFFF (or any chunk
+    too large) gets its 413 at once, as with a Content-Length over the limit, instead of
+    being read until the body deadline."""
+
+    def __init__(self, req, unreader, limit: int) -> None:
+        super().__init__(req, unreader)
+        self.limit, self.announced = limit, 0
+
+    def parse_chunk_size(self, unreader, data=None):
+        size, rest = super().parse_chunk_size(unreader, data)
+        self.announced += size
+        if self.announced > self.limit:
+            raise BodyTooLarge(self.limit)
+        return size, rest
 
 
 class DeadlineSocket:
@@ -245,6 +264,8 @@ class GatewayWorker(GeventWorker):
             raise BodyTooLarge(self.max_body)
         if not length and not chunked:
             return 0
+        if chunked and isinstance(req.body.reader, ChunkedReader):
+            req.body = Body(BoundedChunkedReader(req, req.unreader, self.max_body))
         if req._expected_100_continue:  # the client waits for this before sending
             client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             req._expected_100_continue = False

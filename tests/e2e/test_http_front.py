@@ -160,6 +160,25 @@ def test_a_chunked_body_over_the_limit_is_413(platform):
     assert "bytes" in body["message"]
 
 
+@pytest.mark.parametrize(
+    "size_line", [b"FFFFFFFFFFFFFFFFFFFF", b"%x" % (6 * 1024 * 1024 + 1), b"400000\r\n"]
+)
+def test_a_chunk_announced_over_the_limit_is_413_at_once(platform, size_line):
+    """A chunk-size line over the body limit (alone, or with the chunks before it) is
+    refused when it arrives, as an announced Content-Length is: not after the body
+    deadline, whatever the client sends next."""
+    if size_line.endswith(b"\r\n"):  # a 4 MiB chunk sent whole, then another 4 MiB one
+        size_line = size_line + b"x" * (4 << 20) + b"\r\n400000"
+    raw = (
+        b"POST /functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + size_line + b"\r\n{"
+    )
+    started = time.monotonic()
+    body = assert_json_error(raw_exchange(platform.port, raw, timeout=8), 413)
+    assert "bytes" in body["message"]
+    assert time.monotonic() - started < 5.0
+
+
 def test_a_chunked_body_under_the_limit_reaches_the_app(api, platform):
     raw = (
         b"POST /functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
