@@ -19,6 +19,13 @@ A body over NIL_MAX_BODY_BYTES — announced by Content-Length or by the chunk-s
 of a chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
 a 503 past it). Every error produced before the app (gunicorn's 400/414/431/501, these
 408s, 413s and 503s) is SPEC §3's JSON shape.
+
+Writing a response has its deadline too: each send must be taken by the client within
+NIL_RESPONSE_WRITE_TIMEOUT_SECONDS, else the connection is reset (SO_LINGER 0, so the
+kernel does not keep the unsent bytes either), and the responses a worker holds for
+clients that read slower than it writes are bounded (ResponseBudget,
+NIL_SLOW_RESPONSE_BYTES): a slow reader past it is reset at once. A client that keeps
+taking a byte now and then is not cut off: the deadline is per send, not per response.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import logging
 import math
 import socket
+import struct
 import time
 import uuid
 from datetime import timedelta
@@ -113,6 +121,69 @@ class BoundedChunkedReader(ChunkedReader):
         return size, rest
 
 
+class SlowReader(Exception):
+    """The client does not take its response fast enough: its connection is reset."""
+
+
+class ResponseBudget:
+    """The bytes of responses one worker holds for clients that read slower than it
+    writes: a response is counted from the first send its client makes wait until it
+    ends. Fast readers are never counted; a slow reader the budget cannot take is reset
+    at once, so the memory stuck behind slow readers stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise SlowReader(f"the worker already holds {self.used} bytes for slow readers")
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+class DeadlineWriter:
+    """The client socket as gunicorn's Response writes to it (`sendall`): every send must
+    be taken by the client within `seconds` — a client that accepts no byte for that
+    long is a SlowReader — and a response that makes its client wait is counted in the
+    worker's ResponseBudget while it is written. Anything else is the socket's."""
+
+    def __init__(self, sock: socket.socket, seconds: float, budget: ResponseBudget) -> None:
+        self.sock, self.seconds, self.budget = sock, seconds, budget
+        self.held = self.counted = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.sock, name)
+
+    def hold(self, size: int) -> None:
+        """The response about to be written holds `size` bytes in memory."""
+        self.held = size
+
+    def release(self) -> None:
+        self.budget.give(self.counted)
+        self.held = self.counted = 0
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(0.0)
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:  # the client's window is full: it reads slower
+                if not self.counted and self.held:
+                    self.budget.take(self.held)
+                    self.counted = self.held
+                self.sock.settimeout(self.seconds)
+                try:
+                    sent = self.sock.send(view)
+                except TimeoutError:
+                    raise SlowReader(
+                        f"the client took no byte of its response for {self.seconds:g} s"
+                    ) from None
+            view = view[sent:]
+
+
 class DeadlineSocket:
     """The client socket as gunicorn's parser reads it: every `recv` bounded by the
     current phase's deadline. An idle phase turns into `then` at its first byte."""
@@ -159,6 +230,8 @@ class GatewayWorker(GeventWorker):
         settings = Settings.from_env()
         self.header_seconds = settings.request_header_timeout_seconds
         self.body_seconds = settings.request_body_timeout_seconds
+        self.write_seconds = settings.response_write_timeout_seconds
+        self.responses = ResponseBudget(settings.slow_response_bytes)
         self.max_body = settings.max_body_bytes
         # as much as the gthread worker's eight threads could hold, each with a full body
         self.budget = BodyBudget(BODIES_HELD * settings.max_body_bytes)
@@ -174,9 +247,10 @@ class GatewayWorker(GeventWorker):
             for s in self.sockets
         ]
 
-    def handle_request(self, listener_name, req, sock, addr) -> bool:
+    def handle_request(self, listener_name, req, sock: DeadlineWriter, addr) -> bool:
         """gunicorn's, with the app called on one of the app threads: the request is
-        complete in memory by now, so a thread is held only while the app works."""
+        complete in memory by now, so a thread is held only while the app works. The
+        response is written under the write deadline (DeadlineWriter)."""
         started = time.monotonic()
         environ: dict = {}
         resp = None
@@ -188,12 +262,17 @@ class GatewayWorker(GeventWorker):
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
             chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
-            for chunk in chunks:
-                resp.write(chunk)
-            resp.close()
+            sock.hold(sum(map(len, chunks)))
+            try:
+                for chunk in chunks:
+                    resp.write(chunk)
+                resp.close()
+            finally:
+                del chunks
+                sock.release()
             if resp.should_close():
                 raise StopIteration()
-        except (StopIteration, OSError):
+        except (StopIteration, OSError, SlowReader):
             raise
         except Exception:
             if resp is not None and resp.headers_sent:
@@ -221,6 +300,7 @@ class GatewayWorker(GeventWorker):
     def handle(self, listener, client, addr) -> None:
         client.setblocking(1)
         reader = DeadlineSocket(client)
+        writer = DeadlineWriter(client, self.write_seconds, self.responses)
         self.connections.add(reader)
         parser = http.get_parser(self.cfg, reader, addr)
         listener_name = listener.getsockname()
@@ -235,7 +315,7 @@ class GatewayWorker(GeventWorker):
                 held = self._read_body(req, client)
                 reader.arm("idle", self.cfg.keepalive, then=("headers", self.header_seconds))
                 try:
-                    self.handle_request(listener_name, req, client, addr)
+                    self.handle_request(listener_name, req, writer, addr)
                 finally:
                     self.budget.give(held)
         except (StopIteration, http_errors.NoMoreData):
@@ -247,6 +327,12 @@ class GatewayWorker(GeventWorker):
                 self._refuse(req, client, addr, 408, "Request Timeout", str(exc))
         except BodyTooLarge as exc:
             self._refuse(req, client, addr, 413, "Payload Too Large", str(exc))
+        except SlowReader as exc:
+            peer = addr[0] if isinstance(addr, tuple) else ""
+            logger.info("response.abandoned", extra={"error": str(exc), "client": peer})
+            # a reset, not a close: the kernel drops what is still queued for the client
+            # instead of keeping it (and the connection) until the client reads it
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass  # the client went away
         except Exception as exc:
@@ -267,6 +353,7 @@ class GatewayWorker(GeventWorker):
         if chunked and isinstance(req.body.reader, ChunkedReader):
             req.body = Body(BoundedChunkedReader(req, req.unreader, self.max_body))
         if req._expected_100_continue:  # the client waits for this before sending
+            client.settimeout(self.write_seconds)
             client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             req._expected_100_continue = False
         pieces: list[bytes] = []
@@ -319,6 +406,7 @@ class GatewayWorker(GeventWorker):
             + "Connection: close\r\n\r\n"
         )
         try:
+            client.settimeout(self.write_seconds)
             client.sendall(head.encode() + body)
             _linger(client)
         except OSError:
