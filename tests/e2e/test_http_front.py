@@ -347,6 +347,7 @@ def _stalled_clients(port: int, execution_id: str, count: int) -> list[socket.so
     for _ in range(count):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(("127.0.0.3", 0))  # not 127.0.0.1, which the auth test rate-limits
         sock.connect(("127.0.0.1", port))
         sock.sendall(request)
         socks.append(sock)
@@ -397,7 +398,8 @@ def test_a_client_that_reads_slowly_but_steadily_gets_the_whole_response(
     """The deadline is per send: a client taking 128 KiB every 0.1 s (~4 s for the
     answer, longer than the 1 s read deadlines) is not cut off."""
     execution_id, size = big_execution
-    with socket.create_connection(("127.0.0.1", strict_gateway), timeout=10) as sock:
+    address = ("127.0.0.1", strict_gateway)
+    with socket.create_connection(address, timeout=10, source_address=("127.0.0.4", 0)) as sock:
         sock.sendall(
             f"GET /executions/{execution_id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             f"Authorization: Bearer {API_KEY}\r\n\r\n".encode()
