@@ -30,6 +30,7 @@ taking a byte now and then is not cut off: the deadline is per send, not per res
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -332,7 +333,8 @@ class GatewayWorker(GeventWorker):
             logger.info("response.abandoned", extra={"error": str(exc), "client": peer})
             # a reset, not a close: the kernel drops what is still queued for the client
             # instead of keeping it (and the connection) until the client reads it
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass  # the client went away
         except Exception as exc:
