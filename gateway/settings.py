@@ -20,6 +20,10 @@ class Settings(RunnerClientSettings):
     # Read deadlines: a request's headers from its first byte, then its body
     request_header_timeout_seconds: float = env("NIL_REQUEST_HEADER_TIMEOUT_SECONDS", 10.0)
     request_body_timeout_seconds: float = env("NIL_REQUEST_BODY_TIMEOUT_SECONDS", 60.0)
+    # Write deadline: a client that takes no byte of its response for this long is reset
+    response_write_timeout_seconds: float = env("NIL_RESPONSE_WRITE_TIMEOUT_SECONDS", 30.0)
+    # Bytes of responses one worker process holds for clients reading slower than it writes
+    slow_response_bytes: int = env("NIL_SLOW_RESPONSE_BYTES", 64 * MIB)
     # With a launcher backend (local, docker), the gunicorn master starts the runner
     # supervisor; off when the supervisor runs as a process of its own.
     supervise_runners: bool = env("NIL_SUPERVISE_RUNNERS", True)

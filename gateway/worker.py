@@ -15,19 +15,28 @@ locks. Each phase of reading a request has its deadline, enforced on every read:
     body     from the end of the headers to the end of the body
              (NIL_REQUEST_BODY_TIMEOUT_SECONDS). A JSON 408, then close.
 
-A body over NIL_MAX_BODY_BYTES — announced by Content-Length or found while reading a
-chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
+A body over NIL_MAX_BODY_BYTES — announced by Content-Length or by the chunk-size lines
+of a chunked one — is a 413 here; the bodies a worker holds at once are bounded (BodyBudget,
 a 503 past it). Every error produced before the app (gunicorn's 400/414/431/501, these
 408s, 413s and 503s) is SPEC §3's JSON shape.
+
+Writing a response has its deadline too: each send must be taken by the client within
+NIL_RESPONSE_WRITE_TIMEOUT_SECONDS, else the connection is reset (SO_LINGER 0, so the
+kernel does not keep the unsent bytes either), and the responses a worker holds for
+clients that read slower than it writes are bounded (ResponseBudget,
+NIL_SLOW_RESPONSE_BYTES): a slow reader past it is reset at once. A client that keeps
+taking a byte now and then is not cut off: the deadline is per send, not per response.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import math
 import socket
+import struct
 import time
 import uuid
 from datetime import timedelta
@@ -39,6 +48,7 @@ from gevent.threadpool import ThreadPool
 from gunicorn import http, util
 from gunicorn.http import errors as http_errors
 from gunicorn.http import wsgi
+from gunicorn.http.body import Body, ChunkedReader
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway.errors import error_body
@@ -93,6 +103,87 @@ class BodyBudget:
 
     def give(self, size: int) -> None:
         self.used -= size
+
+
+class BoundedChunkedReader(ChunkedReader):
+    """gunicorn's chunked-body reader, refusing a chunk-size line that takes the body over
+    `limit` when the line arrives: a client announcing FFFFFFFFFFFFFFFFFFFF (or any chunk
+    too large) gets its 413 at once, as with a Content-Length over the limit, instead of
+    being read until the body deadline."""
+
+    def __init__(self, req, unreader, limit: int) -> None:
+        super().__init__(req, unreader)
+        self.limit, self.announced = limit, 0
+
+    def parse_chunk_size(self, unreader, data=None):
+        size, rest = super().parse_chunk_size(unreader, data)
+        self.announced += size
+        if self.announced > self.limit:
+            raise BodyTooLarge(self.limit)
+        return size, rest
+
+
+class SlowReader(Exception):
+    """The client does not take its response fast enough: its connection is reset."""
+
+
+class ResponseBudget:
+    """The bytes of responses one worker holds for clients that read slower than it
+    writes: a response is counted from the first send its client makes wait until it
+    ends. Fast readers are never counted; a slow reader the budget cannot take is reset
+    at once, so the memory stuck behind slow readers stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise SlowReader(f"the worker already holds {self.used} bytes for slow readers")
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+class DeadlineWriter:
+    """The client socket as gunicorn's Response writes to it (`sendall`): every send must
+    be taken by the client within `seconds` — a client that accepts no byte for that
+    long is a SlowReader — and a response that makes its client wait is counted in the
+    worker's ResponseBudget while it is written. Anything else is the socket's."""
+
+    def __init__(self, sock: socket.socket, seconds: float, budget: ResponseBudget) -> None:
+        self.sock, self.seconds, self.budget = sock, seconds, budget
+        self.held = self.counted = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.sock, name)
+
+    def hold(self, size: int) -> None:
+        """The response about to be written holds `size` bytes in memory."""
+        self.held = size
+
+    def release(self) -> None:
+        self.budget.give(self.counted)
+        self.held = self.counted = 0
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(0.0)
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:  # the client's window is full: it reads slower
+                if not self.counted and self.held:
+                    self.budget.take(self.held)
+                    self.counted = self.held
+                self.sock.settimeout(self.seconds)
+                try:
+                    sent = self.sock.send(view)
+                except TimeoutError:
+                    raise SlowReader(
+                        f"the client took no byte of its response for {self.seconds:g} s"
+                    ) from None
+            view = view[sent:]
 
 
 class DeadlineSocket:
@@ -158,6 +249,8 @@ class GatewayWorker(GeventWorker):
         settings = Settings.from_env()
         self.header_seconds = settings.request_header_timeout_seconds
         self.body_seconds = settings.request_body_timeout_seconds
+        self.write_seconds = settings.response_write_timeout_seconds
+        self.responses = ResponseBudget(settings.slow_response_bytes)
         self.max_body = settings.max_body_bytes
         # as much as the gthread worker's eight threads could hold, each with a full body
         self.budget = BodyBudget(BODIES_HELD * settings.max_body_bytes)
@@ -173,9 +266,10 @@ class GatewayWorker(GeventWorker):
             for s in self.sockets
         ]
 
-    def handle_request(self, listener_name, req, sock, addr) -> bool:
+    def handle_request(self, listener_name, req, sock: DeadlineWriter, addr) -> bool:
         """gunicorn's, with the app called on one of the app threads: the request is
-        complete in memory by now, so a thread is held only while the app works."""
+        complete in memory by now, so a thread is held only while the app works. The
+        response is written under the write deadline (DeadlineWriter)."""
         started = time.monotonic()
         environ: dict = {}
         resp = None
@@ -199,12 +293,17 @@ class GatewayWorker(GeventWorker):
                 if not self.alive or not self.cfg.keepalive:
                     resp.force_close()
                 chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
-            for chunk in chunks:
-                resp.write(chunk)
-            resp.close()
+            sock.hold(sum(map(len, chunks)))
+            try:
+                for chunk in chunks:
+                    resp.write(chunk)
+                resp.close()
+            finally:
+                del chunks
+                sock.release()
             if resp.should_close():
                 raise StopIteration()
-        except (StopIteration, OSError):
+        except (StopIteration, OSError, SlowReader):
             raise
         except Exception:
             if resp is not None and resp.headers_sent:
@@ -232,6 +331,7 @@ class GatewayWorker(GeventWorker):
     def handle(self, listener, client, addr) -> None:
         client.setblocking(1)
         reader = DeadlineSocket(client)
+        writer = DeadlineWriter(client, self.write_seconds, self.responses)
         self.connections.add(reader)
         parser = http.get_parser(self.cfg, reader, addr)
         listener_name = listener.getsockname()
@@ -246,7 +346,7 @@ class GatewayWorker(GeventWorker):
                 held = self._read_body(req, client)
                 reader.arm("idle", self.cfg.keepalive, then=("headers", self.header_seconds))
                 try:
-                    self.handle_request(listener_name, req, client, addr)
+                    self.handle_request(listener_name, req, writer, addr)
                 finally:
                     self.budget.give(held)
         except (StopIteration, http_errors.NoMoreData):
@@ -258,6 +358,13 @@ class GatewayWorker(GeventWorker):
                 self._refuse(req, client, addr, 408, "Request Timeout", str(exc))
         except BodyTooLarge as exc:
             self._refuse(req, client, addr, 413, "Payload Too Large", str(exc))
+        except SlowReader as exc:
+            peer = addr[0] if isinstance(addr, tuple) else ""
+            logger.info("response.abandoned", extra={"error": str(exc), "client": peer})
+            # a reset, not a close: the kernel drops what is still queued for the client
+            # instead of keeping it (and the connection) until the client reads it
+            with contextlib.suppress(OSError):
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass  # the client went away
         except Exception as exc:
@@ -275,7 +382,10 @@ class GatewayWorker(GeventWorker):
             raise BodyTooLarge(self.max_body)
         if not length and not chunked:
             return 0
+        if chunked and isinstance(req.body.reader, ChunkedReader):
+            req.body = Body(BoundedChunkedReader(req, req.unreader, self.max_body))
         if req._expected_100_continue:  # the client waits for this before sending
+            client.settimeout(self.write_seconds)
             client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             req._expected_100_continue = False
         pieces: list[bytes] = []
@@ -328,6 +438,7 @@ class GatewayWorker(GeventWorker):
             + "Connection: close\r\n\r\n"
         )
         try:
+            client.settimeout(self.write_seconds)
             client.sendall(head.encode() + body)
             _linger(client)
         except OSError:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from common.jsonvalues import MAX_DEPTH, NON_FINITE, TOO_DEEP
+from common.jsonvalues import MAX_DEPTH, NON_FINITE, OUT_OF_RANGE, TOO_DEEP
 from tests.e2e.test_seed_flow import ready_function
 from tests.integration.helpers import source
 from tests.runner.wat import INFINITE_LOOP, returns_bytes
@@ -34,6 +34,7 @@ def post_raw(api, fid: str, body: bytes):
         (b'{"input": {"a": [Infinity]}}', f"input {NON_FINITE}"),
         (b'{"input": {"a": -Infinity}}', f"input {NON_FINITE}"),
         (b'{"input": {"a": 1e400}}', f"input {NON_FINITE}"),
+        (b'{"input": {"a": -0e-99999}}', f"input {OUT_OF_RANGE}"),
         (b'{"input": {"a": ' + b"[" * 200 + b"]" * 200 + b"}}", f"input {TOO_DEEP}"),
         (b'{"input": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", f"request body {TOO_DEEP}"),
         (
@@ -41,7 +42,16 @@ def post_raw(api, fid: str, body: bytes):
             f"request body {TOO_DEEP}",
         ),
     ],
-    ids=["nan", "infinity", "-infinity", "1e400", "deep-200", "deep-5000", "deep-objects"],
+    ids=[
+        "nan",
+        "infinity",
+        "-infinity",
+        "1e400",
+        "-0e-99999",
+        "deep-200",
+        "deep-5000",
+        "deep-objects",
+    ],
 )
 def test_input_json_cannot_carry_is_400_and_nothing_is_stored(api, echo, body, message):
     response = post_raw(api, echo, body)
@@ -64,10 +74,11 @@ def test_input_at_the_depth_limit_runs(api, echo):
         (b'{"a":NaN}', f"invalid output: the JSON {NON_FINITE}"),
         (b'{"a":Infinity}', f"invalid output: the JSON {NON_FINITE}"),
         (b'{"a":1e400}', f"invalid output: the JSON {NON_FINITE}"),
+        (b'{"a":-0e-99999}', f"invalid output: the JSON {OUT_OF_RANGE}"),
         (b"[" * 5000 + b"]" * 5000, f"invalid output: the JSON {TOO_DEEP}"),
         (b"[" * 200 + b"]" * 200, f"invalid output: the JSON {TOO_DEEP}"),
     ],
-    ids=["nan", "infinity", "1e400", "deep-5000", "deep-200"],
+    ids=["nan", "infinity", "1e400", "-0e-99999", "deep-5000", "deep-200"],
 )
 def test_output_json_cannot_carry_is_a_failed_execution(api, output, message):
     fid = ready_function(api, "bad-output", "wat", returns_bytes(output))

@@ -20,6 +20,7 @@ import requests
 from tests.e2e.conftest import free_port
 from tests.e2e.test_seed_flow import ready_function
 from tests.integration.helpers import source
+from tests.runner.wat import raw_module
 from tools.platform import ROOT
 
 ERROR_KEYS = {"timestamp", "status", "error", "message"}
@@ -160,6 +161,25 @@ def test_a_chunked_body_over_the_limit_is_413(platform):
     assert "bytes" in body["message"]
 
 
+@pytest.mark.parametrize(
+    "size_line", [b"FFFFFFFFFFFFFFFFFFFF", b"%x" % (6 * 1024 * 1024 + 1), b"400000\r\n"]
+)
+def test_a_chunk_announced_over_the_limit_is_413_at_once(platform, size_line):
+    """A chunk-size line over the body limit (alone, or with the chunks before it) is
+    refused when it arrives, as an announced Content-Length is: not after the body
+    deadline, whatever the client sends next."""
+    if size_line.endswith(b"\r\n"):  # a 4 MiB chunk sent whole, then another 4 MiB one
+        size_line = size_line + b"x" * (4 << 20) + b"\r\n400000"
+    raw = (
+        b"POST /functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + size_line + b"\r\n{"
+    )
+    started = time.monotonic()
+    body = assert_json_error(raw_exchange(platform.port, raw, timeout=8), 413)
+    assert "bytes" in body["message"]
+    assert time.monotonic() - started < 5.0
+
+
 def test_a_chunked_body_under_the_limit_reaches_the_app(api, platform):
     raw = (
         b"POST /functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -172,12 +192,15 @@ def test_a_chunked_body_under_the_limit_reaches_the_app(api, platform):
 # --- a dedicated gateway with short read deadlines and API keys -----------------------
 
 API_KEY = "gateway-13-key"
+WRITE_SECONDS = 4
+BIG_OUTPUT = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def strict_gateway(platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A one-process gateway on the session's database and runners, with read deadlines of
-    one second, an API key, and the failed-auth limit at its defaults. Returns its port."""
+    one second, a write deadline of WRITE_SECONDS, 16 MiB for slow readers, an API key,
+    and the failed-auth limit at its defaults. Returns its port."""
     home = tmp_path_factory.mktemp("strict_gateway")
     port = free_port()
     env = {
@@ -189,6 +212,8 @@ def strict_gateway(platform, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "NIL_GATEWAY_WORKERS": "1",
         "NIL_REQUEST_HEADER_TIMEOUT_SECONDS": "1",
         "NIL_REQUEST_BODY_TIMEOUT_SECONDS": "1",
+        "NIL_RESPONSE_WRITE_TIMEOUT_SECONDS": str(WRITE_SECONDS),
+        "NIL_SLOW_RESPONSE_BYTES": str(16 << 20),  # three 5 MiB answers
         "NIL_SUPERVISE_RUNNERS": "0",
         "NIL_RUNNER_DIR": str(platform.home / "runners"),
     }
@@ -288,3 +313,100 @@ def test_wrong_keys_from_one_address_are_rate_limited_and_other_addresses_are_no
     # ... while a valid key from another address is served, and probes stay open
     assert _get_from("127.0.0.2", strict_gateway, "/functions", API_KEY).status == 200
     assert _get_from("127.0.0.1", strict_gateway, "/ready", "").status == 200
+
+
+def big_string_module(size: int) -> str:
+    """A module whose output is a JSON string of `size` letters."""
+    return raw_module(
+        "(i32.store8 (i32.const 16) (i32.const 34))"
+        f" (memory.fill (i32.const 17) (i32.const 97) (i32.const {size}))"
+        f" (i32.store8 (i32.const {17 + size}) (i32.const 34))"
+        f" (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {size + 2}))",
+        memory=str(size // 65536 + 2),
+    )
+
+
+ESTABLISHED = 1  # tcp_info.tcpi_state
+
+
+def _established(sock: socket.socket) -> bool:
+    """Whether the connection is still up as the client sees it: a gateway that closes
+    normally queues its FIN behind the bytes the client has not read, so only a reset
+    ends it for a client that reads nothing."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] == ESTABLISHED
+
+
+def _stalled_clients(port: int, execution_id: str, count: int) -> list[socket.socket]:
+    """`count` connections with a 4 KiB receive buffer that ask for the execution and
+    never read the answer."""
+    request = (
+        f"GET /executions/{execution_id} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {API_KEY}\r\n\r\n"
+    ).encode()
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(("127.0.0.3", 0))  # not 127.0.0.1, which the auth test rate-limits
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(request)
+        socks.append(sock)
+    return socks
+
+
+@pytest.fixture(scope="module")
+def big_execution(api) -> tuple[str, int]:
+    """An execution whose output is a 5 MiB JSON string, and the size of its GET."""
+    fid = ready_function(api, "big-output", "wat", big_string_module(BIG_OUTPUT))
+    executed = api.post(f"/functions/{fid}/execute", json={})
+    assert executed.status_code == 200 and executed.json()["status"] == "COMPLETED"
+    return executed.json()["id"], len(executed.content)
+
+
+def test_clients_that_read_nothing_are_reset_by_the_budget_or_the_write_deadline(
+    strict_gateway, big_execution
+):
+    """Six clients that read nothing of a 5 MiB answer from a worker that holds 16 MiB
+    for slow readers: three fit and are reset at the write deadline, the others at once;
+    other clients are served meanwhile."""
+    started = time.monotonic()
+    stalled = _stalled_clients(strict_gateway, big_execution[0], 6)
+    try:
+        reset_at: dict[int, float] = {}
+        served = False
+        while len(reset_at) < len(stalled) and time.monotonic() - started < WRITE_SECONDS + 8:
+            for i, sock in enumerate(stalled):
+                if i not in reset_at and not _established(sock):
+                    reset_at[i] = time.monotonic() - started
+            if len(reset_at) >= 3 and not served:  # while the others are still held
+                assert _get_from("127.0.0.2", strict_gateway, "/health", API_KEY).status == 200
+                served = True
+            time.sleep(0.05)
+        assert served and len(reset_at) == len(stalled), reset_at  # before: all up at 40 s
+        times = sorted(reset_at.values())
+        assert times[2] < WRITE_SECONDS - 1.0, times  # past the budget: at once
+        assert times[-1] > WRITE_SECONDS - 0.5, times  # within it: at the deadline
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert _get_from("127.0.0.2", strict_gateway, "/functions", API_KEY).status == 200
+
+
+def test_a_client_that_reads_slowly_but_steadily_gets_the_whole_response(
+    strict_gateway, big_execution
+):
+    """The deadline is per send: a client taking 128 KiB every 0.1 s (~4 s for the
+    answer, longer than the 1 s read deadlines) is not cut off."""
+    execution_id, size = big_execution
+    address = ("127.0.0.1", strict_gateway)
+    with socket.create_connection(address, timeout=10, source_address=("127.0.0.4", 0)) as sock:
+        sock.sendall(
+            f"GET /executions/{execution_id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Authorization: Bearer {API_KEY}\r\n\r\n".encode()
+        )
+        received = b""
+        while piece := sock.recv(128 * 1024):
+            received += piece
+            time.sleep(0.1)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and len(body) == size, (head, len(body))

@@ -9,6 +9,7 @@ from common.jsonvalues import (
     MAX_DEPTH,
     NON_FINITE,
     NOT_JSON,
+    OUT_OF_RANGE,
     TOO_DEEP,
     InvalidJson,
     check_text,
@@ -55,6 +56,19 @@ def test_unstorable_reason(value, reason):
         ('{"a": -Infinity}', NON_FINITE),
         ('{"a": 1e400}', NON_FINITE),
         ('{"a": -1e400}', NON_FINITE),
+        # finite doubles (-0.0, 0.0, 1e-16383) that PostgreSQL's numeric cannot hold
+        ('{"a":-0e-99999}', OUT_OF_RANGE),
+        ('{"a": 1e-16384}', OUT_OF_RANGE),
+        ('{"a": 1.5e-16383}', OUT_OF_RANGE),
+        ('{"a": 0e-0000000000016384}', OUT_OF_RANGE),
+        ('{"a": 0e1073741824}', OUT_OF_RANGE),
+        ('{"a": 0.' + "0" * 16384 + "}", OUT_OF_RANGE),
+        # ... and their neighbours inside the range, which it stores
+        ('{"a": 1e-16383}', None),
+        ('{"a": 0e-16383}', None),
+        ('{"a": 0e1073741823}', None),
+        ('{"a": 0.' + "0" * 16383 + "}", None),
+        ('{"a": 1.5E+300}', None),
         ("[" * 200 + "]" * 200, TOO_DEEP),
         ("[" * 100_000 + "]" * 100_000, TOO_DEEP),  # past the parser's own recursion limit
         ('{"a":' * 5000 + "1" + "}" * 5000, TOO_DEEP),
