@@ -54,6 +54,9 @@ def platform(docker_client, database, tmp_path_factory):
         "NIL_RUNNER_IMAGE": image("runner"),
         "NIL_RUNNERS": "2",
         "NIL_SUPERVISOR_PORT": str(free_port()),
+        # host networking: every port its own, so two sessions on one engine do not collide
+        "NIL_CONSUMER_PORT": str(free_port()),
+        "NIL_INVOKER_PORT": str(free_port()),
         # enough to compile a Python component (~450 MB at its peak, in a child process)
         "NIL_RUNNER_MEMORY_MB": "768",
         "NIL_MAX_MEMORY_MB": "1024",
