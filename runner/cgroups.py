@@ -14,6 +14,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS_V1 = ("memory", "pids", "cpu")
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,14 @@ def apply(pid: int, name: str, limits: CgroupLimits) -> bool:
     except OSError as exc:
         logger.info("cgroups.unavailable", extra={"error": str(exc)})
         return False
+
+
+def remove(name: str) -> None:
+    """Remove the (empty) cgroup of a runner that exited, so dedicated runners reaped
+    over a day do not leave one directory each. Best effort: a group still holding a
+    process (a successor placed under the same name) stays."""
+    for group in (ROOT / "nil" / name, *(ROOT / c / "nil" / name for c in CONTROLLERS_V1)):
+        try:
+            group.rmdir()
+        except OSError:
+            pass

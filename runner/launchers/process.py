@@ -43,6 +43,7 @@ class ProcessHandle:
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=5)
+        cgroups.remove(self.name)
 
 
 class ProcessLauncher:
