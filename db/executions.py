@@ -80,19 +80,14 @@ def start_execution(
     started, created = row[11:]
     if started is None:
         return target, None
-    record = ExecutionRecord(
-        id=execution_id,
-        function_id=function_id,
-        revision=target.revision,
-        status=ExecutionStatus.RUNNING,
-        input=input_value,
-        output=None,
-        error_message=None,
-        duration_ms=None,
-        fuel_used=None,
+    record = ExecutionRecord.unfinished(
+        execution_id,
+        function_id,
+        target.revision,
+        ExecutionStatus.RUNNING,
+        input_value,
+        created,
         started_at=started,
-        completed_at=None,
-        created_at=created,
     )
     return target, record
 
@@ -268,19 +263,13 @@ def enqueue_execution(
         target = Target.from_row(row)
         created, _msg_id = row[11:]
         if created is not None:
-            record = ExecutionRecord(
-                id=execution_id,
-                function_id=function_id,
-                revision=target.revision,
-                status=ExecutionStatus.PENDING,
-                input=input_value,
-                output=None,
-                error_message=None,
-                duration_ms=None,
-                fuel_used=None,
-                started_at=None,
-                completed_at=None,
-                created_at=created,
+            record = ExecutionRecord.unfinished(
+                execution_id,
+                function_id,
+                target.revision,
+                ExecutionStatus.PENDING,
+                input_value,
+                created,
                 trigger=trigger,
                 attempts=0,
             )

@@ -115,6 +115,38 @@ class ExecutionRecord:
     def from_row(cls, row: dict[str, Any]) -> ExecutionRecord:
         return from_columns(cls, row, status=ExecutionStatus(row["status"]))
 
+    @classmethod
+    def unfinished(
+        cls,
+        id: UUID,
+        function_id: UUID,
+        revision: int | None,
+        status: ExecutionStatus,
+        input: Any,
+        created_at: datetime,
+        *,
+        started_at: datetime | None = None,
+        trigger: str = "http",
+        attempts: int = 1,
+    ) -> ExecutionRecord:
+        """A row as just inserted (PENDING or RUNNING): nothing produced yet."""
+        return cls(
+            id=id,
+            function_id=function_id,
+            revision=revision,
+            status=status,
+            input=input,
+            output=None,
+            error_message=None,
+            duration_ms=None,
+            fuel_used=None,
+            started_at=started_at,
+            completed_at=None,
+            created_at=created_at,
+            trigger=trigger,
+            attempts=attempts,
+        )
+
 
 @dataclass(frozen=True)
 class ExecutionSummary:
