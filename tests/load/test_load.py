@@ -49,14 +49,16 @@ def _loaded(url: str, tmp_path_factory):
     platform.stop()
 
 
-def runner_rss_kb(home: Path) -> int:
-    total = 0
+def runner_rss_kb(home: Path) -> dict[int, int]:
+    """VmRSS of each shared runner's worker, by pid (the pool may grow under load, and a
+    replaced worker is a new pid: only the same process is compared before and after)."""
+    sizes = {}
     for sock in rd.shared_sockets(home / "runners"):
         pid = Runner(f"unix:{sock}").health().pid
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
+                sizes[pid] = int(line.split()[1])
+    return sizes
 
 
 def register(base: str, name: str, src: str, **extra) -> str:
@@ -115,7 +117,10 @@ def test_five_thousand_executions_at_concurrency_32(loaded_platform):
         stored = dict(conn.execute("SELECT id::text, status::text FROM executions").fetchall())
     for _, _, body in results:
         assert stored[body["id"]] == body["status"]  # every 200 has its row, same status
-    assert after_rss <= warmed_rss * 1.2, (warmed_rss, after_rss)
+    kept = set(warmed_rss) & set(after_rss)
+    assert kept, (warmed_rss, after_rss)  # at least one runner served both phases
+    for pid in kept:  # no runner grows with the number of calls it served
+        assert after_rss[pid] <= warmed_rss[pid] * 1.2, (pid, warmed_rss, after_rss)
     print(
         f"\n{TOTAL} executions at concurrency {CONCURRENCY}: {elapsed:.1f} s, "
         f"{TOTAL / elapsed:.0f} executions/s; runner RSS {warmed_rss} → {after_rss} kB"
