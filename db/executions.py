@@ -92,39 +92,6 @@ def start_execution(
     return target, record
 
 
-def finish_execution(
-    conn: psycopg.Connection,
-    running: ExecutionRecord,
-    *,
-    output_json: str | None,
-    error_message: str | None,
-    duration_ms: float | None,
-    fuel_used: int | None,
-    logs: str | None = None,
-) -> ExecutionRecord | None:
-    """RUNNING → COMPLETED (output) or FAILED (error), in one statement. Only a RUNNING
-    row changes, so a late answer cannot overwrite what the sweeper decided."""
-    status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
-    row = conn.execute(
-        "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
-        " duration_ms = %s, fuel_used = %s, logs = %s, completed_at = now()"
-        " WHERE id = %s AND status = 'RUNNING' RETURNING completed_at",
-        (status, output_json, error_message, duration_ms, fuel_used, logs, running.id),
-    ).fetchone()
-    if row is None:
-        return None
-    return dataclasses.replace(
-        running,
-        status=status,
-        error_message=error_message,
-        duration_ms=duration_ms,
-        fuel_used=fuel_used,
-        logs=logs,
-        completed_at=row[0],
-        output=json.loads(output_json) if output_json is not None else None,
-    )
-
-
 def get_execution(conn: psycopg.Connection, execution_id: UUID) -> ExecutionRecord | None:
     row = (
         conn.cursor(row_factory=dict_row)
@@ -408,7 +375,7 @@ def execution_state(
     )
 
 
-def finish_attempt(
+def finish_execution(
     conn: psycopg.Connection,
     running: ExecutionRecord,
     *,
@@ -416,11 +383,13 @@ def finish_attempt(
     error_message: str | None,
     duration_ms: float | None,
     fuel_used: int | None,
-    logs: str | None,
+    logs: str | None = None,
     dead_lettered: bool = False,
 ) -> ExecutionRecord | None:
-    """RUNNING → COMPLETED or FAILED for the attempt `running` holds (fenced on its
-    attempt number); None when another attempt owns the row or it is finished."""
+    """RUNNING → COMPLETED (output) or FAILED (error) for the attempt `running` holds, in
+    one statement fenced on its attempt number: a late answer cannot overwrite what the
+    sweeper or another attempt decided. None when another attempt owns the row or it is
+    finished. (A synchronous execution is attempt 1.)"""
     status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
     row = conn.execute(
         "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"

@@ -179,7 +179,7 @@ class Invoker:
             return
         dead = retryable
         with transaction(self.db) as conn:
-            record = repo.finish_attempt(
+            record = repo.finish_execution(
                 conn,
                 running,
                 output_json=result.output if result is not None and error is None else None,
