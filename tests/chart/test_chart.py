@@ -272,6 +272,7 @@ def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
         "NIL_RUNNER_GRACEFUL_SECONDS",
         "NIL_LOG_LEVEL",
         "NIL_RUNNER_ARTIFACT_DIR",
+        "NIL_RUNNER_ARTIFACT_MAX_MB",
     }
     assert "envFrom" not in runner["containers"][0]
     assert named(docs, "Service", "-runner")["spec"]["clusterIP"] == "None"
@@ -551,3 +552,59 @@ def test_runner_metrics_scrapers_reach_the_metrics_port_only():
         "from": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
         "ports": [{"port": 9001, "protocol": "TCP"}],
     }
+
+
+def test_the_runners_artifact_cache_prunes_before_its_volume_fills():
+    docs = render()
+    pod = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    prune_mb = int(env["NIL_RUNNER_ARTIFACT_MAX_MB"])
+    size_mb = int(volumes["artifacts"]["emptyDir"]["sizeLimit"].removesuffix("Mi"))
+    assert prune_mb == 1536 and size_mb >= prune_mb + 256
+    requested = int(container["resources"]["requests"]["ephemeral-storage"].removesuffix("Mi"))
+    assert requested >= size_mb + 64  # the artifacts, /tmp, and logs
+    assert container["resources"]["limits"]["ephemeral-storage"] == f"{requested}Mi"
+    # a busy runner uses one core: a request of one core, not 250m
+    assert container["resources"]["requests"]["cpu"] == "1"
+
+
+def test_runners_can_scale_on_busy_runners_instead_of_cpu():
+    docs = render(None, "--set", "runner.keda.enabled=true")
+    [scaled] = [d for d in by_kind(docs, "ScaledObject") if d["metadata"]["name"] == "nil-runner"]
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+    assert "nil_runner_busy" in trigger["metadata"]["query"]
+    assert trigger["metadata"]["threshold"] == "0.7"
+    assert "nil-runner" not in {
+        d["metadata"]["name"] for d in by_kind(docs, "HorizontalPodAutoscaler")
+    }
+    assert "replicas" not in named(docs, "Deployment", "-runner")["spec"]
+    for doc in by_kind(docs, "ScaledObject"):
+        jsonschema.validate(doc, {"type": "object", **CRD_SCHEMAS["ScaledObject"]})
+
+
+def test_keda_reaches_the_bundled_database():
+    docs = render(None, "--set", "invoker.keda.enabled=true")
+    policy = named(docs, "NetworkPolicy", "-postgres")
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in [
+        peer for rule in policy["spec"]["ingress"] for peer in rule["from"]
+    ]
+    [auth] = by_kind(docs, "TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"][0]["name"] == "nil-database"
+    url = named(docs, "Secret", "-database")["stringData"]["DATABASE_URL"]
+    assert "@nil-postgres.functions.svc.cluster.local:5432/" in url  # KEDA resolves it
+
+
+def test_egress_is_dns_the_database_and_the_runners_only():
+    docs = render()
+    for component in ("gateway", "consumer", "invoker", "builder"):
+        policy = named(docs, "NetworkPolicy", f"-{component}-egress")
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+        ports = [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["egress"]]
+        expected = [[53, 53], [5432]] + ([] if component == "builder" else [[9000]])
+        assert ports == expected, component
+    external = render(None, *EXTERNAL_DB)
+    rule = named(external, "NetworkPolicy", "-gateway-egress")["spec"]["egress"][1]
+    assert rule == {"ports": [{"port": 5432, "protocol": "TCP"}]}

@@ -221,3 +221,15 @@ function timeout plus a margin for the watchdog and the reply.
 {{- define "nil.runnerService" -}}
 {{- printf "%s-runner:%v" (include "nil.fullname" .) .Values.runner.port -}}
 {{- end }}
+
+{{/* The runners' artifacts emptyDir: the store's prune threshold plus room for the
+artifacts written before a prune (a Python component's is ~30 MB) — 25 %, at least 256 MiB. */}}
+{{- define "nil.runnerArtifactVolumeMb" -}}
+{{- $cache := int .Values.runner.artifactCacheMb -}}
+{{- add $cache (max 256 (div $cache 4)) -}}
+{{- end }}
+
+{{/* A runner pod's ephemeral storage: the artifacts volume, /tmp (64 MiB) and logs. */}}
+{{- define "nil.runnerDiskMb" -}}
+{{- add (include "nil.runnerArtifactVolumeMb" . | int) 64 128 -}}
+{{- end }}
