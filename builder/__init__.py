@@ -56,6 +56,10 @@ def main() -> None:
     settings = Settings.from_env()
     configure_logging("builder", settings.log_level)
     check_sandbox(settings)
+    # First boot: the migrations may not have run yet; wait for them, never crash-loop.
+    from db.migrate import wait_for_schema
+
+    wait_for_schema(settings.database_url)
     db = open_pool(
         settings.database_url, min_size=1, max_size=settings.concurrency + 2, name="builder"
     )

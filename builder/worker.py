@@ -91,6 +91,7 @@ class Builder:
         return budget.handled
 
     def _slot(self, wait: bool, budget: _Budget) -> int:
+        backoff = _Backoff()
         while not self.stop_flag.stopping and budget.take():
             try:
                 delivery = self.queues.read_job(
@@ -98,6 +99,7 @@ class Builder:
                 )
                 if delivery is None:
                     budget.give_back()
+                    backoff.reset()
                     if not wait:
                         break
                     continue
@@ -111,19 +113,23 @@ class Builder:
                 finally:
                     self._release(delivery.msg_id)
                 budget.done()
+                backoff.reset()
             except NilError:
+                # The database is down or its schema not migrated yet (SchemaNotReady).
                 budget.give_back()
                 logger.warning("builder.database_unavailable")
                 if not wait:
                     raise
-                self.stop_flag.wait(1.0)
+                self.stop_flag.wait(backoff.next())
                 continue
             except Exception:
                 # Transient: the job stays in the queue and reappears after its timeout.
+                # Backoff: an error that repeats must not spin the loop.
                 budget.give_back()
                 logger.exception("builder.job_error")
                 if not wait:
                     raise
+                self.stop_flag.wait(backoff.next())
                 continue
         return budget.handled
 
@@ -277,3 +283,17 @@ class _Budget:
     def done(self) -> None:
         with self._lock:
             self.handled += 1
+
+
+class _Backoff:
+    """Sleeps between failed turns: 0.5 s doubling to 30 s, reset by a good turn."""
+
+    def __init__(self, first: float = 0.5, most: float = 30.0) -> None:
+        self.first, self.most, self.delay = first, most, first
+
+    def next(self) -> float:
+        delay, self.delay = self.delay, min(self.delay * 2, self.most)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = self.first

@@ -10,7 +10,16 @@ from collections.abc import Iterator
 import psycopg
 import psycopg_pool
 
-from common.errors import DatabaseUnavailable, DataRejected
+from common.errors import DatabaseUnavailable, DataRejected, SchemaNotReady
+
+# What a database without the platform's schema (first boot, migrations still running)
+# answers: a missing table, pgmq's missing functions or schema. Retryable, like a
+# database that is down, never a crash.
+_SCHEMA_MISSING = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.InvalidSchemaName,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +48,14 @@ def open_pool(
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn connection-level failures into DatabaseUnavailable (HTTP 503), and a value
-    the database refuses (invalid jsonb, a number out of range) into DataRejected."""
+    """Turn connection-level failures into DatabaseUnavailable (HTTP 503), a schema not
+    migrated yet into SchemaNotReady (a 503 too, retried like it), and a value the
+    database refuses (invalid jsonb, a number out of range) into DataRejected."""
     try:
         yield
+    except _SCHEMA_MISSING as exc:
+        logger.warning("database.schema_not_ready", extra={"error": _first_line(exc)})
+        raise SchemaNotReady() from exc
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         logger.warning("database.unavailable", extra={"error": str(exc).strip()[:200]})
         raise DatabaseUnavailable() from exc

@@ -32,6 +32,10 @@ class DatabaseUnavailable(NilError, status=503, error="Service Unavailable"):
     retry_after = 1
 
 
+class SchemaNotReady(DatabaseUnavailable):
+    """The database schema is not ready yet (migrations pending); try again shortly."""
+
+
 class DataRejected(NilError):
     """The database refused a value."""
 

@@ -23,6 +23,10 @@ def main() -> None:
 
     settings = Settings.from_env()
     configure_logging("consumer", settings.log_level)
+    # First boot: the migrations may not have run yet; wait for them, never crash-loop.
+    from db.migrate import wait_for_schema
+
+    wait_for_schema(settings.database_url)
     db = open_pool(settings.database_url, min_size=1, max_size=2, name="consumer")
     visibility = settings.visibility_seconds
     # A warm-up is bounded well inside the visibility timeout; one result per read, so

@@ -9,6 +9,7 @@ because it depends on what the server offers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -79,3 +80,45 @@ def migrate(url: str, *, until: str | None = None) -> list[str]:
             applied_now.append(migration.version)
             logger.info("migration.applied", extra={"version": migration.version})
     return applied_now
+
+
+def pending(url: str) -> list[str]:
+    """The migrations this code knows that the database has not applied (all of them
+    when it has none); raises psycopg.OperationalError when the database is down."""
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT to_regclass(%s)", (MIGRATIONS_TABLE,)).fetchone()[0]
+        done = (
+            {row[0] for row in conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}")}
+            if exists
+            else set()
+        )
+    return [m.version for m in all_migrations() if m.version not in done]
+
+
+def wait_for_schema(
+    url: str,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], object] = time.sleep,
+    max_delay: float = 10.0,
+) -> bool:
+    """Wait, with backoff (0.5 s doubling to `max_delay`), until the database is up and
+    every migration this code knows is applied: a service started before the migrations
+    (first boot) waits for them instead of crash-looping. False if `stopping()` first."""
+    delay = 0.5
+    while not stopping():
+        try:
+            missing = pending(url)
+        except psycopg.OperationalError as exc:
+            missing, error = None, str(exc).strip()[:200]
+        else:
+            error = ""
+        if missing == []:
+            return True
+        logger.warning(
+            "schema.waiting",
+            extra={"pending": missing, "error": error, "retryInSeconds": delay},
+        )
+        sleep(delay)
+        delay = min(delay * 2, max_delay)
+    return False

@@ -321,7 +321,8 @@ def _system_paths() -> dict[str, Any]:
             "get": _operation(
                 "system",
                 "ready",
-                "Readiness: the database and at least one runner answer",
+                "Readiness: the database answers with its schema migrated (the runners are"
+                " reported in the body, and do not decide)",
                 **_OPEN,
                 responses={
                     "200": _ok("Ready", c.ref("Readiness")),

@@ -27,6 +27,9 @@ class Settings(RunnerClientSettings):
     # With a launcher backend (local, docker), the gunicorn master starts the runner
     # supervisor; off when the supervisor runs as a process of its own.
     supervise_runners: bool = env("NIL_SUPERVISE_RUNNERS", True)
+    # After SIGTERM, requests in flight get this long to finish (gunicorn's graceful
+    # timeout); the chart derives it from NIL_MAX_TIMEOUT_MS plus a margin.
+    graceful_seconds: int = env("NIL_GATEWAY_GRACEFUL_SECONDS", 75)
     db_pool_min: int = env("NIL_DB_POOL_MIN", 1)
     db_pool_max: int = env("NIL_DB_POOL_MAX", 10)
     max_body_bytes: int = env("NIL_MAX_BODY_BYTES", 6 * MIB)

@@ -52,6 +52,7 @@ from gunicorn.http.body import Body, ChunkedReader
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway.errors import error_body
+from gateway.request_ids import request_id_from
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,9 @@ class GatewayWorker(GeventWorker):
         """gunicorn's, with the app called on one of the app threads: the request is
         complete in memory by now, so a thread is held only while the app works. The
         response is written under the write deadline (DeadlineWriter)."""
+        if req.path == "/health" and req.method in ("GET", "HEAD"):
+            self._health(req, sock)
+            return True
         started = time.monotonic()
         environ: dict = {}
         resp = None
@@ -317,6 +321,22 @@ class GatewayWorker(GeventWorker):
             except Exception:
                 self.log.exception("Exception in post_request hook")
         return True
+
+    def _health(self, req, sock: DeadlineWriter) -> None:
+        """Liveness, answered here on the connection's greenlet: never queued behind the
+        app threads running calls of up to the longest timeout, so a gateway busy with
+        long calls is not restarted by its liveness probe. Same body as the app's."""
+        given = next((v for k, v in req.headers if k.upper() == "X-REQUEST-ID"), "")
+        close = req.should_close() or not self.alive
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(HEALTH_BODY)}\r\nX-Request-Id: {request_id_from(given)}\r\n"
+            + ("Connection: close\r\n" if close else "")
+            + "\r\n"
+        )
+        sock.sendall(head.encode() + (b"" if req.method == "HEAD" else HEALTH_BODY))
+        if close:
+            raise StopIteration()
 
     def handle_exit(self, sig, frame) -> None:
         """SIGTERM: stop accepting, finish the requests in flight, and close the
@@ -445,6 +465,7 @@ class GatewayWorker(GeventWorker):
             pass
 
 
+HEALTH_BODY = b'{"status":"UP"}\n'
 LINGER_SECONDS = 2.0  # at most this long, in all, reading what a refused client still sends
 LINGER_BYTES = 32 << 20
 

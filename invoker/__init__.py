@@ -17,6 +17,10 @@ def main() -> None:
 
     settings = Settings.from_env()
     configure_logging("invoker", settings.log_level)
+    # First boot: the migrations may not have run yet; wait for them, never crash-loop.
+    from db.migrate import wait_for_schema
+
+    wait_for_schema(settings.database_url)
     db = open_pool(
         settings.database_url, min_size=1, max_size=settings.concurrency + 3, name="invoker"
     )

@@ -49,7 +49,9 @@ class Executor:
         self.ticker = EpochTicker(list(engines.values()), settings.epoch_tick_ms)
         self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
         self.artifacts = ArtifactStore(
-            settings.artifact_dir, engine_fingerprint(settings.max_wasm_stack)
+            settings.artifact_dir,
+            engine_fingerprint(settings.max_wasm_stack),
+            max_bytes=settings.artifact_max_mb << 20,
         )
         by_abi = {
             name: cls(engines[cls.kind], settings.max_output_bytes)

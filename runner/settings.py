@@ -32,6 +32,9 @@ class Settings(ServiceSettings):
     max_output_bytes: int = env("NIL_MAX_OUTPUT_BYTES", 6 * 1024 * 1024)
     # compiled artifacts shared by this host's runners
     artifact_dir: str | None = env("NIL_RUNNER_ARTIFACT_DIR", None)
+    # past this many MiB the store prunes its least recently used artifacts (the chart
+    # keeps the artifacts emptyDir's sizeLimit above it, so pruning never evicts the pod)
+    artifact_max_mb: int = env("NIL_RUNNER_ARTIFACT_MAX_MB", 4096)
     max_module_bytes: int = MAX_MODULE_BYTES
     max_log_bytes: int = 64 * 1024
     epoch_tick_ms: int = 5

@@ -4,6 +4,7 @@ with a prefix per process."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -119,7 +120,7 @@ class LocalPlatform:
             for managed in self.processes:
                 if managed.proc is not None and managed.proc.poll() is not None:
                     raise RuntimeError(f"{managed.name} exited with {managed.proc.returncode}")
-            if all(
+            if self._runners_up(f"127.0.0.1:{self.port}") and all(
                 self._ok(f"127.0.0.1:{port}", path)
                 for port, path in (
                     (self.port, "/ready"),
@@ -131,6 +132,15 @@ class LocalPlatform:
                 return
             time.sleep(0.2)
         raise TimeoutError("the platform did not become ready")
+
+    @staticmethod
+    def _runners_up(address: str) -> bool:
+        """/ready's status is the database only (issue 24); its body counts the runners."""
+        try:
+            status, body = unix_http.request(address, "GET", "/ready", timeout=2.0)
+        except OSError:
+            return False
+        return status == 200 and json.loads(body)["components"]["runners"]["healthy"] > 0
 
     @staticmethod
     def _ok(address: str, path: str) -> bool:

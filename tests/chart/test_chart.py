@@ -194,12 +194,13 @@ def test_pods_run_restricted(case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_long_running_containers_have_probes(case):
-    for doc, container in containers(render(case)):
+    for doc, spec in pod_specs(render(case)):
         if doc["kind"] == "Job":
             continue
-        assert "livenessProbe" in container and "readinessProbe" in container, doc["metadata"][
-            "name"
-        ]
+        for container in spec["containers"]:  # not the initContainers, which run once
+            assert "livenessProbe" in container and "readinessProbe" in container, doc["metadata"][
+                "name"
+            ]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -258,7 +259,7 @@ def test_the_consumer_reaches_the_runners_it_warms():
         for e in consumer["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["NIL_POOL_BACKEND"] == "kubernetes"
-    assert env["NIL_RUNNER_SERVICE"] == "nil-runner.functions.svc:9000"
+    assert env["NIL_RUNNER_SERVICE"] == "nil-runner:9000"  # the pod's own namespace
 
 
 def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
@@ -271,6 +272,7 @@ def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
         "NIL_RUNNER_GRACEFUL_SECONDS",
         "NIL_LOG_LEVEL",
         "NIL_RUNNER_ARTIFACT_DIR",
+        "NIL_RUNNER_ARTIFACT_MAX_MB",
     }
     assert "envFrom" not in runner["containers"][0]
     assert named(docs, "Service", "-runner")["spec"]["clusterIP"] == "None"
@@ -281,20 +283,143 @@ def test_runners_hold_no_credentials_and_sit_behind_a_headless_service():
         ]
     }
     assert gateway_env["NIL_POOL_BACKEND"] == "kubernetes"
-    assert gateway_env["NIL_RUNNER_SERVICE"] == "nil-runner.functions.svc:9000"
+    assert gateway_env["NIL_RUNNER_SERVICE"] == "nil-runner:9000"
 
 
-def test_hooks_run_in_order():
-    for case, job_hook in (
-        ("default-values.yaml", "pre-install,pre-upgrade"),
-        ("bundled-postgres-values.yaml", "post-install,pre-upgrade"),
-    ):
+def test_no_hooks_migrations_run_in_an_init_container_of_every_database_pod():
+    """No Helm hook: `helm install --wait/--atomic` and Argo CD install the same objects,
+    the database Secret is a normal release resource (rollback restores it), and a pod
+    starts only after `python -m db` (waiting for the database, under an advisory lock)
+    brought the schema up to its image."""
+    for case in CASES:
         docs = render(case)
-        secret = named(docs, "Secret", "-database")["metadata"]["annotations"]
-        job = named(docs, "Job", "-migrate")["metadata"]["annotations"]
-        assert job["helm.sh/hook"] == job_hook
-        assert "pre-install" in secret["helm.sh/hook"]
-        assert int(secret["helm.sh/hook-weight"]) < int(job["helm.sh/hook-weight"])
+        for doc in docs:
+            assert "helm.sh/hook" not in doc["metadata"].get("annotations", {}), doc
+        assert not by_kind(docs, "Job")
+        for doc, spec in pod_specs(docs):
+            env_names = {e["name"] for c in spec["containers"] for e in c.get("env", [])}
+            if "DATABASE_URL" not in env_names:
+                assert doc["metadata"]["name"].endswith(("-runner", "-postgres"))
+                continue
+            first = spec["initContainers"][0]
+            assert first["name"] == "migrate", doc["metadata"]["name"]
+            assert first["command"] == ["python", "-m", "db"]
+            assert {e["name"] for e in first["env"]} == {"DATABASE_URL", "NIL_LOG_LEVEL"}
+
+
+def test_the_defaults_install_a_bundled_database():
+    docs = render()  # no values at all
+    postgres = named(docs, "StatefulSet", "-postgres")
+    [claim] = postgres["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    [container] = postgres["spec"]["template"]["spec"]["containers"]
+    assert (
+        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
+        >= 300
+    )  # initdb / crash recovery are not killed by liveness
+    secret = named(docs, "Secret", "-database")["stringData"]
+    password = secret["POSTGRES_PASSWORD"]
+    assert len(password) == 32 and password != "nil-change-me"  # generated
+    assert secret["DATABASE_URL"] == (
+        f"postgresql://nil:{password}@nil-postgres.functions.svc.cluster.local:5432/nil"
+    )
+    for component in ("gateway", "consumer", "builder", "invoker", "runner"):
+        named(docs, "Deployment", f"-{component}")
+    policy = named(docs, "NetworkPolicy", "-postgres")
+    assert {
+        r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for r in policy["spec"]["ingress"]
+    } == {"gateway", "consumer", "builder", "invoker"}
+
+
+def test_the_bundled_password_is_url_encoded():
+    docs = render(None, "--set-string", "database.bundled.password=p@ss/w#rd:1 x+")
+    secret = named(docs, "Secret", "-database")["stringData"]
+    assert secret["POSTGRES_PASSWORD"] == "p@ss/w#rd:1 x+"
+    assert secret["DATABASE_URL"].startswith("postgresql://nil:p%40ss%2Fw%23rd%3A1%20x%2B@nil-")
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [EXTERNAL_DB, ["--set", "database.existingSecret=mine"]],
+)
+def test_an_external_database_turns_the_bundled_one_off(sets):
+    docs = render(None, *sets)
+    assert not by_kind(docs, "StatefulSet")
+    assert not [
+        d for d in by_kind(docs, "NetworkPolicy") if d["metadata"]["name"].endswith("-postgres")
+    ]
+    gateway = named(docs, "Deployment", "-gateway")["spec"]["template"]["spec"]
+    [url] = [e for e in gateway["containers"][0]["env"] if e["name"] == "DATABASE_URL"]
+    assert url["valueFrom"]["secretKeyRef"]["name"] == (
+        "mine" if "database.existingSecret=mine" in sets else "nil-database"
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_probe_is_explicit(case):
+    for doc, container in containers(render(case)):
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if kind in container:
+                probe = container[kind]
+                assert {"periodSeconds", "timeoutSeconds", "failureThreshold"} <= set(probe), (
+                    doc["metadata"]["name"],
+                    kind,
+                )
+
+
+def test_gateways_drain_their_longest_calls_before_they_go():
+    docs = render()
+    pod = named(docs, "Deployment", "-gateway")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["NIL_GATEWAY_GRACEFUL_SECONDS"] == "75"  # 60 s longest call + 15 s margin
+    assert pod["terminationGracePeriodSeconds"] == 85
+    assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert env["NIL_DB_POOL_MAX"] == "10"
+
+
+def test_a_pdb_only_where_more_than_one_pod_runs():
+    names = {d["metadata"]["name"] for d in by_kind(render(), "PodDisruptionBudget")}
+    assert names == {"nil-gateway", "nil-runner"}  # autoscaled from 2 and 3
+    single = render(
+        None,
+        "--set",
+        "gateway.autoscaling.enabled=false,gateway.replicas=1,runner.autoscaling.minReplicas=1",
+    )
+    assert not by_kind(single, "PodDisruptionBudget")
+
+
+def test_every_component_takes_scheduling_values_and_extra_env():
+    components = ("gateway", "consumer", "invoker", "builder", "runner")
+    sets = []
+    for c in components:
+        sets += [
+            "--set-json",
+            f'{c}.nodeSelector={{"pool":"{c}"}}',
+            "--set-json",
+            f'{c}.tolerations=[{{"key":"k","operator":"Exists"}}]',
+            "--set-json",
+            f'{c}.topologySpreadConstraints=[{{"maxSkew":1,"topologyKey":"zone",'
+            f'"whenUnsatisfiable":"ScheduleAnyway"}}]',
+            "--set",
+            f"{c}.priorityClassName=high,{c}.runtimeClassName=gvisor",
+            "--set-json",
+            f'{c}.extraEnv=[{{"name":"EXTRA_{c.upper()}","value":"1"}}]',
+        ]
+    docs = render(None, *sets)
+    for c in components:
+        pod = named(docs, "Deployment", f"-{c}")["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"pool": c}
+        assert pod["tolerations"] == [{"key": "k", "operator": "Exists"}]
+        assert pod["topologySpreadConstraints"][0]["topologyKey"] == "zone"
+        assert pod["priorityClassName"] == "high" and pod["runtimeClassName"] == "gvisor"
+        assert {"name": f"EXTRA_{c.upper()}", "value": "1"} in pod["containers"][0]["env"]
+    for doc in docs:
+        if doc["kind"] in WORKLOADS:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def test_production_toggles_render_monitoring_keda_ingress_and_gvisor():
@@ -349,8 +474,12 @@ def test_a_changed_secret_rolls_the_pods():
         ([*EXTERNAL_DB, "--set", "gatway.replicas=2"], "gatway"),
         (["--set", "database.url=mysql://x"], "/database/url"),
         ([*EXTERNAL_DB, "--set", "apiKeys.keys={short}"], "/apiKeys/keys/0"),
-        ([], "set database.url, database.existingSecret, or database.bundled.enabled=true"),
-        ([*EXTERNAL_DB, "--set", "database.bundled.enabled=true"], "not both"),
+        (
+            ["--set", "database.bundled.enabled=false"],
+            "set database.url, database.existingSecret, or database.bundled.enabled=true",
+        ),
+        ([*EXTERNAL_DB, "--set", "database.existingSecret=x"], "not both"),
+        (["--set", "database.bundled.password=short"], "/database/bundled/password"),
     ],
 )
 def test_wrong_values_are_refused(sets, message):
@@ -423,3 +552,59 @@ def test_runner_metrics_scrapers_reach_the_metrics_port_only():
         "from": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
         "ports": [{"port": 9001, "protocol": "TCP"}],
     }
+
+
+def test_the_runners_artifact_cache_prunes_before_its_volume_fills():
+    docs = render()
+    pod = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    prune_mb = int(env["NIL_RUNNER_ARTIFACT_MAX_MB"])
+    size_mb = int(volumes["artifacts"]["emptyDir"]["sizeLimit"].removesuffix("Mi"))
+    assert prune_mb == 1536 and size_mb >= prune_mb + 256
+    requested = int(container["resources"]["requests"]["ephemeral-storage"].removesuffix("Mi"))
+    assert requested >= size_mb + 64  # the artifacts, /tmp, and logs
+    assert container["resources"]["limits"]["ephemeral-storage"] == f"{requested}Mi"
+    # a busy runner uses one core: a request of one core, not 250m
+    assert container["resources"]["requests"]["cpu"] == "1"
+
+
+def test_runners_can_scale_on_busy_runners_instead_of_cpu():
+    docs = render(None, "--set", "runner.keda.enabled=true")
+    [scaled] = [d for d in by_kind(docs, "ScaledObject") if d["metadata"]["name"] == "nil-runner"]
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+    assert "nil_runner_busy" in trigger["metadata"]["query"]
+    assert trigger["metadata"]["threshold"] == "0.7"
+    assert "nil-runner" not in {
+        d["metadata"]["name"] for d in by_kind(docs, "HorizontalPodAutoscaler")
+    }
+    assert "replicas" not in named(docs, "Deployment", "-runner")["spec"]
+    for doc in by_kind(docs, "ScaledObject"):
+        jsonschema.validate(doc, {"type": "object", **CRD_SCHEMAS["ScaledObject"]})
+
+
+def test_keda_reaches_the_bundled_database():
+    docs = render(None, "--set", "invoker.keda.enabled=true")
+    policy = named(docs, "NetworkPolicy", "-postgres")
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in [
+        peer for rule in policy["spec"]["ingress"] for peer in rule["from"]
+    ]
+    [auth] = by_kind(docs, "TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"][0]["name"] == "nil-database"
+    url = named(docs, "Secret", "-database")["stringData"]["DATABASE_URL"]
+    assert "@nil-postgres.functions.svc.cluster.local:5432/" in url  # KEDA resolves it
+
+
+def test_egress_is_dns_the_database_and_the_runners_only():
+    docs = render()
+    for component in ("gateway", "consumer", "invoker", "builder"):
+        policy = named(docs, "NetworkPolicy", f"-{component}-egress")
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+        ports = [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["egress"]]
+        expected = [[53, 53], [5432]] + ([] if component == "builder" else [[9000]])
+        assert ports == expected, component
+    external = render(None, *EXTERNAL_DB)
+    rule = named(external, "NetworkPolicy", "-gateway-egress")["spec"]["egress"][1]
+    assert rule == {"ports": [{"port": 5432, "protocol": "TCP"}]}

@@ -126,14 +126,30 @@ def test_probes(client):
     assert ready.json["components"]["runners"]["status"] == "UP"
 
 
-def test_ready_is_503_without_runners(db_url, tmp_path):
+def test_ready_reports_missing_runners_without_turning_not_ready(db_url, tmp_path):
+    """Readiness is "this pod can serve": runners shared by every gateway being busy or
+    gone must not turn every gateway NotReady at once (issue 24)."""
     from gateway import create_app
 
     app = create_app({"database_url": db_url, "runner_dir": str(tmp_path)})
     try:
         response = app.test_client().get("/ready")
-        assert response.status_code == 503
+        assert response.status_code == 200
         assert response.json["components"]["runners"]["status"] == "DOWN"
+        assert response.json["components"]["runners"]["healthy"] == 0
+    finally:
+        app.extensions["nil"].close()
+
+
+def test_ready_is_503_before_the_migrations(fresh_database, tmp_path):
+    from gateway import create_app
+
+    app = create_app({"database_url": fresh_database, "runner_dir": str(tmp_path)})
+    try:
+        response = app.test_client().get("/ready")
+        assert response.status_code == 503
+        assert response.json["components"]["database"]["status"] == "DOWN"
+        assert "schema is not ready" in response.json["components"]["database"]["message"]
     finally:
         app.extensions["nil"].close()
 

@@ -65,16 +65,95 @@ app.kubernetes.io/part-of: nil
 {{- end -}}
 {{- end -}}
 
+{{/* Whether the bundled PostgreSQL is installed: on unless an external database is given. */}}
+{{- define "nil.bundledDatabase" -}}
+{{- if and .Values.database.bundled.enabled (not .Values.database.url) (not .Values.database.existingSecret) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The bundled PostgreSQL's fully qualified host name (KEDA's operator runs in
+another namespace and must resolve it too). */}}
+{{- define "nil.postgresHost" -}}
+{{- printf "%s-postgres.%s.svc.%s" (include "nil.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* The key of DATABASE_URL in the database Secret. */}}
+{{- define "nil.databaseSecretKey" -}}
+{{- if .Values.database.existingSecret -}}{{ .Values.database.existingSecretKey }}{{- else -}}DATABASE_URL{{- end -}}
+{{- end -}}
+
 {{/* Refuse contradictory values early. */}}
 {{- define "nil.validate" -}}
-{{- if and .Values.database.bundled.enabled (or .Values.database.url .Values.database.existingSecret) -}}
-{{- fail "database: set either database.url/existingSecret (external) or database.bundled.enabled, not both" -}}
-{{- end -}}
-{{- if not (or .Values.database.bundled.enabled .Values.database.url .Values.database.existingSecret) -}}
+{{- if not (or (include "nil.bundledDatabase" .) .Values.database.url .Values.database.existingSecret) -}}
 {{- fail "database: set database.url, database.existingSecret, or database.bundled.enabled=true" -}}
+{{- end -}}
+{{- if and .Values.database.url .Values.database.existingSecret -}}
+{{- fail "database: set either database.url or database.existingSecret, not both" -}}
 {{- end -}}
 {{- if and .Values.apiKeys.keys .Values.apiKeys.existingSecret -}}
 {{- fail "apiKeys: set either apiKeys.keys or apiKeys.existingSecret, not both" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The migrations, as the first initContainer of every pod that uses the database (not a
+Helm hook): they run whatever `helm install --wait/--atomic` or Argo CD does, and a
+pod starts only on a schema it knows. `python -m db` waits for the database with
+backoff (the bundled one may still be starting) and applies what is pending under an
+advisory lock: the first pod applies, the others find nothing to do.
+*/}}
+{{- define "nil.migrateInitContainer" -}}
+- name: migrate
+  image: {{ include "nil.image" (dict "ctx" . "component" "gateway") }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["python", "-m", "db"]
+  env:
+    - name: DATABASE_URL
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "nil.databaseSecretName" . }}
+          key: {{ include "nil.databaseSecretKey" . }}
+    - name: NIL_LOG_LEVEL
+      value: {{ .Values.logLevel | quote }}
+  {{- include "nil.containerSecurity" . | nindent 2 }}
+  resources:
+    requests: {cpu: 50m, memory: 64Mi}
+    limits: {cpu: 500m, memory: 256Mi}
+{{- end -}}
+
+{{/* Where a component's pods run. Call with (dict "ctx" $ "v" .Values.<component>). */}}
+{{- define "nil.scheduling" -}}
+{{- with .v.runtimeClassName }}
+runtimeClassName: {{ . }}
+{{- end }}
+{{- with .v.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* A PodDisruptionBudget only where more than one pod runs (one pod with
+minAvailable: 1 would block every node drain). */}}
+{{- define "nil.pdbWanted" -}}
+{{- if .v.pdb.enabled -}}
+{{- $min := ternary .v.autoscaling.minReplicas .v.replicas .v.autoscaling.enabled -}}
+{{- if gt (int $min) 1 -}}true{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -84,7 +163,7 @@ app.kubernetes.io/part-of: nil
   valueFrom:
     secretKeyRef:
       name: {{ include "nil.databaseSecretName" . }}
-      key: {{ if .Values.database.existingSecret }}{{ .Values.database.existingSecretKey }}{{ else }}DATABASE_URL{{ end }}
+      key: {{ include "nil.databaseSecretKey" . }}
 - name: NIL_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end -}}
@@ -131,4 +210,26 @@ function timeout plus a margin for the watchdog and the reply.
 */}}
 {{- define "nil.runnerGracefulSeconds" -}}
 {{- add (div .Values.limits.maxTimeoutMs 1000) .Values.runner.drainMarginSeconds -}}
+{{- end }}
+
+{{/* The gateway's graceful timeout: the longest call plus a margin. */}}
+{{- define "nil.gatewayGracefulSeconds" -}}
+{{- add (div .Values.limits.maxTimeoutMs 1000) .Values.gateway.drainMarginSeconds -}}
+{{- end }}
+
+{{/* The runners' headless Service, as the pods of this namespace resolve it. */}}
+{{- define "nil.runnerService" -}}
+{{- printf "%s-runner:%v" (include "nil.fullname" .) .Values.runner.port -}}
+{{- end }}
+
+{{/* The runners' artifacts emptyDir: the store's prune threshold plus room for the
+artifacts written before a prune (a Python component's is ~30 MB) — 25 %, at least 256 MiB. */}}
+{{- define "nil.runnerArtifactVolumeMb" -}}
+{{- $cache := int .Values.runner.artifactCacheMb -}}
+{{- add $cache (max 256 (div $cache 4)) -}}
+{{- end }}
+
+{{/* A runner pod's ephemeral storage: the artifacts volume, /tmp (64 MiB) and logs. */}}
+{{- define "nil.runnerDiskMb" -}}
+{{- add (include "nil.runnerArtifactVolumeMb" . | int) 64 128 -}}
 {{- end }}
