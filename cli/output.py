@@ -33,7 +33,9 @@ def console(*, stderr: bool = False):
 
 
 def _terminal_width() -> int:
-    return os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else WIDTH
+    import shutil
+
+    return shutil.get_terminal_size((WIDTH, 24)).columns or WIDTH  # a new pty says 0
 
 
 def print_json(value: Any) -> None:
