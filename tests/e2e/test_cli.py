@@ -160,7 +160,7 @@ def test_no_color_means_no_escape_codes_even_on_a_terminal(url, tmp_path):
         assert screen.code == 0, screen.out[-2000:]
         assert not ESCAPE.search(screen.out), (args, screen.out)
     coloured = nil_tty(url, "invoke", "cli-plain", '{"k": 1}')
-    assert ESCAPE.search(coloured.out) and "\"k\"" in coloured.out  # coloured without NO_COLOR
+    assert ESCAPE.search(coloured.out) and '"k"' in coloured.out  # coloured without NO_COLOR
 
 
 def test_an_unreachable_platform_is_exit_3_with_one_line_naming_the_url():
