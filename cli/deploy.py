@@ -4,7 +4,6 @@ size and URL, or the compile error pointed at the source line."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from typing import Any
 
 from cli.client import Client, ambiguous, path_part
 from cli.errors import CliError
+from cli.settings import environment_value
 from cli.source import error_place, excerpt, split_name
 
 POLL_SECONDS = 0.1
@@ -174,7 +174,7 @@ def secret_values(names_or_pairs: tuple[str, ...], prompt: Callable[[str], str])
     for item in names_or_pairs:
         key, sep, value = item.partition("=")
         if not sep:
-            value = os.environ.get(key)
+            value = environment_value(key)
             if value is None:
                 value = prompt(key)
         secrets[key] = value

@@ -4,10 +4,11 @@ never with NO_COLOR, JSON when asked (`--json`) or when stdout is piped."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from cli.settings import no_color
 
 WIDTH = 80
 
@@ -20,7 +21,7 @@ def console(*, stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    plain = "NO_COLOR" in os.environ or not stream.isatty()
+    plain = no_color() or not stream.isatty()
     return Console(
         file=stream,
         width=min(WIDTH, _terminal_width()) if stream.isatty() else WIDTH,
@@ -40,7 +41,7 @@ def _terminal_width() -> int:
 
 def print_json(value: Any) -> None:
     """Pretty, coloured JSON on a terminal; one raw JSON document when piped."""
-    if is_terminal() and "NO_COLOR" not in os.environ:
+    if is_terminal() and not no_color():
         console().print_json(json.dumps(value))
     elif is_terminal():
         print(json.dumps(value, indent=2))

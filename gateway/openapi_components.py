@@ -660,13 +660,7 @@ IDEMPOTENCY_KEY_PARAM = {
     "key with a different input or revision choice is 409.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
-REVISION_NAME_FILTER_PARAM = {
-    "name": "name",
-    "in": "query",
-    "description": "only the functions with exactly this name (case-sensitive)",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
-PAGE_PARAMS = [
+REVISION_PAGE_PARAMS = [
     {
         "name": "limit",
         "in": "query",
