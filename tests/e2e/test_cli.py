@@ -4,11 +4,18 @@ subprocess against the session's platform, the way a user at a shell drives it."
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
+import signal
+import subprocess
+import threading
+import time
 
 import pytest
+import requests
 
-from tests.e2e.cli_helpers import nil, nil_tty
+from tests.e2e.cli_helpers import NIL, nil, nil_tty
 from tests.e2e.conftest import free_port
 from tests.e2e.test_http_front import strict_gateway  # noqa: F401  (a gateway with a key)
 
@@ -210,3 +217,78 @@ def test_rm_asks_unless_yes(url, tmp_path):
     assert refused.code == 1 and nil(url, "get", "cli-rm").code == 0
     assert nil(url, "rm", "cli-rm", "--yes").code == 0
     assert nil(url, "get", "cli-rm").code == 3
+
+
+AS_FAILS = """\
+export function handle(input: string): string {
+  console.log("got " + input);
+  if (input.includes("fail")) throw new Error("boom");
+  return input;
+}
+"""
+
+
+def test_failures_idempotency_executions_and_retry(url, tmp_path):
+    source = tmp_path / "cli-fails.as.ts"
+    source.write_text(AS_FAILS)
+    assert nil(url, "deploy", str(source)).code == 0
+    failed = nil(url, "invoke", "cli-fails", '{"fail": 1}')
+    assert failed.code == 1 and failed.out == ""
+    assert failed.err.splitlines()[-1].startswith("error: FAILED: ") and "boom" in failed.err
+
+    listed = nil(url, "executions", "cli-fails", "--failed", "--json").json()
+    assert [e["status"] for e in listed] == ["FAILED"]
+    assert nil(url, "executions", "cli-fails", "--dead", "--json").json() == []
+    retried = nil(url, "retry", listed[0]["id"])
+    assert retried.code == 0 and re.fullmatch(r"[0-9a-f-]{36}\n", retried.out)
+    again = requests.get(f"{url}/executions/{retried.out.strip()}?wait=30", timeout=40).json()
+    assert (again["status"], again["trigger"]) == ("FAILED", "async")
+
+    keyed = [
+        nil(url, "invoke", "cli-fails", '{"k": 1}', "--idempotency-key", "cli-k1", "--json")
+        for _ in range(2)
+    ]
+    assert keyed[0].json()["id"] == keyed[1].json()["id"]
+
+
+def test_logs_follow_prints_new_executions_until_ctrl_c(url, tmp_path):
+    source = tmp_path / "cli-follow.as.ts"
+    source.write_text(AS_ECHO)
+    assert nil(url, "deploy", str(source)).code == 0
+    follower = subprocess.Popen(
+        [NIL, "logs", "cli-follow", "--follow"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NIL_URL": url},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in follower.stdout], daemon=True).start()
+    seen = ""
+    deadline = time.monotonic() + 60
+    n = 0
+    try:  # invoke until the follower (which skips what ended before it started) shows one
+        while "got {" not in seen and time.monotonic() < deadline:
+            n += 1
+            assert nil(url, "invoke", "cli-follow", json.dumps({"n": n})).code == 0
+            try:
+                while True:
+                    seen += lines.get(timeout=1)
+            except queue.Empty:
+                pass
+    finally:
+        follower.send_signal(signal.SIGINT)
+        code = follower.wait(timeout=10)
+    assert re.search(r'^got \{"n":\d+\}$', seen, re.M), seen
+    assert re.search(r"^--- [0-9a-f-]{36} COMPLETED ", seen, re.M)
+    assert code == 0
+
+
+def test_two_functions_with_one_name_are_an_error_listing_them(url, tmp_path):
+    body = {"name": "cli-twin", "language": "assemblyscript", "source": AS_ECHO}
+    ids = [requests.post(f"{url}/functions", json=body, timeout=30).json()["id"] for _ in "ab"]
+    source = tmp_path / "cli-twin.as.ts"
+    source.write_text(AS_ECHO)
+    for args in (["deploy", str(source)], ["invoke", "cli-twin"], ["get", "cli-twin"]):
+        run = nil(url, *args)
+        assert run.code == 3 and all(i in run.err for i in ids), (args, run.err)
+        assert "2 functions are named 'cli-twin'" in run.err
