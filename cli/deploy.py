@@ -138,7 +138,7 @@ def _deploy_one(client: Client, d: Deployment, line, wait: bool) -> Outcome | Cl
         line.failed(error.format_message())
         return error
     outcome = Outcome(d, function, time.monotonic() - started)
-    line.done(function["status"], ok=outcome.ok)
+    line.done(function["status"])
     return outcome
 
 

@@ -58,8 +58,7 @@ class Line:
         self.last = state
         self._show(state, _STYLE.get(state, ""))
 
-    def done(self, state: str, *, ok: bool) -> None:
-        self.last = None
+    def done(self, state: str) -> None:
         self.state(state)
         if self.task is not None:
             self.tracker.progress.update(self.task, completed=1)
