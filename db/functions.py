@@ -126,10 +126,14 @@ def touch_function(conn: psycopg.Connection, function_id: UUID) -> None:
 
 
 def list_functions(
-    conn: psycopg.Connection, *, limit: int, before: PageCursor | None
+    conn: psycopg.Connection, *, limit: int, before: PageCursor | None, name: str | None = None
 ) -> list[FunctionSummary]:
-    """Newest first, served by the (created_at, id) index."""
-    return fetch_page(conn, FunctionSummary, VIEW, limit=limit, before=before)
+    """Newest first, served by the (created_at, id) index; `name` keeps exact matches."""
+    if name is None:
+        return fetch_page(conn, FunctionSummary, VIEW, limit=limit, before=before)
+    return fetch_page(
+        conn, FunctionSummary, VIEW, where="name = %s", params=(name,), limit=limit, before=before
+    )
 
 
 def function_cursor(conn: psycopg.Connection, function_id: UUID) -> PageCursor | None:

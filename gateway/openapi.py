@@ -87,7 +87,7 @@ def _function_paths() -> dict[str, Any]:
                 "functions",
                 "listFunctions",
                 "Functions, newest first",
-                parameters=c.PAGE_PARAMS,
+                parameters=[*c.PAGE_PARAMS, c.NAME_FILTER_PARAM],
                 responses={
                     "200": _page("FunctionSummary", "Functions"),
                     **_errors(400, 404, 503),

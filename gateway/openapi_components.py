@@ -674,6 +674,12 @@ REVISION_PAGE_PARAMS = [
         "schema": _REVISION_NUMBER,
     },
 ]
+NAME_FILTER_PARAM = {
+    "name": "name",
+    "in": "query",
+    "description": "only the functions with exactly this name (case-sensitive)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 PAGE_PARAMS = [
     {
         "name": "limit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,17 @@ def require_text(value: Any, field: str) -> str:
         raise ValidationError(f"{field} is required and must be a non-empty string")
     check_storable(value, field)
     return value
+
+
+def parse_name_filter(args: Mapping[str, str]) -> str | None:
+    """`GET /functions?name=`: an exact name, or None when absent."""
+    name = args.get("name")
+    if name is None:
+        return None
+    require_text(name, "name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValidationError(f"name must be at most {MAX_NAME_CHARS} characters")
+    return name
 
 
 def check_storable(text: str, field: str) -> None:

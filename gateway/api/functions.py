@@ -15,7 +15,7 @@ from db.records import FunctionRecord
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import Platform, json_body, platform
 from gateway.serialize import function_json, function_summary_json
-from gateway.validation import parse_function_spec, parse_page, parse_uuid
+from gateway.validation import parse_function_spec, parse_name_filter, parse_page, parse_uuid
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("functions", __name__)
@@ -58,10 +58,13 @@ def create_function() -> tuple[Response, int, dict[str, str]]:
 def list_functions() -> Response:
     p = platform()
     page = parse_page(request.args)
+    name = parse_name_filter(request.args)  # exact: how `nil deploy` finds what to update
     with connection(p.db) as conn:
         cursor = resolve_cursor(page, lambda fid: repo.function_cursor(conn, fid), "function")
-        rows = repo.list_functions(conn, limit=page.limit, before=cursor)
-    return page_response([function_summary_json(r) for r in rows], page, "functions.list_functions")
+        rows = repo.list_functions(conn, limit=page.limit, before=cursor, name=name)
+    items = [function_summary_json(r) for r in rows]
+    extra = {"name": name} if name is not None else {}
+    return page_response(items, page, "functions.list_functions", **extra)
 
 
 @bp.get("/functions/<function_id>")

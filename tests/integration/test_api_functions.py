@@ -40,6 +40,19 @@ def test_list_is_newest_first_and_paginates(client):
     assert [f["id"] for f in rest] == ids[2::-1]
 
 
+def test_list_filters_by_exact_name(client):
+    ids = [client.post("/functions", json=function_body(name=n)).json["id"] for n in ("a", "ab")]
+    again = client.post("/functions", json=function_body(name="a")).json["id"]
+    assert [f["id"] for f in client.get("/functions?name=a").json] == [again, ids[0]]
+    assert [f["id"] for f in client.get("/functions?name=ab").json] == [ids[1]]
+    assert client.get("/functions?name=A").json == []
+    page = client.get("/functions?name=a&limit=1")
+    assert [f["id"] for f in page.json] == [again]
+    assert "name=a" in page.headers["Link"]
+    assert_error(client.get("/functions?name="), 400, "name")
+    assert_error(client.get("/functions?name=%00"), 400, "NUL")
+
+
 def test_delete_returns_204_and_the_function_is_gone(client):
     fid = client.post("/functions", json=function_body()).json["id"]
     response = client.delete(f"/functions/{fid}")

@@ -1,0 +1,5 @@
+"""`python -m cli` is the `nil` command."""
+
+from cli import main
+
+main()
