@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import psycopg_pool
 
-from common.errors import DatabaseUnavailable, DataRejected
+from common.errors import Conflict, DatabaseUnavailable, DataRejected
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ def open_pool(
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn connection-level failures into DatabaseUnavailable (HTTP 503), and a value
-    the database refuses (invalid jsonb, a number out of range) into DataRejected."""
+    """Turn connection-level failures into DatabaseUnavailable (HTTP 503), a value
+    the database refuses (invalid jsonb, a number out of range) into DataRejected, and
+    a route another function holds into a Conflict (409)."""
     try:
         yield
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
@@ -48,6 +49,12 @@ def translate_errors() -> Iterator[None]:
         raise DatabaseUnavailable() from exc
     except psycopg.DataError as exc:
         raise DataRejected(_first_line(exc)) from exc
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "functions_route_idx":
+            detail = exc.diag.message_detail or ""
+            route = detail.partition("=(")[2].rpartition(")")[0]
+            raise Conflict(f"route {route!r} is taken by another function") from exc
+        raise
 
 
 def _first_line(exc: Exception) -> str:
