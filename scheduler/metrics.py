@@ -20,3 +20,6 @@ LAG_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 LAST_LOOK = Gauge("nil_scheduler_last_look_timestamp_seconds", "When it last looked for ticks")
+
+for _result in ("enqueued", "not_ready"):  # exported from the start, at 0
+    FIRES.labels(_result)
