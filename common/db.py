@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import psycopg_pool
 
-from common.errors import DatabaseUnavailable, DataRejected, SchemaNotReady
+from common.errors import Conflict, DatabaseUnavailable, DataRejected, SchemaNotReady
 
 # What a database without the platform's schema (first boot, migrations still running)
 # answers: a missing table, pgmq's missing functions or schema. Retryable, like a
@@ -49,8 +49,9 @@ def open_pool(
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn connection-level failures into DatabaseUnavailable (HTTP 503), a schema not
-    migrated yet into SchemaNotReady (a 503 too, retried like it), and a value the
-    database refuses (invalid jsonb, a number out of range) into DataRejected."""
+    migrated yet into SchemaNotReady (a 503 too, retried like it), a value the database
+    refuses (invalid jsonb, a number out of range) into DataRejected, and a route another
+    function holds into a Conflict (409)."""
     try:
         yield
     except _SCHEMA_MISSING as exc:
@@ -61,6 +62,12 @@ def translate_errors() -> Iterator[None]:
         raise DatabaseUnavailable() from exc
     except psycopg.DataError as exc:
         raise DataRejected(_first_line(exc)) from exc
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "functions_route_idx":
+            detail = exc.diag.message_detail or ""
+            route = detail.partition("=(")[2].rpartition(")")[0]
+            raise Conflict(f"route {route!r} is taken by another function") from exc
+        raise
 
 
 def _first_line(exc: Exception) -> str:

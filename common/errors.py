@@ -48,6 +48,10 @@ class BadRequest(NilError, status=400, error="Bad Request"):
     """The request is invalid."""
 
 
+class Unauthorized(NilError, status=401, error="Unauthorized"):
+    """A valid API key is required: send Authorization: Bearer <key>."""
+
+
 class NotFound(NilError, status=404, error="Not Found"):
     """No such resource."""
 

@@ -21,7 +21,14 @@ from prometheus_client import Counter, Histogram
 from common import idempotency
 from common.contracts import ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
-from common.errors import Conflict, DataRejected, FunctionNotReady, NotFound, ServiceUnavailable
+from common.errors import (
+    Conflict,
+    DataRejected,
+    FunctionNotReady,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from common.notifications import ExecutionWatch
 from common.runners import RunnerPool
 from db import executions as repo
@@ -85,7 +92,7 @@ def execute_function(
         )
     if started is None:
         raise NotFound(f"function {function_id} not found")
-    target, running = started
+    target, running = started.target, started.running
     if running is None and idempotency_key and print_ and target.runnable:
         repeat = idempotency.repeat(db, watch, target, idempotency_key, print_)
         if repeat is not None:
@@ -101,7 +108,54 @@ def execute_function(
         )
     if running is None:
         raise refusal(db, target, choice)
-    ids = {"executionId": str(running.id), "functionId": str(function_id)}
+    return _run(db, runners, target, running, input_json)
+
+
+def execute_route(
+    db: psycopg_pool.ConnectionPool,
+    runners: RunnerPool,
+    routes: list[str],
+    input_value: dict,
+    choice: RevisionChoice | None = None,
+    *,
+    authorized: bool,
+) -> ExecutionRecord:
+    """Run the function whose route is the longest of `routes` (the prefixes of a /fn/
+    request's path) on the request `input_value`, like execute_function; the function
+    is found in the statement that starts the execution (`trigger: route`). Raises
+    NotFound (no such route), Unauthorized (not public and not `authorized`), and what
+    execute_function raises."""
+    choice = choice or RevisionChoice()
+    input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    with connection(db) as conn:
+        started = repo.start_execution(
+            conn,
+            None,
+            choice,
+            execution_id=uuid.uuid4(),
+            input_value=input_value,
+            input_json=input_json,
+            routes=routes,
+            authorized=authorized,
+        )
+    if started is None:
+        raise NotFound(f"no function answers at /fn/{routes[0] if routes else ''}")
+    if started.running is None:
+        if not (started.public or authorized):
+            raise Unauthorized()
+        raise refusal(db, started.target, choice)
+    return _run(db, runners, started.target, started.running, input_json)
+
+
+def _run(
+    db: psycopg_pool.ConnectionPool,
+    runners: RunnerPool,
+    target: Target,
+    running: ExecutionRecord,
+    input_json: str,
+) -> ExecutionRecord:
+    """Dispatch a started execution to a runner and record its outcome."""
+    ids = {"executionId": str(running.id), "functionId": str(target.function_id)}
     language = target.language or ""
     logger.info("execution.started", extra={**ids, "revision": target.revision})
     try:

@@ -13,6 +13,7 @@ from common.contracts import ExecutionStatus
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
 from db.targets import (
+    ROUTE_TARGET_CTES,
     TARGET_COLUMNS,
     TARGET_CTES,
     RevisionChoice,
@@ -26,22 +27,37 @@ _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
 
 def _start_statement(target_cte: str) -> str:
+    # `authorized` gates a route call: a function that is not `public` runs only for a
+    # caller with an API key (SPEC §11); every other start passes true.
     return f"""
 WITH {target_cte}, started AS (
     INSERT INTO executions (id, function_id, revision, status, input, started_at, choice,
-                            idempotency_key, idempotency_fingerprint)
+                            idempotency_key, idempotency_fingerprint, trigger)
     SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
-           %(choice)s::jsonb, %(key)s, %(fingerprint)s
+           %(choice)s::jsonb, %(key)s, %(fingerprint)s, %(trigger)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+      AND (target.public OR %(authorized)s)
     ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING started_at, created_at
 )
-SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
+SELECT {TARGET_COLUMNS}, started.started_at, started.created_at, target.public, target.route
 FROM target LEFT JOIN started ON true
 """
 
 
 _START = {kind: _start_statement(cte) for kind, cte in TARGET_CTES.items()}
+_START_BY_ROUTE = {kind: _start_statement(cte) for kind, cte in ROUTE_TARGET_CTES.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """What a start statement found: the target, its function's route and whether it
+    is public, and the RUNNING execution (None when nothing was started)."""
+
+    target: Target
+    running: ExecutionRecord | None
+    public: bool = False
+    route: str | None = None
 
 
 def start_execution(
@@ -54,42 +70,51 @@ def start_execution(
     input_json: str,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
-) -> tuple[Target, ExecutionRecord | None] | None:
+    routes: list[str] | None = None,
+    authorized: bool = True,
+) -> Started | None:
     """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
-    revision can run, insert its execution as RUNNING. None when the function does not
-    exist; no record when the choice resolved to nothing runnable (or, with a runnable
-    target, when `idempotency_key` is held: find_by_idempotency_key)."""
+    revision can run, insert its execution as RUNNING. The function is `function_id`,
+    or with `routes` (the prefixes of a /fn/ request path) the one whose route is the
+    longest of them — a route call (`trigger: route`) that runs only if `authorized` or
+    the function is public. None when no function matches; no record when the choice
+    resolved to nothing runnable, when not authorized (or, with a runnable target,
+    when `idempotency_key` is held: find_by_idempotency_key)."""
     # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
     # the outcome flushes the WAL up to it before any client sees a 200. Pipelined, the
     # four statements cost one round trip.
     params = {
-        **resolve_params(function_id, choice, route_bucket(execution_id)),
+        **resolve_params(function_id, choice, route_bucket(execution_id), routes),
         "id": execution_id,
         "input": input_json,
         "choice": json.dumps(choice.to_json()),
         "key": idempotency_key,
         "fingerprint": fingerprint,
+        "trigger": "route" if routes is not None else "http",
+        "authorized": authorized,
     }
+    statements = _START_BY_ROUTE if routes is not None else _START
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
-        cursor = conn.execute(_START[choice_kind(choice)], params)
+        cursor = conn.execute(statements[choice_kind(choice)], params)
     row = cursor.fetchone()
     if row is None:
         return None
     target = Target.from_row(row)
-    started, created = row[11:]
+    started, created, public, route = row[11:15]
     if started is None:
-        return target, None
+        return Started(target, None, public, route)
     record = ExecutionRecord.unfinished(
         execution_id,
-        function_id,
+        target.function_id,
         target.revision,
         ExecutionStatus.RUNNING,
         input_value,
         created,
         started_at=started,
+        trigger=params["trigger"],
     )
-    return target, record
+    return Started(target, record, public, route)
 
 
 def get_execution(conn: psycopg.Connection, execution_id: UUID) -> ExecutionRecord | None:
@@ -162,14 +187,17 @@ def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
 IDEMPOTENCY_HOURS = 24
 
 
-def _enqueue_statement(target_cte: str) -> str:
+def enqueue_statement(target_cte: str, claim: str = "") -> str:
+    """`claim`: a CTE `claimed` the insert depends on (a schedule's tick: db/schedules.py)."""
+    gate = "AND EXISTS (SELECT FROM claimed)" if claim else ""
+    claimed = ", EXISTS (SELECT FROM claimed)" if claim else ""
     return f"""
-WITH {target_cte}, queued AS (
+WITH {claim}{target_cte}, queued AS (
     INSERT INTO executions (id, function_id, revision, status, input, trigger, attempts,
                             choice, idempotency_key, idempotency_fingerprint)
     SELECT %(id)s, target.function_id, target.revision, 'PENDING', %(input)s::jsonb,
            %(trigger)s, 0, %(choice)s::jsonb, %(key)s, %(fingerprint)s
-    FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+    FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL {gate}
     ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING function_id, revision, created_at
 ), sent AS (
@@ -178,12 +206,12 @@ WITH {target_cte}, queued AS (
         'revision', queued.revision)) AS msg_id
     FROM queued
 )
-SELECT {TARGET_COLUMNS}, queued.created_at, (SELECT min(msg_id) FROM sent)
+SELECT {TARGET_COLUMNS}, queued.created_at, (SELECT min(msg_id) FROM sent){claimed}
 FROM target LEFT JOIN queued ON true
 """
 
 
-_ENQUEUE = {kind: _enqueue_statement(cte) for kind, cte in TARGET_CTES.items()}
+_ENQUEUE = {kind: enqueue_statement(cte) for kind, cte in TARGET_CTES.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,7 +41,8 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
     function_id = uuid.uuid4()
     conn.execute(
         "INSERT INTO functions (id, name, description, isolation, revision,"
-        " retry_max_attempts, retry_backoff_ms) VALUES (%s, %s, %s, %s, 1, %s, %s)",
+        " retry_max_attempts, retry_backoff_ms, route, public)"
+        " VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s)",
         (
             function_id,
             spec.name,
@@ -49,6 +50,8 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
             spec.isolation,
             spec.retry.max_attempts,
             spec.retry.backoff_ms,
+            spec.route,
+            spec.public,
         ),
     )
     _insert_pending_revision(conn, function_id, 1, spec)
@@ -160,7 +163,8 @@ def update_function(
     revision = head.revision + 1 if new_revision else head.revision
     conn.execute(
         "UPDATE functions SET name = %s, description = %s, isolation = %s, revision = %s,"
-        " retry_max_attempts = %s, retry_backoff_ms = %s, updated_at = now() WHERE id = %s",
+        " retry_max_attempts = %s, retry_backoff_ms = %s, route = %s, public = %s,"
+        " updated_at = now() WHERE id = %s",
         (
             spec.name,
             spec.description,
@@ -168,6 +172,8 @@ def update_function(
             revision,
             spec.retry.max_attempts,
             spec.retry.backoff_ms,
+            spec.route,
+            spec.public,
             function_id,
         ),
     )
@@ -182,7 +188,8 @@ def update_function(
 
 
 def delete_function(conn: psycopg.Connection, function_id: UUID) -> bool:
-    """Delete a function; its revisions, aliases and executions go with it (CASCADE).
+    """Delete a function; its revisions, aliases, schedules and executions go with it
+    (CASCADE).
     Its artifacts stay for other revisions sharing them, or until the pruner's sweep."""
     return conn.execute("DELETE FROM functions WHERE id = %s", (function_id,)).rowcount == 1
 

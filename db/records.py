@@ -52,11 +52,13 @@ class FunctionRecord:
     created_at: datetime
     updated_at: datetime
     retry: RetryPolicy
+    route: str | None = None  # answers at /fn/{route} (SPEC §11)
+    public: bool = False  # the route needs no API key
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
         " live_revision, timeout_ms, memory_mb, fuel, env, isolation, wasm_size, wasm_sha256,"
-        " created_at, updated_at, retry_max_attempts, retry_backoff_ms"
+        " created_at, updated_at, retry_max_attempts, retry_backoff_ms, route, public"
     )
 
     @classmethod
@@ -186,6 +188,8 @@ class FunctionSpec:
     isolation: str = "shared"
     env: dict[str, str] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    route: str | None = None
+    public: bool = False
 
     def same_revision_as(self, head: FunctionRecord) -> bool:
         """Whether this spec asks for exactly what `head` (the newest revision) runs."""

@@ -90,12 +90,23 @@ _KINDS = {
 }
 
 
-def _target_cte(kind: str) -> str:
+# How the function is found: by its id, or (a request to /fn/...) by the longest of the
+# request path's prefixes that is a function's route — one probe of the unique route
+# index per prefix, in the statement that starts the execution.
+_BY = {
+    "id": "%(function_id)s",
+    "route": """(
+        SELECT id FROM functions WHERE route = ANY(%(routes)s::text[])
+        ORDER BY length(route) DESC LIMIT 1)""",
+}
+
+
+def _target_cte(kind: str, by: str = "id") -> str:
     alias_join, alias_exists, revision = _KINDS[kind]
     return f"""target AS (
     SELECT f.id AS function_id, f.isolation, {alias_exists} AS alias_exists, c.revision,
            r.status, r.language, r.timeout_ms, r.memory_mb, r.fuel, r.artifact_sha256,
-           r.pruned_at IS NOT NULL AS pruned
+           r.pruned_at IS NOT NULL AS pruned, f.public, f.route
     FROM functions f {alias_join}
     CROSS JOIN LATERAL (SELECT {revision} AS revision) c
     LEFT JOIN LATERAL (
@@ -103,11 +114,12 @@ def _target_cte(kind: str) -> str:
         WHERE function_id = f.id AND revision = c.revision
         LIMIT 1  -- one primary-key lookup, never a join over the function's revisions
     ) r ON true
-    WHERE f.id = %(function_id)s
+    WHERE f.id = {_BY[by]}
 )"""
 
 
 TARGET_CTES = {kind: _target_cte(kind) for kind in _KINDS}
+ROUTE_TARGET_CTES = {kind: _target_cte(kind, "route") for kind in _KINDS}
 
 
 def choice_kind(choice: RevisionChoice) -> str:
@@ -128,9 +140,12 @@ TARGET_COLUMNS = (
 )
 
 
-def resolve_params(function_id: UUID, choice: RevisionChoice, bucket: int) -> dict[str, Any]:
+def resolve_params(
+    function_id: UUID | None, choice: RevisionChoice, bucket: int, routes: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "function_id": function_id,
+        "routes": routes,
         "alias": choice.alias_name,
         "revision": choice.revision,
         "bucket": bucket,

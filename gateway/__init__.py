@@ -13,7 +13,7 @@ from gateway.settings import Settings
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     """Build the app: settings as given, or from the environment overridden by `config`."""
     from gateway import auth, errors, metrics, platform, request_ids
-    from gateway.api import executions, functions, revisions, system
+    from gateway.api import executions, functions, revisions, routes, schedules, system
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
     app = Flask(__name__, static_folder=None)
@@ -29,6 +29,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     auth.init_app(app, settings)
     errors.init_app(app)
     platform.init_app(app, settings)
-    for blueprint in (functions.bp, revisions.bp, executions.bp, system.bp):
+    for blueprint in (
+        functions.bp,
+        revisions.bp,
+        executions.bp,
+        schedules.bp,
+        routes.bp,
+        system.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -14,11 +14,19 @@ import hmac
 
 from flask import Flask, request
 
-from gateway.errors import Unauthorized
+from common.errors import Unauthorized
 from gateway.ratelimit import Limiter, TokenBuckets, client_key
 from gateway.settings import Settings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
+ROUTES_PREFIX = "/fn/"  # functions' HTTP routes: a key unless the function is public
+
+
+def authorized() -> bool:
+    """Whether this request presented a valid API key (always, with keys off). A route
+    (/fn/...) is let through without one; whether it may run is decided with the
+    function's `public` flag, in the statement that starts it (gateway/api/routes.py)."""
+    return request.environ.get("nil.authorized", True)
 
 
 def _digest(key: str) -> bytes:
@@ -41,18 +49,34 @@ def init_app(app: Flask, settings: Settings) -> None:
         if request.path in OPEN_PATHS:
             return
         client = client_key(request.remote_addr)
-        if failures is not None:
+        route = request.path.startswith(ROUTES_PREFIX)
+        if failures is not None and not route:
             failures.check(client)
         presented = _presented_key(request.headers.get("Authorization", ""))
         matched = False
         for digest in digests:  # no early exit: the time does not depend on which key
             matched |= presented is not None and hmac.compare_digest(presented, digest)
+        if route:
+            request.environ["nil.authorized"] = matched
+            request.environ["nil.failures"] = (failures, client)
+            if not matched:
+                return  # the route's view refuses it unless the function is public
         if not matched:
             if failures is not None:
                 failures.take(client)
             raise Unauthorized("the API key is not valid" if presented else None)
         if per_key is not None:
             per_key.take(presented.hex())
+
+
+def refuse_route() -> Unauthorized:
+    """The 401 of a route that is not public, called without a valid key: it spends a
+    failed-authentication token of the client's address like any other 401."""
+    failures, client = request.environ.get("nil.failures", (None, None))
+    if failures is not None:
+        failures.check(client)
+        failures.take(client)
+    return Unauthorized()
 
 
 def _presented_key(header: str) -> bytes | None:

@@ -18,10 +18,6 @@ class ValidationError(BadRequest):
     """The request is invalid."""
 
 
-class Unauthorized(NilError, status=401, error="Unauthorized"):
-    """A valid API key is required: send Authorization: Bearer <key>."""
-
-
 class PayloadTooLarge(NilError, status=413, error="Payload Too Large"):
     """The request is larger than the platform accepts."""
 

@@ -40,6 +40,7 @@ _RESPONSE_BY_STATUS = {
     413: "PayloadTooLarge",
     415: "UnsupportedLanguage",
     429: "TooManyRequests",
+    502: "BadGateway",
     503: "ServiceUnavailable",
 }
 
@@ -358,8 +359,93 @@ def _system_paths() -> dict[str, Any]:
     }
 
 
+def _schedule_paths() -> dict[str, Any]:
+    sid = {**c.ID_PARAM, "name": "scheduleId", "description": "not a UUID is 400"}
+    return {
+        "/functions/{id}/schedules": {
+            "parameters": [c.ID_PARAM],
+            "post": _operation(
+                "schedules",
+                "createSchedule",
+                "Run a function on a cron schedule",
+                description="Each tick starts one asynchronous execution of `live` "
+                "(`trigger: schedule`, with the function's retries and dead letters) — "
+                "exactly one per tick however many schedulers run.",
+                requestBody={"required": True, "content": c.json_content(c.ref("ScheduleRequest"))},
+                responses={
+                    "201": _ok("Created", c.ref("Schedule"), "Location"),
+                    **_errors(400, 404, 413, 503),
+                },
+            ),
+            "get": _operation(
+                "schedules",
+                "listSchedules",
+                "A function's schedules, oldest first",
+                responses={
+                    "200": _ok("Schedules", {"type": "array", "items": c.ref("Schedule")}),
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+        "/functions/{id}/schedules/{scheduleId}": {
+            "parameters": [c.ID_PARAM, sid],
+            "delete": _operation(
+                "schedules",
+                "deleteSchedule",
+                "Delete a schedule",
+                responses={
+                    "204": {"description": "Deleted", "headers": c.headers()},
+                    **_errors(400, 404, 503),
+                },
+            ),
+        },
+    }
+
+
+_ROUTE_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _route_paths() -> dict[str, Any]:
+    route = {
+        "name": "route",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "A function's route and anything below it (`hello`, `hello/x/y`): the "
+        "longest route that prefixes the path answers; none is 404.",
+    }
+    body = {"required": False, "content": {"*/*": {"schema": c.ref("RouteRequest")}}}
+    answer = {
+        "description": "The function's response (any status it chose)",
+        "headers": c.headers("X-Nil-Execution-Id"),
+        "content": {"*/*": {"schema": c.ref("RouteResponse")}},
+    }
+    item: dict[str, Any] = {"parameters": [route]}
+    for method in _ROUTE_METHODS:
+        fields: dict[str, Any] = {} if method in ("get", "delete") else {"requestBody": body}
+        item[method] = _operation(
+            "functions",
+            f"{method}Route",
+            f"Call a function's HTTP route ({method.upper()})",
+            description="Runs the route's function (`live`, or `alias`/`revision`) "
+            "synchronously on the request, as `trigger: route`. With API keys on, a key is "
+            "needed unless the function is `public`. A FAILED execution is 502.",
+            parameters=c.CHOICE_PARAMS,
+            responses={"200": answer, **_errors(400, 404, 413, 502, 503)},
+            **fields,
+        )
+    return {"/fn/{route}": item}
+
+
 def _paths() -> dict[str, Any]:
-    return {**_function_paths(), **_revision_paths(), **_execution_paths(), **_system_paths()}
+    return {
+        **_function_paths(),
+        **_revision_paths(),
+        **_execution_paths(),
+        **_schedule_paths(),
+        **_route_paths(),
+        **_system_paths(),
+    }
 
 
 def _version() -> str:

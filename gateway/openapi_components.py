@@ -31,6 +31,8 @@ from gateway.validation import (
     MAX_NAME_CHARS,
     MAX_PAGE,
     MAX_REVISION,
+    MAX_ROUTE_CHARS,
+    ROUTE_PATTERN,
 )
 
 FORWARD_COMPATIBLE = (
@@ -193,6 +195,18 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 },
                 "isolation": ref("Isolation"),
                 "retry": ref("RetryRequest"),
+                "route": {
+                    "type": ["string", "null"],
+                    "maxLength": MAX_ROUTE_CHARS,
+                    "pattern": ROUTE_PATTERN,
+                    "description": "Answer HTTP at /fn/{route} and below it (like `hello` or "
+                    "`api/users`); unique (409 when another function has it). Missing or "
+                    "null: no route.",
+                },
+                "public": {
+                    "type": "boolean",
+                    "description": "With API keys on, the route needs no key. Default false.",
+                },
             },
         },
         "Function": _object(
@@ -210,6 +224,8 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "env",
                 "isolation",
                 "retry",
+                "route",
+                "public",
                 "wasmSize",
                 "wasmSha256",
                 "createdAt",
@@ -237,6 +253,11 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "env": ref("Env"),
                 "isolation": ref("Isolation"),
                 "retry": ref("Retry"),
+                "route": {
+                    "type": ["string", "null"],
+                    "description": "the function answers HTTP at /fn/{route}; null: no route",
+                },
+                "public": {"type": "boolean", "description": "the route needs no API key"},
                 "wasmSize": {"type": ["integer", "null"], "description": "null until READY"},
                 "wasmSha256": {"type": ["string", "null"], "description": "null until READY"},
                 "createdAt": _TS,
@@ -264,6 +285,60 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "compact UTF-8 JSON: a larger input is 413.",
                 },
             },
+        },
+        "ScheduleRequest": {
+            "type": "object",
+            "required": ["cron"],
+            "additionalProperties": False,
+            "properties": {
+                "cron": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "5 fields: minute hour day-of-month month day-of-week, "
+                    "e.g. `*/5 * * * *`; anything else is 400 naming `cron`.",
+                },
+                "timezone": {
+                    "type": ["string", "null"],
+                    "description": "An IANA time zone (e.g. Europe/Berlin) the cron is read "
+                    "in; default UTC; an unknown one is 400 naming `timezone`. Daylight-saving "
+                    "transitions: a skipped time fires just after the gap, a repeated one twice.",
+                },
+                "input": {
+                    "anyOf": [{"type": "null"}, ref("JsonObject")],
+                    "description": "The input of every execution it starts; missing or null is {}.",
+                },
+            },
+        },
+        "Schedule": _object(
+            ["id", "functionId", "cron", "timezone", "input", "nextRunAt", "createdAt"],
+            {
+                "id": _UUID,
+                "functionId": _UUID,
+                "cron": {"type": "string"},
+                "timezone": {"type": "string"},
+                "input": ref("JsonObject"),
+                "nextRunAt": {
+                    **_TS,
+                    "description": "The next tick due; each tick starts one asynchronous "
+                    "execution (`trigger: schedule`). Ticks missed while the platform was "
+                    "down are not replayed but for the most recent.",
+                },
+                "createdAt": _TS,
+            },
+        ),
+        "RouteRequest": {
+            "type": "string",
+            "format": "binary",
+            "description": "Any body (at most the input limit once mapped to the function's "
+            "input: 413). The function receives `{method, path, query, headers, body, "
+            "isBase64Encoded}`; `body` is text, or base64 when not UTF-8.",
+        },
+        "RouteResponse": {
+            "type": "string",
+            "format": "binary",
+            "description": "What the function returned: an output with `statusCode` is the "
+            "response (`statusCode`, `headers`, `body`, `isBase64Encoded`, `cookies`); any "
+            "other output is a 200 `application/json` of it.",
         },
         "JsonObject": {
             "type": "object",
@@ -533,6 +608,11 @@ HEADERS: dict[str, Any] = {
         "required": True,
         "schema": {"type": "string", "format": "uri-reference"},
     },
+    "X-Nil-Execution-Id": {
+        "description": "The execution that answered this request to a route (/fn/...).",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    },
     "Link": {
         "description": 'RFC 8288 `<path>; rel="next"`: the next page, sent when this page is '
         "full (as many items as `limit`); absent on the last page.",
@@ -588,6 +668,12 @@ def responses(settings: Settings) -> dict[str, Any]:
         "ServiceUnavailable": _error(
             "The database or the runners are unavailable; retry after `Retry-After` seconds.",
             "Retry-After",
+        ),
+        "BadGateway": _error(
+            "The function behind the route failed (its execution is FAILED: trap, throw, "
+            "timeout, fuel, memory) or returned an invalid response; `X-Nil-Execution-Id` "
+            "names the execution.",
+            "X-Nil-Execution-Id",
         ),
         "Unexpected": _error("Any other error, in the same shape: 500 is a platform failure."),
     }

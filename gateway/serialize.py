@@ -14,6 +14,7 @@ from db.records import (
     RevisionRecord,
     RevisionSummary,
 )
+from db.schedules import ScheduleRecord
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -37,6 +38,8 @@ def function_json(f: FunctionRecord) -> dict[str, Any]:
         "env": f.env,
         "isolation": f.isolation,
         "retry": f.retry.to_json(),
+        "route": f.route,
+        "public": f.public,
         "wasmSize": f.wasm_size,
         "wasmSha256": f.wasm_sha256,
         "createdAt": timestamp(f.created_at),
@@ -120,4 +123,16 @@ def alias_json(a: AliasRecord) -> dict[str, Any]:
         "routes": {str(k): v for k, v in a.routes.items()} if a.routes is not None else None,
         "pinned": a.pinned,
         "updatedAt": timestamp(a.updated_at),
+    }
+
+
+def schedule_json(s: ScheduleRecord) -> dict[str, Any]:
+    return {
+        "id": str(s.id),
+        "functionId": str(s.function_id),
+        "cron": s.cron,
+        "timezone": s.timezone,
+        "input": s.input,
+        "nextRunAt": timestamp(s.next_run_at),
+        "createdAt": timestamp(s.created_at),
     }

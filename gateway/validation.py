@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from common import cron
 from common.contracts import LANGUAGES, ExecutionStatus, Limits
 from common.jsonvalues import unstorable_reason
 from common.settings import DEDICATED_BACKENDS
@@ -122,7 +123,36 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         )
     env = parse_env(body.get("env"))
     retry = parse_retry(body.get("retry"))
-    return FunctionSpec(name, description, language, source, limits, isolation, env, retry)
+    route = parse_route(body.get("route"))
+    public = body.get("public", False)
+    if public is None:
+        public = False
+    if not isinstance(public, bool):
+        raise ValidationError("public must be true or false")
+    return FunctionSpec(
+        name, description, language, source, limits, isolation, env, retry, route, public
+    )
+
+
+ROUTE_PATTERN = "^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$"
+MAX_ROUTE_CHARS = 255
+_ROUTE = re.compile(ROUTE_PATTERN)
+
+
+def parse_route(value: Any) -> str | None:
+    """`route` (SPEC §2, §11): null, or a slug like `hello` or `api/users` — lowercase
+    letters, digits, `-` and `_`, in segments separated by single slashes."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("route must be a string or null")
+    if len(value) > MAX_ROUTE_CHARS or not _ROUTE.fullmatch(value):
+        raise ValidationError(
+            f"route must be lowercase letters, digits, '-' and '_' in segments separated by"
+            f" '/' (like hello or api/users; no '..', spaces or uppercase), at most"
+            f" {MAX_ROUTE_CHARS} characters; got {value[:64]!r}"
+        )
+    return value
 
 
 MAX_RETRY_ATTEMPTS = 10
@@ -396,3 +426,34 @@ def parse_revision_page(args: dict[str, str]) -> Page:
     before = args.get("before")
     revision = parse_revision_number(before, "before") if before is not None else None
     return Page(parse_limit(args), before_revision=revision)
+
+
+@dataclass(frozen=True)
+class ScheduleRequest:
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+
+
+def parse_schedule(body: Any, *, max_input_bytes: int) -> ScheduleRequest:
+    """`{cron, input?, timezone?}` (SPEC §11): a 5-field cron expression, an IANA time
+    zone (default UTC), an input object (default {})."""
+    body = require_object(body)
+    unknown = sorted(set(body) - {"cron", "input", "timezone"})
+    if unknown:
+        raise ValidationError(f"schedule has unknown fields: {', '.join(unknown)}")
+    cron_text = body.get("cron")
+    if not isinstance(cron_text, str) or not cron_text.strip():
+        raise ValidationError("cron is required and must be a 5-field cron expression")
+    timezone = body.get("timezone")
+    if timezone is None:
+        timezone = "UTC"
+    if not isinstance(timezone, str):
+        raise ValidationError("timezone must be an IANA time zone name like Europe/Berlin")
+    try:
+        expression = cron.parse_cron(cron_text)
+        cron.parse_timezone(timezone)
+    except cron.InvalidSchedule as exc:
+        raise ValidationError(str(exc)) from None
+    value = parse_execute_input({"input": body.get("input")}, max_input_bytes=max_input_bytes)
+    return ScheduleRequest(expression, timezone, value)

@@ -30,6 +30,7 @@ def main() -> int:
         builder_port=settings.builder_port,
         consumer_port=settings.consumer_port,
         invoker_port=settings.invoker_port,
+        scheduler_port=settings.scheduler_port,
         supervisor_port=settings.supervisor_port,
         runners=settings.runners,
     )
@@ -48,6 +49,7 @@ def main() -> int:
             f"dev |          builder http://127.0.0.1:{platform.builder_port}/metrics\n"
             f"dev |          consumer http://127.0.0.1:{platform.consumer_port}/metrics\n"
             f"dev |          invoker http://127.0.0.1:{platform.invoker_port}/metrics\n"
+            f"dev |          scheduler http://127.0.0.1:{platform.scheduler_port}/metrics\n"
             f"dev |          runners http://127.0.0.1:{platform.supervisor_port}/metrics"
             f" (every runner, labelled runner=<name>)\n"
             f"dev | press Ctrl-C to stop",

@@ -1,5 +1,5 @@
 """Start the whole platform as local processes: gateway (with its runner supervisor),
-result consumer, builder and invocation workers (invoker), their output interleaved
+result consumer, builder, invocation workers (invoker) and scheduler, their output interleaved
 with a prefix per process."""
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ def start_embedded_postgres(home: Path) -> str:
     return server.get_uri()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @dataclass
 class ManagedProcess:
     name: str
@@ -46,6 +52,7 @@ class LocalPlatform:
     consumer_port: int = 8082
     supervisor_port: int = 0  # the runners' metrics, one endpoint; 0: any free port
     invoker_port: int = 0  # 0: any free port
+    scheduler_port: int = 0  # 0: any free port
     runners: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
@@ -57,9 +64,9 @@ class LocalPlatform:
                 s.bind(("127.0.0.1", 0))
                 self.supervisor_port = s.getsockname()[1]
         if not self.invoker_port:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.invoker_port = s.getsockname()[1]
+            self.invoker_port = _free_port()
+        if not self.scheduler_port:
+            self.scheduler_port = _free_port()
 
     def env(self) -> dict[str, str]:
         return {
@@ -71,6 +78,7 @@ class LocalPlatform:
             "NIL_CONSUMER_PORT": str(self.consumer_port),
             "NIL_SUPERVISOR_PORT": str(self.supervisor_port),
             "NIL_INVOKER_PORT": str(self.invoker_port),
+            "NIL_SCHEDULER_PORT": str(self.scheduler_port),
             "NIL_RUNNERS": str(self.runners),
             "NIL_RUNNER_DIR": str(self.home / "runners"),
             "PYTHONUNBUFFERED": "1",
@@ -92,6 +100,7 @@ class LocalPlatform:
             ManagedProcess("consumer", [py, "-m", "consumer"]),
             ManagedProcess("builder", [py, "-m", "builder"]),
             ManagedProcess("invoker", [py, "-m", "invoker"]),
+            ManagedProcess("scheduler", [py, "-m", "scheduler"]),
         ]
         for managed in self.processes:
             managed.proc = subprocess.Popen(
@@ -127,6 +136,7 @@ class LocalPlatform:
                     (self.builder_port, "/health"),
                     (self.consumer_port, "/health"),
                     (self.invoker_port, "/health"),
+                    (self.scheduler_port, "/health"),
                 )
             ):
                 return

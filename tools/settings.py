@@ -18,6 +18,7 @@ class DevSettings(ServiceSettings):
     consumer_port: int = env("NIL_CONSUMER_PORT", 0)  # 0: port + 2
     supervisor_port: int = env("NIL_SUPERVISOR_PORT", 0)  # 0: port + 3
     invoker_port: int = env("NIL_INVOKER_PORT", 0)  # 0: port + 4
+    scheduler_port: int = env("NIL_SCHEDULER_PORT", 0)  # 0: port + 5
     runners: int = env("NIL_RUNNERS", SupervisorSettings.min_runners)
 
     def __post_init__(self) -> None:
@@ -26,3 +27,4 @@ class DevSettings(ServiceSettings):
         object.__setattr__(self, "consumer_port", self.consumer_port or self.port + 2)
         object.__setattr__(self, "supervisor_port", self.supervisor_port or self.port + 3)
         object.__setattr__(self, "invoker_port", self.invoker_port or self.port + 4)
+        object.__setattr__(self, "scheduler_port", self.scheduler_port or self.port + 5)

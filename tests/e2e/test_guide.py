@@ -33,6 +33,7 @@ def registered(api):
                 "name": example["name"],
                 "language": example["language"],
                 "source": example["source"],
+                "route": example.get("route"),  # web functions also answer at /fn/{route}
             },
         )
         assert response.status_code == 201, response.text
@@ -52,3 +53,38 @@ def test_guide_example_compiles_and_returns_its_output(api, registered, example)
     body = response.json()
     assert (body["status"], body["errorMessage"]) == ("COMPLETED", None)
     assert body["output"] == example["output"]
+
+
+WEB_EXAMPLES = [e for e in EXAMPLES if "route" in e]
+
+
+def test_the_guide_has_web_functions():
+    assert len(WEB_EXAMPLES) >= 4
+
+
+@pytest.mark.parametrize(
+    "example", WEB_EXAMPLES, ids=[f"{e['name']}-{e['language']}" for e in WEB_EXAMPLES]
+)
+def test_guide_web_function_answers_at_its_route(api, registered, example):
+    """The request the example's input describes, sent to /fn/{route}: the response is
+    the example's output (a statusCode object, or 200 JSON of any other output)."""
+    fid = registered[example["name"]]
+    assert api.wait_for_status(fid, {"READY", "FAILED"}, timeout=240)["status"] == "READY"
+    event, output = example["input"], example["output"]
+    response = api.session.request(
+        event["method"],
+        api.base + event["path"],
+        params=event["query"],
+        timeout=30,
+        data=event["body"].encode(),
+        headers=event["headers"],
+    )
+    if isinstance(output, dict) and "statusCode" in output:
+        assert response.status_code == output["statusCode"]
+        assert response.text == output.get("body", "")
+        for name, value in output.get("headers", {}).items():
+            assert response.headers[name] == value
+    else:
+        assert response.status_code == 200
+        assert response.json() == output
+    assert response.headers["X-Nil-Execution-Id"]

@@ -34,6 +34,9 @@ def scrape_text(platform) -> dict[str, str]:
         "invoker": requests.get(
             f"http://127.0.0.1:{platform.invoker_port}/metrics", timeout=10
         ).text,
+        "scheduler": requests.get(
+            f"http://127.0.0.1:{platform.scheduler_port}/metrics", timeout=10
+        ).text,
     }
     # every runner's metrics, labelled by runner, from the supervisor's one endpoint
     texts["runner"] = requests.get(

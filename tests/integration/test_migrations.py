@@ -18,6 +18,8 @@ EXPECTED_COLUMNS = {
         ("isolation", "text", "NO"),
         ("retry_max_attempts", "integer", "NO"),
         ("retry_backoff_ms", "integer", "NO"),
+        ("route", "text", "YES"),
+        ("public", "boolean", "NO"),
     ],
     "revisions": [
         ("function_id", "uuid", "NO"),
@@ -93,6 +95,17 @@ EXPECTED_COLUMNS = {
         ("live_revision", "integer", "YES"),
         ("retry_max_attempts", "integer", "YES"),
         ("retry_backoff_ms", "integer", "YES"),
+        ("route", "text", "YES"),
+        ("public", "boolean", "YES"),
+    ],
+    "schedules": [
+        ("id", "uuid", "NO"),
+        ("function_id", "uuid", "NO"),
+        ("cron", "text", "NO"),
+        ("timezone", "text", "NO"),
+        ("input", "jsonb", "NO"),
+        ("next_run_at", "timestamp with time zone", "NO"),
+        ("created_at", "timestamp with time zone", "NO"),
     ],
 }
 EXPECTED_INDEXES = {
@@ -111,6 +124,10 @@ EXPECTED_INDEXES = {
     "artifacts_pkey",
     "aliases_pkey",
     "nil_schema_migrations_pkey",
+    "functions_route_idx",
+    "schedules_pkey",
+    "schedules_due_idx",
+    "schedules_function_idx",
 }
 # (table, constraint) -> ON DELETE action: c = CASCADE, a = NO ACTION
 EXPECTED_FOREIGN_KEYS = {
@@ -119,6 +136,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("revisions", "revisions_artifact_sha256_fkey"): "a",
     ("aliases", "aliases_function_id_fkey"): "c",
     ("aliases", "aliases_function_id_revision_fkey"): "c",
+    ("schedules", "schedules_function_id_fkey"): "c",
 }
 
 

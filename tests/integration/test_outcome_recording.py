@@ -24,11 +24,11 @@ def running(client, compile_all, db):
     fid = client.post("/functions", json=function_body()).json["id"]
     compile_all()
     with connection(db) as conn:
-        _, record = repo.start_execution(
+        record = repo.start_execution(
             conn, UUID(fid), RevisionChoice(), execution_id=uuid4(), input_value={}, input_json="{}"
         )
-    assert record is not None
-    return record
+    assert record is not None and record.running is not None
+    return record.running
 
 
 def _ids(record) -> dict[str, str]:
