@@ -15,6 +15,7 @@ from db.records import ExecutionRecord, ExecutionSummary, PageCursor
 from db.targets import (
     TARGET_COLUMNS,
     TARGET_CTES,
+    TARGET_WIDTH,
     RevisionChoice,
     Target,
     choice_kind,
@@ -77,7 +78,7 @@ def start_execution(
     if row is None:
         return None
     target = Target.from_row(row)
-    started, created = row[11:]
+    started, created = row[TARGET_WIDTH:]
     if started is None:
         return target, None
     record = ExecutionRecord.unfinished(
@@ -228,7 +229,7 @@ def enqueue_execution(
         if row is None:
             return None
         target = Target.from_row(row)
-        created, _msg_id = row[11:]
+        created, _msg_id = row[TARGET_WIDTH:]
         if created is not None:
             record = ExecutionRecord.unfinished(
                 execution_id,
@@ -324,7 +325,8 @@ def claim_execution(
     if row is None:
         return None
     target = Target.from_row(row)
-    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = row[11:18]
+    rest = row[TARGET_WIDTH : TARGET_WIDTH + 7]
+    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = rest
     running = ExecutionRecord(
         id=execution_id,
         function_id=function_id,

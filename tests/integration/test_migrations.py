@@ -72,6 +72,14 @@ EXPECTED_COLUMNS = {
         ("idempotency_key", "text", "YES"),
         ("idempotency_fingerprint", "text", "YES"),
     ],
+    "function_secrets": [
+        ("function_id", "uuid", "NO"),
+        ("name", "text", "NO"),
+        ("key_id", "text", "NO"),
+        ("nonce", "bytea", "NO"),
+        ("ciphertext", "bytea", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
+    ],
     "function_heads": [
         ("id", "uuid", "YES"),
         ("name", "text", "YES"),
@@ -110,6 +118,7 @@ EXPECTED_INDEXES = {
     "revisions_artifact_idx",
     "artifacts_pkey",
     "aliases_pkey",
+    "function_secrets_pkey",
     "nil_schema_migrations_pkey",
 }
 # (table, constraint) -> ON DELETE action: c = CASCADE, a = NO ACTION
@@ -119,6 +128,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("revisions", "revisions_artifact_sha256_fkey"): "a",
     ("aliases", "aliases_function_id_fkey"): "c",
     ("aliases", "aliases_function_id_revision_fkey"): "c",
+    ("function_secrets", "function_secrets_function_id_fkey"): "c",
 }
 
 
