@@ -144,3 +144,19 @@ def test_assemblyscript_console_output_is_redacted(executor, built):
     assert reply.outcome == "ok"
     assert reply.logs == "token=[redacted]\n"
     assert ENV["TOKEN"] in reply.output  # outputs are returned as produced
+
+
+def test_two_functions_on_one_runner_never_see_each_others_environment(toolchains, executor, built):
+    other = toolchains["c"].compile(C + "\n/* another function */\n", timeout=180)
+    assert other.ok, other.error
+    other_sha = hashlib.sha256(other.wasm).hexdigest()
+    executor.load_module(other_sha, "c", other.wasm)
+    for _ in range(2):
+        mine = call(executor, built["c"], {}, ENV, [ENV["TOKEN"]])
+        assert json.loads(mine.output) == {"greeting": "hello", "token": ENV["TOKEN"]}
+        theirs = call(executor, other_sha, {}, {"GREETING": "theirs"})
+        assert json.loads(theirs.output) == {"greeting": "theirs", "token": ""}
+        python = call(executor, built["python"], {})
+        assert json.loads(python.output) == {"greeting": None, "token": None}
+        script = call(executor, built["assemblyscript"], {})
+        assert json.loads(script.output) == {"greeting": "", "token": ""}

@@ -101,3 +101,12 @@ def test_the_request_carries_env_and_redactions_but_never_shows_them():
     assert ExecuteRequest.from_frame(head, body) == request
     bare = ExecuteRequest("ab" * 32, "{}", Limits(1, 1, 1))
     assert "env" not in bare.frame()[0] and "redact" not in bare.frame()[0]
+
+
+def test_settings_never_show_the_keys():
+    from gateway.settings import Settings
+
+    key, old = generate_key(), generate_key()
+    settings = Settings(secrets_key=key, secrets_old_keys=(old,))
+    assert key not in repr(settings) and old not in repr(settings)
+    assert Keyring.from_settings(settings).current_id is not None
