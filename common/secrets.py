@@ -8,7 +8,9 @@ NIL_SECRETS_OLD_KEYS (decrypt-only), and `reseal` (the consumer's housekeeping, 
 `python -m consumer.reseal`) re-encrypts every value still under an old key. A key that
 is missing or wrong is a `SecretsKeyError`: the platform's error (503) naming the key
 problem, never garbage. Keys are 32 random bytes, written as base64 (or 64 hex digits).
-Pure: no IO, no Flask, no psycopg.
+Pure: no IO, no Flask, no psycopg. `cryptography` is imported only by a Keyring (the
+gateway image has it); the record `Sealed` travels through db/ without it, so the
+builder, which reads revisions, does not need it.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ import hashlib
 import os
 import secrets as _random
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from common.errors import ServiceUnavailable
 
@@ -72,6 +72,12 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
+def _aead(key: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
 def _aad(function_id: UUID, name: str) -> bytes:
     return f"{function_id}/{name}".encode()
 
@@ -80,16 +86,16 @@ class Keyring:
     """The current key (seals and opens) and old keys (open only, while resealing)."""
 
     def __init__(self, current: str = "", old: tuple[str, ...] = ()) -> None:
-        self._current: tuple[str, AESGCM] | None = None
-        self._keys: dict[str, AESGCM] = {}
+        self._current: tuple[str, Any] | None = None
+        self._keys: dict[str, Any] = {}
         self.problem: str | None = None
         try:
             for text in old:
                 raw = parse_key(text)
-                self._keys[key_id(raw)] = AESGCM(raw)
+                self._keys[key_id(raw)] = _aead(raw)
             if current:
                 raw = parse_key(current)
-                self._current = (key_id(raw), AESGCM(raw))
+                self._current = (key_id(raw), _aead(raw))
                 self._keys[key_id(raw)] = self._current[1]
             else:
                 self.problem = "NIL_SECRETS_KEY is not set"
@@ -114,6 +120,8 @@ class Keyring:
         return Sealed(name, kid, nonce, ciphertext)
 
     def open(self, function_id: UUID, sealed: Sealed) -> str:
+        from cryptography.exceptions import InvalidTag
+
         aead = self._keys.get(sealed.key_id)
         if aead is None:
             why = self.problem or (
