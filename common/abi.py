@@ -39,6 +39,9 @@ _AS_IMPORTS = {
     ("env", "trace"): FuncSig(("i32", "i32", "f64", "f64", "f64", "f64", "f64"), ()),
     ("env", "seed"): FuncSig((), ("f64",)),
     ("env", "Date.now"): FuncSig((), ("f64",)),
+    # The function's environment (SPEC §12): `getenv(name: string): string | null`, a
+    # new string (or 0) — see the guide's AssemblyScript section.
+    ("env", "nil.getenv"): FuncSig(("i32",), ("i32",)),
     **{
         ("env", f"console.{level}"): FuncSig(("i32",), ())
         for level in ("log", "info", "warn", "error", "debug")

@@ -11,7 +11,7 @@ common/runners/transport.py) only move them.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -138,25 +138,51 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class ExecuteRequest:
-    """Run the cached artifact `sha256` once on `input` (JSON text) under `limits`."""
+    """Run the cached artifact `sha256` once on `input` (JSON text) under `limits`, with
+    `env` as the function's environment (its revision's env and its secrets, SPEC §12);
+    the values in `redact` (its secrets) never appear in the reply's logs or error. The
+    runner keeps neither past the call and logs neither; the repr leaves both out."""
 
     sha256: str
     input: str
     limits: Limits
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    redact: tuple[str, ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "input": self.input, "limits": self.limits.to_json()}
+        data: dict[str, Any] = {
+            "sha256": self.sha256,
+            "input": self.input,
+            "limits": self.limits.to_json(),
+        }
+        return {**data, **self._extras()}
+
+    def _extras(self) -> dict[str, Any]:
+        """Only when set: a call without env costs no bytes more on the wire."""
+        extras: dict[str, Any] = {}
+        if self.env:
+            extras["env"] = self.env
+        if self.redact:
+            extras["redact"] = list(self.redact)
+        return extras
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExecuteRequest:
-        return cls(str(data["sha256"]), str(data["input"]), Limits.from_json(data["limits"]))
+        return cls(
+            str(data["sha256"]),
+            str(data["input"]),
+            Limits.from_json(data["limits"]),
+            {str(k): str(v) for k, v in (data.get("env") or {}).items()},
+            tuple(str(v) for v in data.get("redact") or ()),
+        )
 
     def frame(self) -> tuple[dict[str, Any], bytes]:
-        return {"sha256": self.sha256, "limits": self.limits.to_json()}, self.input.encode()
+        head = {"sha256": self.sha256, "limits": self.limits.to_json(), **self._extras()}
+        return head, self.input.encode()
 
     @classmethod
     def from_frame(cls, head: dict[str, Any], body: bytes) -> ExecuteRequest:
-        return cls(str(head["sha256"]), body.decode("utf-8"), Limits.from_json(head["limits"]))
+        return cls.from_json({**head, "input": body.decode("utf-8")})
 
 
 @dataclass(frozen=True)

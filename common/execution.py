@@ -6,10 +6,17 @@ user's function is a COMPLETED request with a FAILED execution; a failure of the
 is a FAILED execution *and* a 503, never a lost row. The hot path costs two statements:
 one resolves the revision to run (db/targets.py: `live`, an alias, weighted routes or a
 revision number) and inserts the RUNNING row, one records the outcome.
+
+The call's environment (SPEC §12) is added here, for every way of running: the revision's
+`env` and the function's secrets, which the resolving statement brings along sealed
+(no round trip of its own) and which are opened only for a function that has some. The
+runner redacts their values from the logs and error it returns; `_finish` redacts again
+(a platform error's text), so no stored `logs` or `errorMessage` holds a value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -30,7 +37,9 @@ from common.errors import (
     Unauthorized,
 )
 from common.notifications import ExecutionWatch
+from common.redaction import redact
 from common.runners import RunnerPool
+from common.secrets import Keyring
 from db import executions as repo
 from db import functions as functions_repo
 from db import revisions as revisions_repo
@@ -70,6 +79,7 @@ def execute_function(
     *,
     idempotency_key: str | None = None,
     watch: ExecutionWatch | None = None,
+    keyring: Keyring | None = None,
 ) -> ExecutionRecord:
     """Run the revision `choice` names (by default `live`) once on `input_value` and
     return its finished execution. Raises NotFound, FunctionNotReady, Conflict (a
@@ -105,6 +115,7 @@ def execute_function(
             choice,
             idempotency_key=idempotency_key,
             watch=watch,
+            keyring=keyring,
         )
     if running is None:
         raise refusal(db, target, choice)
@@ -158,15 +169,28 @@ def _run(
     ids = {"executionId": str(running.id), "functionId": str(target.function_id)}
     language = target.language or ""
     logger.info("execution.started", extra={**ids, "revision": target.revision})
+    secrets: dict[str, str] = {}
     try:
-        result = _dispatch(db, runners, target, input_json)
+        secrets = open_secrets(keyring, target)
+        result = _dispatch(db, runners, target, input_json, secrets)
     except ServiceUnavailable as exc:
         EXECUTIONS.labels(language, Outcome.PLATFORM_ERROR.value).inc()
-        _finish(db, running, None, f"platform error: {exc.message}", None, ids)
+        error = redact(f"platform error: {exc.message}", secrets.values())
+        _finish(db, running, None, error, None, ids, secrets)
         raise
     _observe(language, result)
     error = None if result.outcome == Outcome.OK else result.error or result.outcome.value
-    return _finish(db, running, result.output if error is None else None, error, result, ids)
+    output = result.output if error is None else None
+    return _finish(db, running, output, error, result, ids, secrets)
+
+
+def open_secrets(keyring: Keyring | None, target: Target) -> dict[str, str]:
+    """The function's secrets in plain text: none (and no decryption) when it has none;
+    SecretsKeyError (503) when the platform's key cannot open them."""
+    if not target.sealed:
+        return {}
+    keyring = keyring or Keyring()
+    return keyring.open_all(target.function_id, target.sealed)
 
 
 def refusal(db: psycopg_pool.ConnectionPool, target: Target, choice: RevisionChoice) -> Exception:
@@ -194,7 +218,11 @@ def refusal(db: psycopg_pool.ConnectionPool, target: Target, choice: RevisionCho
 
 
 def _dispatch(
-    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: Target, input_json: str
+    db: psycopg_pool.ConnectionPool,
+    runners: RunnerPool,
+    target: Target,
+    input_json: str,
+    secrets: dict[str, str],
 ) -> ExecuteReply:
     sha256, limits, language = target.wasm_sha256, target.limits, target.language
     assert sha256 is not None and limits is not None and language is not None
@@ -206,7 +234,8 @@ def _dispatch(
             raise ServiceUnavailable("the revision's artifact was pruned; try again")
         return wasm
 
-    request = ExecuteRequest(sha256, input_json, limits)
+    env = {**target.env, **secrets} if secrets else target.env  # a secret shadows an env entry
+    request = ExecuteRequest(sha256, input_json, limits, env, tuple(secrets.values()))
     return runners.run(
         str(target.function_id),
         request,
@@ -230,11 +259,17 @@ def _finish(
     error: str | None,
     result: ExecuteReply | None,
     ids: dict[str, str],
+    secrets: dict[str, str] | None = None,
 ) -> ExecutionRecord:
-    """Record the outcome. What the database refuses is recorded as a platform FAILED
-    instead, and a function deleted meanwhile (its executions with it) is a NotFound."""
+    """Record the outcome, secrets redacted from its logs and error (the runner did
+    already; this covers any text made on this side). What the database refuses is
+    recorded as a platform FAILED instead, and a function deleted meanwhile (its
+    executions with it) is a NotFound."""
+    logs = result.logs if result else None
+    if secrets:
+        error, logs = redact(error, secrets.values()), redact(logs, secrets.values())
     try:
-        record = _record(db, running, output, error, result, result.logs if result else None)
+        record = _record(db, running, output, error, result, logs)
     except DataRejected as exc:
         logger.warning("execution.unrecordable", extra={**ids, "error": exc.detail})
         output, error = None, f"platform error: the database refused the result ({exc.detail})"
@@ -277,15 +312,26 @@ def _record(
 
 
 def run_attempt(
-    db: psycopg_pool.ConnectionPool, runners: RunnerPool, target: Target, input_json: str
+    db: psycopg_pool.ConnectionPool,
+    runners: RunnerPool,
+    target: Target,
+    input_json: str,
+    keyring: Keyring | None = None,
 ) -> ExecuteReply:
     """One call of `target` on a runner, observed like a synchronous execution's; the
     caller (the asynchronous invocation workers, invoker/) records the outcome. Raises
-    ServiceUnavailable for a platform failure."""
+    ServiceUnavailable for a platform failure (SecretsKeyError when the function's
+    secrets cannot be opened). Its logs and error come back with the secrets redacted."""
     try:
-        result = _dispatch(db, runners, target, input_json)
+        secrets = open_secrets(keyring, target)
+        result = _dispatch(db, runners, target, input_json, secrets)
     except ServiceUnavailable:
         EXECUTIONS.labels(target.language or "", Outcome.PLATFORM_ERROR.value).inc()
         raise
     _observe(target.language or "", result)
+    if secrets:
+        values = secrets.values()
+        result = dataclasses.replace(
+            result, error=redact(result.error, values), logs=redact(result.logs, values)
+        )
     return result

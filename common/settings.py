@@ -37,9 +37,10 @@ DEDICATED_BACKENDS = tuple(name for name, (_, launcher) in POOL_BACKENDS.items()
 _READERS: dict[Any, Any] = {int: env_int, float: env_float, bool: env_bool}
 
 
-def env(name: str, default: Any) -> Any:
-    """A settings field read from the environment variable `name`, else `default`."""
-    return dataclasses.field(default=default, metadata={"env": name})
+def env(name: str, default: Any, *, secret: bool = False) -> Any:
+    """A settings field read from the environment variable `name`, else `default`; a
+    `secret` one is left out of the settings' repr (so never in a log line)."""
+    return dataclasses.field(default=default, metadata={"env": name}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ class RunnerClientSettings(ServiceSettings):
     runner_queue_max: int = env("NIL_RUNNER_QUEUE_MAX", 256)
     runner_endpoints: tuple[str, ...] = env("NIL_RUNNER_ENDPOINTS", ())  # static discovery
     runner_service: str = env("NIL_RUNNER_SERVICE", "")  # dns discovery: host:port
+    # Functions' secrets (SPEC §12, common/secrets.py): the key that seals and opens them,
+    # and old keys that only open them while a rotation reseals (base64 of 32 bytes).
+    secrets_key: str = env("NIL_SECRETS_KEY", "", secret=True)
+    secrets_old_keys: tuple[str, ...] = env("NIL_SECRETS_OLD_KEYS", (), secret=True)
 
 
 def _read(name: str, hint: Any, default: Any) -> Any:

@@ -14,7 +14,9 @@ def main() -> None:
     from common.health_server import serve_health
     from common.logging import configure_logging
     from common.runners import make_runners
+    from common.secrets import Keyring
     from consumer.housekeeping import Housekeeping, Pruner, Task
+    from consumer.reseal import Resealer
     from consumer.results import ResultConsumer
     from consumer.retention import Retention
     from consumer.settings import Settings
@@ -36,6 +38,7 @@ def main() -> None:
         [
             Task("sweep", Sweeper(db).sweep, every_seconds=10),
             Task("prune", Pruner(db).prune, every_seconds=60),
+            Task("reseal", Resealer(db, Keyring.from_settings(settings)).reseal, every_seconds=60),
             Task(
                 "retention",
                 Retention(db, days=settings.execution_retention_days).run,

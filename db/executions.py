@@ -16,6 +16,7 @@ from db.targets import (
     ROUTE_TARGET_CTES,
     TARGET_COLUMNS,
     TARGET_CTES,
+    TARGET_WIDTH,
     RevisionChoice,
     Target,
     choice_kind,
@@ -101,7 +102,7 @@ def start_execution(
     if row is None:
         return None
     target = Target.from_row(row)
-    started, created, public, route = row[11:15]
+    started, created, public, route = row[TARGET_WIDTH : TARGET_WIDTH + 4]
     if started is None:
         return Started(target, None, public, route)
     record = ExecutionRecord.unfinished(
@@ -256,7 +257,7 @@ def enqueue_execution(
         if row is None:
             return None
         target = Target.from_row(row)
-        created, _msg_id = row[11:]
+        created, _msg_id = row[TARGET_WIDTH:]
         if created is not None:
             record = ExecutionRecord.unfinished(
                 execution_id,
@@ -352,7 +353,8 @@ def claim_execution(
     if row is None:
         return None
     target = Target.from_row(row)
-    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = row[11:18]
+    rest = row[TARGET_WIDTH : TARGET_WIDTH + 7]
+    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = rest
     running = ExecutionRecord(
         id=execution_id,
         function_id=function_id,

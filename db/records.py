@@ -190,6 +190,8 @@ class FunctionSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     route: str | None = None
     public: bool = False
+    # write-only (SPEC §12): None keeps the function's secrets, a mapping replaces them
+    secrets: dict[str, str] | None = field(default=None, repr=False)
 
     def same_revision_as(self, head: FunctionRecord) -> bool:
         """Whether this spec asks for exactly what `head` (the newest revision) runs."""

@@ -23,7 +23,14 @@ from psycopg.types.json import Jsonb
 
 from db.executions import enqueue_statement
 from db.records import from_columns
-from db.targets import TARGET_CTES, RevisionChoice, Target, resolve_params, route_bucket
+from db.targets import (
+    TARGET_CTES,
+    TARGET_WIDTH,
+    RevisionChoice,
+    Target,
+    resolve_params,
+    route_bucket,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,5 +162,5 @@ def fire_tick(
     if row is None:  # the function is gone (and its schedules with it)
         return Fire(False, None, None)
     target = Target.from_row(row)
-    created, _msg_id, claimed = row[11:14]
+    created, _msg_id, claimed = row[TARGET_WIDTH : TARGET_WIDTH + 3]
     return Fire(bool(claimed), execution_id if created else None, target)

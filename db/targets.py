@@ -18,13 +18,15 @@ resolve without starting anything.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from common.contracts import FunctionStatus, Limits
+from common.secrets import Sealed
+from db.secrets import SEALED_SECRETS_SQL, sealed_from_json
 
 LIVE = "live"
 LATEST = "latest"
@@ -106,7 +108,8 @@ def _target_cte(kind: str, by: str = "id") -> str:
     return f"""target AS (
     SELECT f.id AS function_id, f.isolation, {alias_exists} AS alias_exists, c.revision,
            r.status, r.language, r.timeout_ms, r.memory_mb, r.fuel, r.artifact_sha256,
-           r.pruned_at IS NOT NULL AS pruned, f.public, f.route
+           r.pruned_at IS NOT NULL AS pruned, r.env, {SEALED_SECRETS_SQL} AS secrets,
+           f.public, f.route
     FROM functions f {alias_join}
     CROSS JOIN LATERAL (SELECT {revision} AS revision) c
     LEFT JOIN LATERAL (
@@ -136,8 +139,9 @@ def resolve(choice: RevisionChoice) -> str:
 TARGET_COLUMNS = (
     "target.function_id, target.isolation, target.alias_exists, target.revision,"
     " target.status, target.language, target.timeout_ms, target.memory_mb, target.fuel,"
-    " target.artifact_sha256, target.pruned"
+    " target.artifact_sha256, target.pruned, target.env, target.secrets"
 )
+TARGET_WIDTH = 13  # how many values of a row TARGET_COLUMNS selects
 
 
 def resolve_params(
@@ -165,6 +169,8 @@ class Target:
     limits: Limits | None
     wasm_sha256: str | None  # None: not built, or pruned
     pruned: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # the revision's (SPEC §12)
+    sealed: list[Sealed] = field(default_factory=list)  # the function's secrets, sealed
 
     @property
     def runnable(self) -> bool:
@@ -172,8 +178,9 @@ class Target:
 
     @classmethod
     def from_row(cls, row: tuple) -> Target:
-        """From the first 11 values of a row selecting `TARGET_COLUMNS`."""
+        """From the first TARGET_WIDTH values of a row selecting `TARGET_COLUMNS`."""
         fid, isolation, alias_exists, revision, status, language, t, m, fuel, sha, pruned = row[:11]
+        env, sealed = row[11:TARGET_WIDTH]
         return cls(
             function_id=fid,
             isolation=isolation,
@@ -184,6 +191,8 @@ class Target:
             limits=Limits(t, m, fuel) if t is not None else None,
             wasm_sha256=sha,
             pruned=bool(pruned),
+            env=env or {},
+            sealed=sealed_from_json(sealed),
         )
 
 

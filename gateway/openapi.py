@@ -109,7 +109,9 @@ def _function_paths() -> dict[str, Any]:
                 "Replace a function",
                 description="A new source or language is a new revision, built while `live` "
                 "keeps serving; new limits or env only, a new revision READY at once on the "
-                "same artifact; anything else changes no revision.",
+                "same artifact; anything else changes no revision. `secrets` present "
+                "replaces the function's secrets (every revision sees them at once), absent "
+                "keeps them; a 503 when NIL_SECRETS_KEY is not set.",
                 requestBody=body,
                 responses={
                     "200": _ok("Updated", c.ref("Function")),

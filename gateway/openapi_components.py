@@ -28,6 +28,8 @@ from gateway.validation import (
     DEFAULT_PAGE,
     ISOLATIONS,
     MAX_DESCRIPTION_CHARS,
+    MAX_ENV_BYTES,
+    MAX_ENV_ENTRIES,
     MAX_NAME_CHARS,
     MAX_PAGE,
     MAX_REVISION,
@@ -40,6 +42,7 @@ FORWARD_COMPATIBLE = (
     " 'other' (a client generated from an older document may reject it; regenerate)."
 )
 NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text and jsonb cannot hold NUL
+_ENV_NAME = "^[A-Za-z_][A-Za-z0-9_]*$"  # env and secret names (SPEC §12)
 
 
 def ref(name: str, kind: str = "schemas") -> dict[str, str]:
@@ -193,6 +196,15 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "description": "Part of the revision: a change is a new revision that "
                     "runs the current artifact. Missing or null is {}.",
                 },
+                "secrets": {
+                    **ref("Env"),
+                    "description": "Write-only values the function sees as environment "
+                    "variables (a secret shadows an env entry of the same name), encrypted "
+                    "at rest and redacted from logs and error messages; never returned. "
+                    "Missing keeps the function's secrets, an object replaces them all "
+                    "({} removes them); not part of the revision: a change applies to "
+                    "every revision at once.",
+                },
                 "isolation": ref("Isolation"),
                 "retry": ref("RetryRequest"),
                 "route": {
@@ -222,6 +234,7 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 "liveRevision",
                 "limits",
                 "env",
+                "secrets",
                 "isolation",
                 "retry",
                 "route",
@@ -251,6 +264,12 @@ def schemas(settings: Settings) -> dict[str, Any]:
                 },
                 "limits": ref("Limits"),
                 "env": ref("Env"),
+                "secrets": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": _ENV_NAME},
+                    "description": "the names of the function's secrets, sorted; values "
+                    "are never returned",
+                },
                 "isolation": ref("Isolation"),
                 "retry": ref("Retry"),
                 "route": {
@@ -495,8 +514,11 @@ def _revision_schemas(settings: Settings) -> dict[str, Any]:
     return {
         "Env": {
             "type": "object",
-            "description": "Environment variables the function sees, names to values.",
-            "propertyNames": {"pattern": NO_NUL},
+            "description": "Environment variables the function sees, names to values: "
+            f"at most {MAX_ENV_ENTRIES} entries, {MAX_ENV_BYTES} bytes of names and values "
+            "in all (larger is 400).",
+            "maxProperties": MAX_ENV_ENTRIES,
+            "propertyNames": {"pattern": _ENV_NAME},
             "additionalProperties": {"type": "string", "pattern": NO_NUL},
         },
         "RevisionSummary": _object(list(summary), summary),

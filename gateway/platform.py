@@ -16,6 +16,7 @@ from common.db import open_pool
 from common.notifications import ExecutionWatch
 from common.queue import CompilationQueues
 from common.runners import RunnerPool, make_runners
+from common.secrets import Keyring
 from gateway.errors import ValidationError
 from gateway.settings import Settings
 from gateway.validation import ISOLATIONS, LimitPolicy
@@ -29,6 +30,7 @@ class Platform:
     policy: LimitPolicy
     runners: RunnerPool
     watch: ExecutionWatch  # long-polls and idempotent repeats wait on it (one listener)
+    keyring: Keyring  # seals functions' secrets, opens them for executions
 
     def close(self) -> None:
         self.watch.stop()
@@ -56,6 +58,7 @@ def init_app(app: Flask, settings: Settings) -> Platform:
         ),
         runners=make_runners(settings),
         watch=ExecutionWatch(settings.database_url),
+        keyring=Keyring.from_settings(settings),
     )
     app.extensions["nil"] = platform
     atexit.register(platform.close)

@@ -23,7 +23,8 @@ def timestamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def function_json(f: FunctionRecord) -> dict[str, Any]:
+def function_json(f: FunctionRecord, secret_names: list[str]) -> dict[str, Any]:
+    """The function; its secrets by name only, sorted (SPEC §12: values are write-only)."""
     return {
         "id": str(f.id),
         "name": f.name,
@@ -36,6 +37,7 @@ def function_json(f: FunctionRecord) -> dict[str, Any]:
         "liveRevision": f.live_revision,
         "limits": f.limits.to_json(),
         "env": f.env,
+        "secrets": sorted(secret_names),
         "isolation": f.isolation,
         "retry": f.retry.to_json(),
         "route": f.route,

@@ -129,8 +129,9 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         public = False
     if not isinstance(public, bool):
         raise ValidationError("public must be true or false")
+    secrets = parse_env(body["secrets"], "secrets") if "secrets" in body else None
     return FunctionSpec(
-        name, description, language, source, limits, isolation, env, retry, route, public
+        name, description, language, source, limits, isolation, env, retry, route, public, secrets
     )
 
 
@@ -189,17 +190,34 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def parse_env(raw: Any) -> dict[str, str]:
-    """`env`: an object of strings; missing or null is {}. (Names and sizes are checked
-    with configuration, SPEC §12.)"""
+MAX_ENV_ENTRIES = 64
+MAX_ENV_BYTES = 32 * 1024
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_env(raw: Any, field: str = "env") -> dict[str, str]:
+    """`env` or `secrets` (SPEC §12): an object of strings, at most 64 entries, names
+    `[A-Za-z_][A-Za-z0-9_]*`, 32 KiB of names and values in all; null is {}. A message
+    about `secrets` never quotes a value."""
     if raw is None:
         return {}
-    raw = require_object(raw, "env")
+    raw = require_object(raw, field)
+    if len(raw) > MAX_ENV_ENTRIES:
+        raise ValidationError(f"{field} must have at most {MAX_ENV_ENTRIES} entries")
+    size = 0
     for key, value in raw.items():
-        check_storable(key, "env names")
+        if not ENV_NAME.fullmatch(key):
+            raise ValidationError(
+                f"{field} names must match [A-Za-z_][A-Za-z0-9_]*; {key[:64]!r} does not"
+            )
         if not isinstance(value, str):
-            raise ValidationError(f"env.{key[:64]} must be a string")
-        check_storable(value, f"env.{key[:64]}")
+            raise ValidationError(f"{field}.{key} must be a string")
+        check_storable(value, f"{field}.{key}")
+        size += len(key) + len(value.encode("utf-8"))
+    if size > MAX_ENV_BYTES:
+        raise ValidationError(
+            f"{field} must be at most {MAX_ENV_BYTES} bytes of names and values in all"
+        )
     return dict(raw)
 
 

@@ -31,6 +31,7 @@ from common.execution import run_attempt
 from common.lifecycle import StopFlag
 from common.queue import Delivery, ExecutionQueue
 from common.runners import RunnerPool
+from common.secrets import Keyring
 from db import executions as repo
 from invoker import metrics
 from invoker.settings import Settings
@@ -55,6 +56,7 @@ class Invoker:
         self.db = db
         self.runners = runners
         self.settings = settings
+        self.keyring = Keyring.from_settings(settings)
         self.queue = ExecutionQueue(db)
         self.stop_flag = StopFlag()
 
@@ -157,7 +159,9 @@ class Invoker:
                 outcome = Outcome.PLATFORM_ERROR  # the end; POST .../retry resolves anew
                 error = f"platform error: revision {running.revision} was pruned before it ran"
             else:
-                result = run_attempt(self.db, self.runners, claim.target, claim.input_json)
+                result = run_attempt(
+                    self.db, self.runners, claim.target, claim.input_json, self.keyring
+                )
                 outcome = result.outcome
                 error = None if outcome == Outcome.OK else result.error or outcome.value
         except ServiceUnavailable as exc:

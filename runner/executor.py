@@ -17,6 +17,7 @@ import wasmtime
 from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
 from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
 from common.jsonvalues import NOT_JSON, check_text
+from common.redaction import redact
 from runner import metrics
 from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
 from runner.abis.context import CallDeadline, calling
@@ -121,7 +122,7 @@ class Executor:
         limits = request.limits
         started = time.perf_counter()
         adapter = self.adapters[entry.language]
-        capture = OutputCapture(self.settings.max_log_bytes)
+        capture = OutputCapture(self.settings.max_log_bytes, request.redact)
         store = wasmtime.Store(adapter.engine)
         store.set_fuel(limits.fuel)
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
@@ -132,15 +133,15 @@ class Executor:
             tables=10 * adapter.instances_per_artifact,
             memories=adapter.memories,
         )
-        adapter.prepare_store(store, capture)
-        with calling(capture, limits.timeout_ms):
+        adapter.prepare_store(store, capture, request.env)
+        with calling(capture, limits.timeout_ms, request.env):
             reply = self._run(adapter, entry, store, request.input, limits)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
             error = f"{error} (stderr: {hint})"
         reply = dataclasses.replace(
             reply,
-            error=error,
+            error=redact(error, request.redact),
             duration_ms=(time.perf_counter() - started) * 1000,
             fuel_used=limits.fuel - store.get_fuel(),
             logs=capture.text(),

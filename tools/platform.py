@@ -43,6 +43,19 @@ class ManagedProcess:
     pump: threading.Thread | None = None
 
 
+def dev_secrets_key(home: Path) -> str:
+    """The development platform's secrets key: made once, kept in `home` (mode 0600)."""
+    from common.secrets import generate_key
+
+    path = home / "secrets.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(generate_key() + "\n")
+    return path.read_text().strip()
+
+
 @dataclass
 class LocalPlatform:
     database_url: str
@@ -90,10 +103,19 @@ class LocalPlatform:
         metrics_dir = self.home / "metrics" / "gateway"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
-        return {**self.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        return {**self.keyed_env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+
+    def keyed_env(self) -> dict[str, str]:
+        """With the secrets key (SPEC §12): for the services that seal or open secrets
+        (gateway, consumer, invoker), never the builder; the runners' launcher drops it.
+        The key is generated once into NIL_HOME/secrets.key and kept, unless given."""
+        env = self.env()
+        if not env.get("NIL_SECRETS_KEY"):
+            env["NIL_SECRETS_KEY"] = dev_secrets_key(self.home)
+        return env
 
     def start(self) -> None:
-        env = self.env()
+        env, keyed = self.env(), self.keyed_env()
         py = sys.executable
         self.processes = [
             ManagedProcess("gateway", [py, "-m", "gateway"]),
@@ -106,7 +128,7 @@ class LocalPlatform:
             managed.proc = subprocess.Popen(
                 managed.argv,
                 cwd=ROOT,
-                env=self.gateway_env() if managed.name == "gateway" else env,
+                env={"gateway": self.gateway_env(), "builder": env}.get(managed.name, keyed),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -49,7 +49,14 @@ def execute(function_id: str) -> Response:
         json_body(allow_empty=True), max_input_bytes=p.settings.max_input_bytes
     )
     record = execute_function(
-        p.db, p.runners, fid, input_value, choice, idempotency_key=key, watch=p.watch
+        p.db,
+        p.runners,
+        fid,
+        input_value,
+        choice,
+        idempotency_key=key,
+        watch=p.watch,
+        keyring=p.keyring,
     )
     return jsonify(execution_json(record))
 

@@ -11,7 +11,8 @@ from common.contracts import CompilationJob
 from common.db import connection, transaction
 from common.errors import NotFound
 from db import functions as repo
-from db.records import FunctionRecord
+from db import secrets as secrets_repo
+from db.records import FunctionRecord, FunctionSpec
 from gateway.pagination import page_response, resolve_cursor
 from gateway.platform import Platform, json_body, platform
 from gateway.serialize import function_json, function_summary_json
@@ -32,6 +33,15 @@ def _publish(p: Platform, conn, record: FunctionRecord) -> None:
     p.queues.publish_job(conn, job)
 
 
+def _store_secrets(p: Platform, conn, record: FunctionRecord, spec: FunctionSpec) -> list[str]:
+    """Replace the function's secrets when the request has `secrets`; their names."""
+    if spec.secrets is None:
+        return secrets_repo.secret_names(conn, record.id)
+    sealed = [p.keyring.seal(record.id, name, value) for name, value in spec.secrets.items()]
+    secrets_repo.replace_secrets(conn, record.id, sealed)
+    return sorted(spec.secrets)
+
+
 def _log_published(record: FunctionRecord) -> None:
     logger.info(
         "compilation.job.published",
@@ -45,13 +55,14 @@ def create_function() -> tuple[Response, int, dict[str, str]]:
     spec = _spec_from_request(p)
     with transaction(p.db) as conn:
         record = repo.create_function(conn, spec)
+        names = _store_secrets(p, conn, record, spec)
         _publish(p, conn, record)
     logger.info(
         "function.created", extra={"functionId": str(record.id), "language": record.language}
     )
     _log_published(record)
     location = url_for("functions.get_function", function_id=record.id)
-    return jsonify(function_json(record)), 201, {"Location": location}
+    return jsonify(function_json(record, names)), 201, {"Location": location}
 
 
 @bp.get("/functions")
@@ -73,9 +84,10 @@ def get_function(function_id: str) -> Response:
     fid = parse_uuid(function_id)
     with connection(p.db) as conn:
         record = repo.get_function(conn, fid)
+        names = secrets_repo.secret_names(conn, fid) if record else []
     if record is None:
         raise NotFound(f"function {fid} not found")
-    return jsonify(function_json(record))
+    return jsonify(function_json(record, names))
 
 
 @bp.put("/functions/<function_id>")
@@ -88,6 +100,7 @@ def update_function(function_id: str) -> Response:
         if update is None:
             raise NotFound(f"function {fid} not found")
         record = update.function
+        names = _store_secrets(p, conn, record, spec)
         if update.compile:
             _publish(p, conn, record)
     logger.info(
@@ -98,11 +111,12 @@ def update_function(function_id: str) -> Response:
             "newRevision": update.new_revision,
             "recompile": update.compile,
             "liveRevision": record.live_revision,
+            "secretsReplaced": spec.secrets is not None,
         },
     )
     if update.compile:
         _log_published(record)
-    return jsonify(function_json(record))
+    return jsonify(function_json(record, names))
 
 
 @bp.delete("/functions/<function_id>")

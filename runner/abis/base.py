@@ -54,8 +54,11 @@ class AbiAdapter:
         """Why the artifact does not follow the ABI, or None. Checked once, when cached."""
         return None
 
-    def prepare_store(self, store: wasmtime.Store, capture: OutputCapture) -> None:
-        """Give the call's Store what the ABI grants (WASI streams into `capture`)."""
+    def prepare_store(
+        self, store: wasmtime.Store, capture: OutputCapture, env: dict[str, str]
+    ) -> None:
+        """Give the call's Store what the ABI grants (WASI streams into `capture`, `env`
+        as WASI's environment)."""
 
     def instantiate(self, store: wasmtime.Store, sha256: str, artifact: Any) -> Any:
         raise NotImplementedError

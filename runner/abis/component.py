@@ -62,8 +62,10 @@ class ComponentAdapter(AbiAdapter):
             return f"ABI error: `{EXPORT}` must be func(string) -> result<string, string>"
         return None
 
-    def prepare_store(self, store: wasmtime.Store, capture: OutputCapture) -> None:
-        store.set_wasi(wasi_config(capture))
+    def prepare_store(
+        self, store: wasmtime.Store, capture: OutputCapture, env: dict[str, str]
+    ) -> None:
+        store.set_wasi(wasi_config(capture, env))
 
     def instantiate(self, store: wasmtime.Store, sha256: str, artifact: Any) -> Any:
         index = self._handle_index.get(sha256)

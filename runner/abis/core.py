@@ -112,14 +112,13 @@ class AssemblyScriptAdapter(ModuleAdapter):
     def define_imports(self, linker: wasmtime.Linker) -> None:
         sigs = self.abi.imports
 
+        def valtype(name: str) -> wasmtime.ValType:
+            return wasmtime.ValType.i32() if name == "i32" else wasmtime.ValType.f64()
+
         def functype(name: str) -> wasmtime.FuncType:
             sig = sigs[("env", name)]
             return wasmtime.FuncType(
-                [
-                    wasmtime.ValType.i32() if p == "i32" else wasmtime.ValType.f64()
-                    for p in sig.params
-                ],
-                [wasmtime.ValType.f64() for _ in sig.results],
+                [valtype(p) for p in sig.params], [valtype(r) for r in sig.results]
             )
 
         def abort(caller, msg_ptr, file_ptr, line, column):
@@ -140,6 +139,9 @@ class AssemblyScriptAdapter(ModuleAdapter):
         def console(caller, msg_ptr):
             log_line(_readable(caller, _memory(caller), msg_ptr, 64 * 1024) or "null")
 
+        linker.define_func(
+            "env", "nil.getenv", functype("nil.getenv"), _as_getenv, access_caller=True
+        )
         linker.define_func("env", "abort", functype("abort"), abort, access_caller=True)
         linker.define_func("env", "trace", functype("trace"), trace, access_caller=True)
         linker.define_func("env", "seed", functype("seed"), lambda: random.random() * 2**52)
@@ -160,6 +162,22 @@ class AssemblyScriptAdapter(ModuleAdapter):
         if output is None:
             raise InvalidOutput("handle returned null")
         return output
+
+
+def _as_getenv(caller: wasmtime.Caller, name_ptr: int) -> int:
+    """`getenv(name)`: the call's variable as a new AssemblyScript string, or 0 (null)."""
+    memory = _memory(caller)
+    name = read_as_string(caller, memory, name_ptr, 4096)
+    value = context.getenv(name) if name is not None else None
+    if value is None:
+        return 0
+    new = caller.get("__new")
+    if not isinstance(new, wasmtime.Func):
+        raise GuestAbort("the module has no exported __new")
+    encoded = value.encode("utf-16-le")
+    ptr = new(caller, len(encoded), AssemblyScriptAdapter.STRING_CLASS_ID)
+    memory.write(caller, encoded, ptr)
+    return ptr
 
 
 class RawUtf8Adapter(ModuleAdapter):
@@ -189,10 +207,14 @@ class RawUtf8Adapter(ModuleAdapter):
             raise InvalidOutput("output is not valid UTF-8") from None
 
 
-def wasi_config(capture: OutputCapture) -> wasmtime.WasiConfig:
-    """WASI with nothing but stdout and stderr (into `capture`): no arguments, no
-    environment, no preopened directories, an empty stdin. Sockets are denied by default."""
+def wasi_config(capture: OutputCapture, env: dict[str, str]) -> wasmtime.WasiConfig:
+    """WASI with nothing but stdout and stderr (into `capture`) and the call's `env` (its
+    function's env and secrets, SPEC §12): no arguments, no preopened directories, an
+    empty stdin. Sockets are denied by default. A fresh config per call: nothing of one
+    call's environment reaches another's."""
     config = wasmtime.WasiConfig()
+    if env:
+        config.env = list(env.items())
     config.stdout_custom = capture.write
     config.stderr_custom = capture.write_stderr
     return config
@@ -207,8 +229,10 @@ class WasiRawUtf8Adapter(RawUtf8Adapter):
     def define_imports(self, linker: wasmtime.Linker) -> None:
         wasi.define_bounded_wasi(linker)
 
-    def prepare_store(self, store: wasmtime.Store, capture: OutputCapture) -> None:
-        store.set_wasi(wasi_config(capture))
+    def prepare_store(
+        self, store: wasmtime.Store, capture: OutputCapture, env: dict[str, str]
+    ) -> None:
+        store.set_wasi(wasi_config(capture, env))
 
     def call(self, store: wasmtime.Store, instance: wasmtime.Instance, text: str) -> str:
         initialize = _export(store, instance, "_initialize")

@@ -65,8 +65,10 @@ class ProcessLauncher:
 
     def launch(self, name: str, directory: Path, function_id: str | None = None) -> ProcessHandle:
         (directory / rd.SOCKET).unlink(missing_ok=True)
-        # The runner inherits this environment, less the gateway's metrics directory.
-        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        # The runner inherits this environment, less the gateway's metrics directory and
+        # the secrets keys (a runner gets a call's secrets with the call, never the key).
+        dropped = {"PROMETHEUS_MULTIPROC_DIR", "NIL_SECRETS_KEY", "NIL_SECRETS_OLD_KEYS"}
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         env["NIL_RUNNER_BIND"] = rd.socket_address(directory)
         env.setdefault("NIL_RUNNER_ARTIFACT_DIR", str(directory.parent / ARTIFACTS))
         proc = subprocess.Popen([sys.executable, "-m", "runner"], env=env, start_new_session=True)

@@ -4,6 +4,7 @@ expects. No cluster is needed."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -436,7 +437,26 @@ def test_production_toggles_render_monitoring_keda_ingress_and_gvisor():
     runner = named(docs, "Deployment", "-runner")["spec"]["template"]["spec"]
     assert runner["runtimeClassName"] == "gvisor"
     assert by_kind(docs, "Ingress")[0]["spec"]["tls"][0]["secretName"] == "nil-tls"
-    assert not [d for d in by_kind(docs, "Secret")]  # both credentials from existing Secrets
+    assert not [d for d in by_kind(docs, "Secret")]  # all credentials from existing Secrets
+
+
+def test_the_secrets_key_is_generated_once_kept_and_given_only_to_who_opens_secrets():
+    docs = render("default-values.yaml")
+    secret = named(docs, "Secret", "-secrets-key")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    key = base64.b64decode(base64.b64decode(secret["data"]["NIL_SECRETS_KEY"]))
+    assert len(key) == 32
+    template = (CHART / "templates" / "secrets-key.yaml").read_text()
+    assert 'lookup "v1" "Secret"' in template  # an upgrade keeps the installed key
+    for doc, container in containers(docs):
+        names = {e["name"]: e for e in container.get("env", [])}
+        component = doc["metadata"]["name"].removeprefix("nil-")
+        if component in ("gateway", "invoker", "consumer"):
+            ref = names["NIL_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "nil-secrets-key", "key": "NIL_SECRETS_KEY"}
+            assert names["NIL_SECRETS_OLD_KEYS"]["valueFrom"]["secretKeyRef"]["optional"]
+        else:  # runners, the builder, the migrations Job never see the key
+            assert "NIL_SECRETS_KEY" not in names, component
 
 
 def test_api_keys_come_from_a_secret():

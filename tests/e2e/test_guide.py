@@ -22,6 +22,11 @@ def test_the_guide_has_echo_and_add_in_every_language():
         assert any("message" in output for output in outputs)  # echo
 
 
+def test_the_guide_reads_env_and_a_secret_in_every_language_with_wasi_or_an_import():
+    configured = {e["language"] for e in EXAMPLES if "env" in e and "secrets" in e}
+    assert configured == {"python", "c", "zig", "assemblyscript"}
+
+
 @pytest.fixture(scope="module")
 def registered(api):
     """All examples registered at once, so the builder compiles them back to back."""
@@ -34,6 +39,8 @@ def registered(api):
                 "language": example["language"],
                 "source": example["source"],
                 "route": example.get("route"),  # web functions also answer at /fn/{route}
+                # configuration examples (SPEC §12) run with their env and secrets
+                **{k: example[k] for k in ("env", "secrets") if k in example},
             },
         )
         assert response.status_code == 201, response.text

@@ -74,6 +74,14 @@ EXPECTED_COLUMNS = {
         ("idempotency_key", "text", "YES"),
         ("idempotency_fingerprint", "text", "YES"),
     ],
+    "function_secrets": [
+        ("function_id", "uuid", "NO"),
+        ("name", "text", "NO"),
+        ("key_id", "text", "NO"),
+        ("nonce", "bytea", "NO"),
+        ("ciphertext", "bytea", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
+    ],
     "function_heads": [
         ("id", "uuid", "YES"),
         ("name", "text", "YES"),
@@ -123,6 +131,7 @@ EXPECTED_INDEXES = {
     "revisions_artifact_idx",
     "artifacts_pkey",
     "aliases_pkey",
+    "function_secrets_pkey",
     "nil_schema_migrations_pkey",
     "functions_route_idx",
     "schedules_pkey",
@@ -137,6 +146,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("aliases", "aliases_function_id_fkey"): "c",
     ("aliases", "aliases_function_id_revision_fkey"): "c",
     ("schedules", "schedules_function_id_fkey"): "c",
+    ("function_secrets", "function_secrets_function_id_fkey"): "c",
 }
 
 

@@ -57,6 +57,30 @@ app.kubernetes.io/part-of: nil
 {{- end -}}
 {{- end -}}
 
+{{- define "nil.secretsKeySecretName" -}}
+{{- if .Values.secretsKey.existingSecret -}}
+{{- .Values.secretsKey.existingSecret -}}
+{{- else -}}
+{{- printf "%s-secrets-key" (include "nil.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The secrets key (and decrypt-only old keys) for the services that seal or open
+functions' secrets: gateway, invoker, consumer. Never the runners or the builder. */}}
+{{- define "nil.secretsKeyEnv" -}}
+- name: NIL_SECRETS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nil.secretsKeySecretName" . }}
+      key: NIL_SECRETS_KEY
+- name: NIL_SECRETS_OLD_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nil.secretsKeySecretName" . }}
+      key: NIL_SECRETS_OLD_KEYS
+      optional: true
+{{- end -}}
+
 {{- define "nil.apiKeysSecretName" -}}
 {{- if .Values.apiKeys.existingSecret -}}
 {{- .Values.apiKeys.existingSecret -}}
