@@ -22,7 +22,6 @@ from common.runners import Runner
 from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-HEALTH_PATHS = {"gateway": "/ready"}  # the other services: /health on their health port
 PORT_VARIABLES = {
     "gateway": "PORT",
     "builder": "NIL_BUILDER_PORT",
@@ -51,11 +50,14 @@ class Cluster:
     database_url: str
     home: Path
     members: list[Member] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, database_url: str, home: Path, **counts: int) -> Cluster:
-        cluster = cls(database_url, home)
+    def of(
+        cls, database_url: str, home: Path, extra_env: dict[str, str] | None = None, **counts: int
+    ) -> Cluster:
+        cluster = cls(database_url, home, extra_env=extra_env or {})
         for kind in ("runner", "gateway", "invoker", "builder", "consumer"):
             for _ in range(counts.get(kind, 0)):
                 cluster.members.append(Member(kind, free_port()))
@@ -90,7 +92,7 @@ class Cluster:
             metrics.mkdir(parents=True, exist_ok=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
             env["NIL_GATEWAY_WORKERS"] = "2"
-        return env
+        return {**env, **self.extra_env}
 
     def start(self, member: Member) -> None:
         module = "runner" if member.kind == "runner" else member.kind
@@ -120,8 +122,7 @@ class Cluster:
         if member.kind == "runner":
             return Runner(member.address).health(timeout=1.0) is not None
         try:
-            path = HEALTH_PATHS.get(member.kind, "/health")
-            response = requests.get(member.url + path, timeout=2)
+            response = requests.get(member.url + "/health", timeout=2)
         except requests.RequestException:
             return False
         return response.status_code == 200

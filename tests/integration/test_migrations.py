@@ -36,6 +36,14 @@ EXPECTED_COLUMNS = {
         ("pruned_at", "timestamp with time zone", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("built_at", "timestamp with time zone", "YES"),
+        ("concurrency", "integer", "YES"),
+    ],
+    "rate_buckets": [
+        ("name", "text", "NO"),
+        ("key", "text", "NO"),
+        ("tokens", "double precision", "NO"),
+        ("taken", "boolean", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
     ],
     "artifacts": [
         ("sha256", "text", "NO"),
@@ -111,6 +119,7 @@ EXPECTED_INDEXES = {
     "artifacts_pkey",
     "aliases_pkey",
     "nil_schema_migrations_pkey",
+    "rate_buckets_pkey",
 }
 # (table, constraint) -> ON DELETE action: c = CASCADE, a = NO ACTION
 EXPECTED_FOREIGN_KEYS = {

@@ -1,0 +1,96 @@
+"""Limits that hold across gateway processes (issue 20): the per-key rate limit is one
+bucket in Postgres whichever gateway process or replica serves the request."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from common.db import open_pool
+from db import ratelimits
+from gateway.ratelimit import RateLimited, SharedBuckets, TokenBuckets
+from tests.e2e.cluster import Cluster
+
+KEY = "k-shared-limit"
+
+
+@pytest.fixture
+def two_gateways(db_url, tmp_path):
+    cluster = Cluster.of(
+        db_url,
+        tmp_path,
+        extra_env={
+            "NIL_API_KEYS": KEY,
+            "NIL_RATE_LIMIT_PER_SECOND": "1",
+            "NIL_RATE_LIMIT_BURST": "10",
+        },
+        gateway=2,
+    )
+    try:
+        cluster.start_all()
+        yield cluster
+    finally:
+        cluster.stop_all()
+
+
+def test_the_per_key_rate_limit_holds_across_two_gateway_processes(two_gateways):
+    urls = [m.url for m in two_gateways.of_kind("gateway")]
+    sessions = [requests.Session() for _ in urls]
+    headers = {"Authorization": f"Bearer {KEY}"}
+    started = time.monotonic()
+    answers = []
+    for i in range(40):  # 2 gateways x 2 workers: per-process buckets would allow 40
+        response = sessions[i % 2].get(urls[i % 2] + "/functions", headers=headers, timeout=10)
+        answers.append((i % 2, response))
+    elapsed = time.monotonic() - started
+    served = [which for which, r in answers if r.status_code == 200]
+    limited = [r for _, r in answers if r.status_code == 429]
+    assert len(served) + len(limited) == 40
+    assert 10 <= len(served) <= 10 + int(elapsed) + 1, (len(served), elapsed)
+    assert set(served) == {0, 1}  # both gateways spent from the one bucket
+    assert limited[0].headers["Retry-After"] == "1"
+    assert limited[0].json()["status"] == 429
+    assert limited[0].json()["message"] == "rate limit exceeded; retry after 1 s"
+
+
+def test_shared_buckets_refill_and_their_cost_per_request(db_url):
+    db = open_pool(db_url, name="test-limits")
+    try:
+        buckets = SharedBuckets(db, "test", rate=1000.0, burst=5)
+        for _ in range(5):
+            buckets.take("a")
+        with pytest.raises(RateLimited):
+            for _ in range(50):  # refills 1 per ms: spent faster than that, it empties
+                buckets.take("a")
+        slow = SharedBuckets(db, "slow", rate=0.5, burst=1)
+        slow.take("b")
+        with pytest.raises(RateLimited) as limited:
+            slow.take("b")
+        with pytest.raises(RateLimited):
+            slow.check("b")
+        slow.check("never-seen")
+        roomy = SharedBuckets(db, "cost", rate=1e9, burst=10**9)
+        local = TokenBuckets(1e9, 10**9)
+        n = 500
+        started = time.perf_counter()
+        for _ in range(n):
+            roomy.take("c")
+        shared_ms = (time.perf_counter() - started) * 1000 / n
+        with db.connection() as conn:  # the statement alone, without the pool's check
+            started = time.perf_counter()
+            for _ in range(n):
+                ratelimits.take_token(conn, "cost", "c", 1e9, 10**9)
+            statement_ms = (time.perf_counter() - started) * 1000 / n
+        started = time.perf_counter()
+        for _ in range(n):
+            local.take("c")
+        local_ms = (time.perf_counter() - started) * 1000 / n
+    finally:
+        db.close()
+    print(
+        f"\nrate limit cost per request: shared {shared_ms:.3f} ms (the statement alone"
+        f" {statement_ms:.3f} ms), in-process {local_ms:.4f} ms"
+    )
+    assert limited.value.retry_after == 2
