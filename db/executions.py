@@ -10,6 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from common.contracts import ExecutionStatus
+from common.errors import ConcurrencyLimited
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
 from db.targets import (
@@ -24,6 +25,27 @@ from db.targets import (
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
 
+# limits.concurrency (functions.concurrency): a statement that starts an execution of a
+# limited function runs after `_LOCK_LIMITED` in its transaction, so it counts the
+# RUNNING executions with every earlier start committed — under READ COMMITTED each
+# statement sees what was committed when it began, and the lock makes the starts of one
+# function take turns. Unlimited functions take no lock (the lock statement matches no
+# row) and pay one primary-key lookup, pipelined with the start.
+_LOCK_CLASS = 20  # advisory lock namespace: per-function execution starts
+_LOCK_LIMITED = (
+    "SELECT pg_advisory_xact_lock(%(lock_class)s, hashtext(id::text)) FROM functions"
+    " WHERE id = %(function_id)s AND concurrency IS NOT NULL"
+)
+
+
+def _at_limit(function_id: str) -> str:
+    """SQL: the function has a concurrency limit and that many executions RUNNING."""
+    return f"""EXISTS (
+        SELECT 1 FROM functions lim WHERE lim.id = {function_id} AND lim.concurrency IS NOT NULL
+        AND lim.concurrency <= (SELECT count(*) FROM executions running
+                                WHERE running.function_id = lim.id
+                                AND running.status = 'RUNNING'))"""
+
 
 def _start_statement(target_cte: str) -> str:
     return f"""
@@ -33,10 +55,12 @@ WITH {target_cte}, started AS (
     SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
            %(choice)s::jsonb, %(key)s, %(fingerprint)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
+      AND NOT {_at_limit("target.function_id")}
     ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING started_at, created_at
 )
-SELECT {TARGET_COLUMNS}, started.started_at, started.created_at
+SELECT {TARGET_COLUMNS}, started.started_at, started.created_at,
+       started.started_at IS NULL AND {_at_limit("target.function_id")}
 FROM target LEFT JOIN started ON true
 """
 
@@ -56,7 +80,8 @@ def start_execution(
     fingerprint: str | None = None,
 ) -> tuple[Target, ExecutionRecord | None] | None:
     """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
-    revision can run, insert its execution as RUNNING. None when the function does not
+    revision can run, insert its execution as RUNNING — unless the function's
+    concurrency limit is reached (ConcurrencyLimited). None when the function does not
     exist; no record when the choice resolved to nothing runnable (or, with a runnable
     target, when `idempotency_key` is held: find_by_idempotency_key)."""
     # The RUNNING row needs no WAL flush of its own: the synchronous commit that records
@@ -72,12 +97,15 @@ def start_execution(
     }
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
+        conn.execute(_LOCK_LIMITED, {**params, "lock_class": _LOCK_CLASS})
         cursor = conn.execute(_START[choice_kind(choice)], params)
     row = cursor.fetchone()
     if row is None:
         return None
     target = Target.from_row(row)
-    started, created = row[11:]
+    started, created, at_limit = row[11:]
+    if at_limit:
+        raise ConcurrencyLimited()
     if started is None:
         return target, None
     record = ExecutionRecord.unfinished(
@@ -280,6 +308,7 @@ WITH {TARGET_CTES["revision"]}, claimed AS (
     WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
       AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
            - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+      AND (e.status = 'RUNNING' OR NOT {_at_limit("f.id")})
     RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
               e.input, e.started_at, e.created_at
 )
@@ -312,7 +341,9 @@ def claim_execution(
 ) -> Claim | None:
     """PENDING → RUNNING with attempts + 1, if attempts remain; also RUNNING whose
     attempt's lease (the timeout plus `margin_seconds`) ran out: that attempt was lost.
-    None: nothing to run now (finished, gone, running, or out of attempts)."""
+    None: nothing to run now (finished, gone, running, out of attempts, or the function's
+    concurrency limit reached: `at_concurrency_limit`). Inside the caller's transaction
+    (the lock that makes concurrent starts of a limited function take turns)."""
     params = {
         "id": execution_id,
         "function_id": function_id,
@@ -320,6 +351,7 @@ def claim_execution(
         "bucket": 0,
         "margin": margin_seconds,
     }
+    conn.execute(_LOCK_LIMITED, {**params, "lock_class": _LOCK_CLASS})
     row = conn.execute(_CLAIM, params).fetchone()
     if row is None:
         return None
@@ -342,6 +374,11 @@ def claim_execution(
         attempts=attempts,
     )
     return Claim(target, running, input_json, max_attempts, backoff_ms)
+
+
+def at_concurrency_limit(conn: psycopg.Connection, function_id: UUID) -> bool:
+    """Whether the function has a concurrency limit and that many executions RUNNING."""
+    return conn.execute(f"SELECT {_at_limit('%s')}", (function_id,)).fetchone()[0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,7 +41,8 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
     function_id = uuid.uuid4()
     conn.execute(
         "INSERT INTO functions (id, name, description, isolation, revision,"
-        " retry_max_attempts, retry_backoff_ms) VALUES (%s, %s, %s, %s, 1, %s, %s)",
+        " retry_max_attempts, retry_backoff_ms, concurrency)"
+        " VALUES (%s, %s, %s, %s, 1, %s, %s, %s)",
         (
             function_id,
             spec.name,
@@ -49,6 +50,7 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
             spec.isolation,
             spec.retry.max_attempts,
             spec.retry.backoff_ms,
+            spec.concurrency,
         ),
     )
     _insert_pending_revision(conn, function_id, 1, spec)
@@ -156,7 +158,8 @@ def update_function(
     revision = head.revision + 1 if new_revision else head.revision
     conn.execute(
         "UPDATE functions SET name = %s, description = %s, isolation = %s, revision = %s,"
-        " retry_max_attempts = %s, retry_backoff_ms = %s, updated_at = now() WHERE id = %s",
+        " retry_max_attempts = %s, retry_backoff_ms = %s, concurrency = %s, updated_at = now()"
+        " WHERE id = %s",
         (
             spec.name,
             spec.description,
@@ -164,6 +167,7 @@ def update_function(
             revision,
             spec.retry.max_attempts,
             spec.retry.backoff_ms,
+            spec.concurrency,
             function_id,
         ),
     )

@@ -52,11 +52,13 @@ class FunctionRecord:
     created_at: datetime
     updated_at: datetime
     retry: RetryPolicy
+    concurrency: int | None = None  # executions RUNNING at once at most; None: unlimited
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
         " live_revision, timeout_ms, memory_mb, fuel, env, isolation, wasm_size, wasm_sha256,"
-        " created_at, updated_at, retry_max_attempts, retry_backoff_ms"
+        " created_at, updated_at, retry_max_attempts, retry_backoff_ms,"
+        " (SELECT concurrency FROM functions c WHERE c.id = function_heads.id) AS concurrency"
     )
 
     @classmethod
@@ -186,6 +188,7 @@ class FunctionSpec:
     isolation: str = "shared"
     env: dict[str, str] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int | None = None  # limits.concurrency: RUNNING at once at most
 
     def same_revision_as(self, head: FunctionRecord) -> bool:
         """Whether this spec asks for exactly what `head` (the newest revision) runs."""

@@ -100,6 +100,7 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     if len(source.encode("utf-8")) > max_source_bytes:
         raise PayloadTooLarge(f"source must be at most {max_source_bytes} bytes")
     limits = parse_limits(body.get("limits"), policy)
+    concurrency = parse_concurrency(body.get("limits"))
     isolation = body.get("isolation") or "shared"
     if isolation not in ISOLATIONS:
         raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
@@ -110,7 +111,23 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         )
     env = parse_env(body.get("env"))
     retry = parse_retry(body.get("retry"))
-    return FunctionSpec(name, description, language, source, limits, isolation, env, retry)
+    return FunctionSpec(
+        name, description, language, source, limits, isolation, env, retry, concurrency
+    )
+
+
+MAX_CONCURRENCY = 10_000
+
+
+def parse_concurrency(raw: Any) -> int | None:
+    """`limits.concurrency`: executions of the function RUNNING at once at most, across
+    every gateway and worker; missing or null is unlimited."""
+    if not isinstance(raw, dict) or raw.get("concurrency") is None:
+        return None
+    value = _whole(raw["concurrency"])
+    if not _is_int(value) or not 1 <= value <= MAX_CONCURRENCY:
+        raise ValidationError(f"limits.concurrency must be an integer from 1 to {MAX_CONCURRENCY}")
+    return value
 
 
 MAX_RETRY_ATTEMPTS = 10
@@ -165,7 +182,7 @@ def parse_limits(raw: Any, policy: LimitPolicy) -> Limits:
     if raw is None:
         return policy.defaults
     raw = require_object(raw, "limits")
-    unknown = sorted(set(raw) - set(_LIMIT_FIELDS))
+    unknown = sorted(set(raw) - set(_LIMIT_FIELDS) - {"concurrency"})
     if unknown:
         raise ValidationError(f"limits has unknown fields: {', '.join(unknown)}")
     values = {}

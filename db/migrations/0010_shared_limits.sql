@@ -11,5 +11,7 @@ CREATE UNLOGGED TABLE rate_buckets (
     PRIMARY KEY (name, key)
 );
 
--- At most this many executions of a revision's function RUNNING at once (NULL: unlimited).
-ALTER TABLE revisions ADD COLUMN concurrency integer CHECK (concurrency > 0);
+-- At most this many executions of the function RUNNING at once (NULL: unlimited), counted
+-- by the statement that starts an execution under a per-function advisory lock
+-- (db/executions.py), so it holds across every gateway and invocation worker.
+ALTER TABLE functions ADD COLUMN concurrency integer CHECK (concurrency > 0);

@@ -18,6 +18,7 @@ EXPECTED_COLUMNS = {
         ("isolation", "text", "NO"),
         ("retry_max_attempts", "integer", "NO"),
         ("retry_backoff_ms", "integer", "NO"),
+        ("concurrency", "integer", "YES"),
     ],
     "revisions": [
         ("function_id", "uuid", "NO"),
@@ -36,7 +37,6 @@ EXPECTED_COLUMNS = {
         ("pruned_at", "timestamp with time zone", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("built_at", "timestamp with time zone", "YES"),
-        ("concurrency", "integer", "YES"),
     ],
     "rate_buckets": [
         ("name", "text", "NO"),
