@@ -57,8 +57,7 @@ class Conflict(NilError, status=409, error="Conflict"):
 
 
 class ConcurrencyLimited(NilError, status=429, error="Too Many Requests"):
-    """The function's concurrency limit is reached (limits.concurrency executions are
-    running); try again shortly."""
+    """The function's concurrency limit is reached; try again shortly."""
 
     retry_after = 1
 

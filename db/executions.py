@@ -52,7 +52,8 @@ def _start_statement(target_cte: str) -> str:
 WITH {target_cte}, started AS (
     INSERT INTO executions (id, function_id, revision, status, input, started_at, choice,
                             idempotency_key, idempotency_fingerprint)
-    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
+    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb,
+           clock_timestamp(),  -- after the limit's lock was taken, not when it was awaited
            %(choice)s::jsonb, %(key)s, %(fingerprint)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
       AND NOT {_at_limit("target.function_id")}
@@ -303,7 +304,8 @@ def find_by_idempotency_key(
 
 _CLAIM = f"""
 WITH {TARGET_CTES["revision"]}, claimed AS (
-    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1, started_at = now()
+    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
+        started_at = clock_timestamp()  -- after the limit's lock was taken
     FROM functions f, target
     WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
       AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import datetime
 
 import pytest
 import requests
@@ -68,9 +69,9 @@ def fetch(url: str) -> dict:
     return requests.get(url, timeout=10).json()
 
 
-def deploy(cluster: Cluster, name: str, spins: int = 200_000) -> str:
+def deploy(cluster: Cluster, name: str, spins: int = 200_000, **extra) -> str:
     gateway = cluster.of_kind("gateway")[0]
-    body = function_body(name=name, src=SPIN_WAT % spins)
+    body = function_body(name=name, src=SPIN_WAT % spins, **extra)
     created = requests.post(gateway.url + "/functions", json=body, timeout=30)
     assert created.status_code == 201, created.text
     fid = created.json()["id"]
@@ -193,3 +194,63 @@ def test_a_runner_replaced_under_a_stream_of_calls_fails_and_repeats_nothing(clu
     )
     # A probe starved of CPU may miss the retired runner's last answer: one fewer then.
     assert ran == len(results) if final else len(results) - 1 <= ran <= len(results)
+
+
+def intervals(url: str, ids: list[str]) -> list[tuple[datetime, datetime]]:
+    spans = []
+    for eid in ids:
+        e = fetch(f"{url}/executions/{eid}")
+        assert e["status"] == "COMPLETED", e
+        spans.append(
+            (datetime.fromisoformat(e["startedAt"]), datetime.fromisoformat(e["completedAt"]))
+        )
+    return sorted(spans)
+
+
+def overlapping(spans: list[tuple[datetime, datetime]]) -> int:
+    """The most spans that hold one instant."""
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_the_concurrency_limit_holds_across_two_gateways_and_both_paths(cluster):
+    fid = deploy(cluster, "spin-limited", spins=20_000_000, limits={"concurrency": 1})
+    urls = [m.url for m in cluster.of_kind("gateway")]
+    answers: list = []
+    start = threading.Barrier(6)
+
+    def one(n: int) -> None:
+        start.wait()
+        response = requests.post(f"{urls[n % 2]}/functions/{fid}/execute", json={}, timeout=60)
+        answers.append(response)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    served = [r.json()["id"] for r in answers if r.status_code == 200]
+    limited = [r for r in answers if r.status_code == 429]
+    assert len(served) + len(limited) == 6, [r.text for r in answers]
+    assert served and limited
+    assert limited[0].headers["Retry-After"] == "1"
+    assert limited[0].json()["status"] == 429
+    assert "concurrency limit" in limited[0].json()["message"]
+    spans = intervals(urls[0], served)
+    assert overlapping(spans) == 1, [(a.isoformat(), b.isoformat()) for a, b in spans]
+    queued = [
+        requests.post(f"{urls[n % 2]}/functions/{fid}/invocations", json={}, timeout=30).json()
+        for n in range(4)
+    ]
+    deadline = time.monotonic() + 120
+    for execution in queued:
+        while fetch(f"{urls[0]}/executions/{execution['id']}")["status"] != "COMPLETED":
+            assert time.monotonic() < deadline, "an invocation did not complete"
+            time.sleep(0.1)
+    spans = intervals(urls[0], [e["id"] for e in queued])
+    print(f"\nconcurrency 1: {len(served)} of 6 simultaneous calls ran, {len(limited)} got 429")
+    assert overlapping(spans) == 1, spans  # two invocation workers, one at a time

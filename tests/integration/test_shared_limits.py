@@ -1,5 +1,7 @@
 """Limits that hold across gateway processes (issue 20): the per-key rate limit is one
-bucket in Postgres whichever gateway process or replica serves the request."""
+bucket in Postgres whichever gateway process or replica serves the request; the
+per-function concurrency limit (`limits.concurrency`) is validated here and enforced
+across two gateways in tests/e2e/test_cluster.py."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from common.db import open_pool
 from db import ratelimits
 from gateway.ratelimit import RateLimited, SharedBuckets, TokenBuckets
 from tests.e2e.cluster import Cluster
+from tests.integration.helpers import function_body
 
 KEY = "k-shared-limit"
 
@@ -94,3 +97,21 @@ def test_shared_buckets_refill_and_their_cost_per_request(db_url):
         f" {statement_ms:.3f} ms), in-process {local_ms:.4f} ms"
     )
     assert limited.value.retry_after == 2
+
+
+def test_limits_concurrency_is_validated_shown_and_unlimited_by_default(client):
+    created = client.post("/functions", json=function_body(limits={"concurrency": 2}))
+    assert created.status_code == 201
+    assert created.json["limits"]["concurrency"] == 2
+    fid = created.json["id"]
+    assert client.get(f"/functions/{fid}").json["limits"]["concurrency"] == 2
+    plain = client.post("/functions", json=function_body(name="plain")).json
+    assert "concurrency" not in plain["limits"]  # unlimited
+    for bad in (0, -1, 1.5, "2", True, 10_001):
+        response = client.post("/functions", json=function_body(limits={"concurrency": bad}))
+        assert response.status_code == 400, bad
+        assert response.json["message"] == ("limits.concurrency must be an integer from 1 to 10000")
+    updated = client.put(f"/functions/{fid}", json=function_body(limits={"concurrency": None}))
+    assert updated.status_code == 200
+    assert "concurrency" not in updated.json["limits"]
+    assert updated.json["revision"] == 1  # a function's setting: no new revision
