@@ -8,9 +8,11 @@ SIGTERM came) without being read further than its frame. Admitted work runs on t
 executor thread. What a call means is the wire contract in common/contracts.py.
 
 SIGTERM drains: every new execute or load is answered "draining" (the dispatcher goes to
-another runner), the call in flight finishes, and the worker exits once its connections
-have been quiet for a moment — new connections are still accepted and answered, so a
-dispatcher that connected just before never loses a request it sent. A worker whose
+another runner), the call in flight finishes, and once its connections have been quiet
+for a moment the worker says goodbye on each (an unasked "draining") and exits when the
+peers have closed them, or a second later — new connections are still accepted and
+answered, so a dispatcher never loses a request it sent (a connection it opens is greeted
+before its first request: common/runners/transport.py). A worker whose
 watchdog fired drains the same way (briefly), while its successor already serves.
 """
 
