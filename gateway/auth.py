@@ -33,9 +33,10 @@ def init_app(app: Flask, settings: Settings, platform: Platform) -> None:
     digests = tuple(_digest(k) for k in settings.api_keys)
     per_key: Limiter | None = None
     if settings.rate_limit_per_second > 0:
-        per_key = SharedBuckets(
-            platform.db, "api_key", settings.rate_limit_per_second, settings.rate_limit_burst
-        )
+        rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+        # gateways configured alike share a bucket; a differently configured one (mid-way
+        # through a change of the limit, or a test's) keeps its own
+        per_key = SharedBuckets(platform.db, f"api_key:{rate:g}/{burst}", rate, burst)
     failures = _limiter(
         settings.auth_failure_limit_per_second,
         settings.auth_failure_limit_burst,
