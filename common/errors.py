@@ -64,6 +64,12 @@ class Conflict(NilError, status=409, error="Conflict"):
     """The request conflicts with the current state of the resource."""
 
 
+class ConcurrencyLimited(NilError, status=429, error="Too Many Requests"):
+    """The function's concurrency limit is reached; try again shortly."""
+
+    retry_after = 1
+
+
 class ServiceUnavailable(NilError, status=503, error="Service Unavailable"):
     """The platform cannot serve this request right now; try again shortly."""
 

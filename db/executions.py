@@ -10,6 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from common.contracts import ExecutionStatus
+from common.errors import ConcurrencyLimited
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
 from db.targets import (
@@ -20,11 +21,34 @@ from db.targets import (
     RevisionChoice,
     Target,
     choice_kind,
+    function_lookup,
     resolve_params,
     route_bucket,
 )
 
 _RETURNING = f"RETURNING {ExecutionRecord.COLUMNS}"
+
+# limits.concurrency (functions.concurrency): a statement that starts an execution of a
+# limited function runs after `_LOCK_LIMITED` in its transaction, so it counts the
+# RUNNING executions with every earlier start committed — under READ COMMITTED each
+# statement sees what was committed when it began, and the lock makes the starts of one
+# function take turns. Unlimited functions take no lock (the lock statement matches no
+# row) and pay one primary-key lookup, pipelined with the start.
+_LOCK_CLASS = 20  # advisory lock namespace: per-function execution starts
+_LOCK_LIMITED = {
+    by: "SELECT pg_advisory_xact_lock(%(lock_class)s, hashtext(id::text)) FROM functions"
+    f" WHERE id = {function_lookup(by)} AND concurrency IS NOT NULL"
+    for by in ("id", "route")
+}
+
+
+def _at_limit(function_id: str) -> str:
+    """SQL: the function has a concurrency limit and that many executions RUNNING."""
+    return f"""EXISTS (
+        SELECT 1 FROM functions lim WHERE lim.id = {function_id} AND lim.concurrency IS NOT NULL
+        AND lim.concurrency <= (SELECT count(*) FROM executions running
+                                WHERE running.function_id = lim.id
+                                AND running.status = 'RUNNING'))"""
 
 
 def _start_statement(target_cte: str) -> str:
@@ -34,14 +58,18 @@ def _start_statement(target_cte: str) -> str:
 WITH {target_cte}, started AS (
     INSERT INTO executions (id, function_id, revision, status, input, started_at, choice,
                             idempotency_key, idempotency_fingerprint, trigger)
-    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb, now(),
+    SELECT %(id)s, target.function_id, target.revision, 'RUNNING', %(input)s::jsonb,
+           clock_timestamp(),  -- after the limit's lock was taken, not when it was awaited
            %(choice)s::jsonb, %(key)s, %(fingerprint)s, %(trigger)s
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL
       AND (target.public OR %(authorized)s)
+      AND NOT {_at_limit("target.function_id")}
     ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING started_at, created_at
 )
-SELECT {TARGET_COLUMNS}, started.started_at, started.created_at, target.public, target.route
+SELECT {TARGET_COLUMNS}, started.started_at, started.created_at, target.public, target.route,
+       started.started_at IS NULL AND (target.public OR %(authorized)s)
+       AND {_at_limit("target.function_id")}
 FROM target LEFT JOIN started ON true
 """
 
@@ -75,7 +103,8 @@ def start_execution(
     authorized: bool = True,
 ) -> Started | None:
     """In one statement: resolve `choice` to a revision (db/targets.py) and, if that
-    revision can run, insert its execution as RUNNING. The function is `function_id`,
+    revision can run, insert its execution as RUNNING — unless the function's
+    concurrency limit is reached (ConcurrencyLimited). The function is `function_id`,
     or with `routes` (the prefixes of a /fn/ request path) the one whose route is the
     longest of them — a route call (`trigger: route`) that runs only if `authorized` or
     the function is public. None when no function matches; no record when the choice
@@ -94,15 +123,19 @@ def start_execution(
         "trigger": "route" if routes is not None else "http",
         "authorized": authorized,
     }
+    by = "route" if routes is not None else "id"
     statements = _START_BY_ROUTE if routes is not None else _START
     with conn.pipeline(), conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
+        conn.execute(_LOCK_LIMITED[by], {**params, "lock_class": _LOCK_CLASS})
         cursor = conn.execute(statements[choice_kind(choice)], params)
     row = cursor.fetchone()
     if row is None:
         return None
     target = Target.from_row(row)
-    started, created, public, route = row[TARGET_WIDTH : TARGET_WIDTH + 4]
+    started, created, public, route, at_limit = row[TARGET_WIDTH : TARGET_WIDTH + 5]
+    if at_limit:
+        raise ConcurrencyLimited()
     if started is None:
         return Started(target, None, public, route)
     record = ExecutionRecord.unfinished(
@@ -304,11 +337,13 @@ def find_by_idempotency_key(
 
 _CLAIM = f"""
 WITH {TARGET_CTES["revision"]}, claimed AS (
-    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1, started_at = now()
+    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
+        started_at = clock_timestamp()  -- after the limit's lock was taken
     FROM functions f, target
     WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
       AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
            - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+      AND (e.status = 'RUNNING' OR NOT {_at_limit("f.id")})
     RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
               e.input, e.started_at, e.created_at
 )
@@ -341,7 +376,9 @@ def claim_execution(
 ) -> Claim | None:
     """PENDING → RUNNING with attempts + 1, if attempts remain; also RUNNING whose
     attempt's lease (the timeout plus `margin_seconds`) ran out: that attempt was lost.
-    None: nothing to run now (finished, gone, running, or out of attempts)."""
+    None: nothing to run now (finished, gone, running, out of attempts, or the function's
+    concurrency limit reached: `at_concurrency_limit`). Inside the caller's transaction
+    (the lock that makes concurrent starts of a limited function take turns)."""
     params = {
         "id": execution_id,
         "function_id": function_id,
@@ -349,6 +386,7 @@ def claim_execution(
         "bucket": 0,
         "margin": margin_seconds,
     }
+    conn.execute(_LOCK_LIMITED["id"], {**params, "lock_class": _LOCK_CLASS})
     row = conn.execute(_CLAIM, params).fetchone()
     if row is None:
         return None
@@ -372,6 +410,11 @@ def claim_execution(
         attempts=attempts,
     )
     return Claim(target, running, input_json, max_attempts, backoff_ms)
+
+
+def at_concurrency_limit(conn: psycopg.Connection, function_id: UUID) -> bool:
+    """Whether the function has a concurrency limit and that many executions RUNNING."""
+    return conn.execute(f"SELECT {_at_limit('%s')}", (function_id,)).fetchone()[0]
 
 
 @dataclasses.dataclass(frozen=True)

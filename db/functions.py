@@ -41,8 +41,8 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
     function_id = uuid.uuid4()
     conn.execute(
         "INSERT INTO functions (id, name, description, isolation, revision,"
-        " retry_max_attempts, retry_backoff_ms, route, public)"
-        " VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s)",
+        " retry_max_attempts, retry_backoff_ms, route, public, concurrency)"
+        " VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s)",
         (
             function_id,
             spec.name,
@@ -52,6 +52,7 @@ def create_function(conn: psycopg.Connection, spec: FunctionSpec) -> FunctionRec
             spec.retry.backoff_ms,
             spec.route,
             spec.public,
+            spec.concurrency,
         ),
     )
     _insert_pending_revision(conn, function_id, 1, spec)
@@ -164,7 +165,7 @@ def update_function(
     conn.execute(
         "UPDATE functions SET name = %s, description = %s, isolation = %s, revision = %s,"
         " retry_max_attempts = %s, retry_backoff_ms = %s, route = %s, public = %s,"
-        " updated_at = now() WHERE id = %s",
+        " concurrency = %s, updated_at = now() WHERE id = %s",
         (
             spec.name,
             spec.description,
@@ -174,6 +175,7 @@ def update_function(
             spec.retry.backoff_ms,
             spec.route,
             spec.public,
+            spec.concurrency,
             function_id,
         ),
     )

@@ -54,11 +54,13 @@ class FunctionRecord:
     retry: RetryPolicy
     route: str | None = None  # answers at /fn/{route} (SPEC §11)
     public: bool = False  # the route needs no API key
+    concurrency: int | None = None  # executions RUNNING at once at most; None: unlimited
 
     COLUMNS = (
         "id, name, description, language, source, status, compile_error, revision,"
         " live_revision, timeout_ms, memory_mb, fuel, env, isolation, wasm_size, wasm_sha256,"
-        " created_at, updated_at, retry_max_attempts, retry_backoff_ms, route, public"
+        " created_at, updated_at, retry_max_attempts, retry_backoff_ms, route, public,"
+        " (SELECT concurrency FROM functions c WHERE c.id = function_heads.id) AS concurrency"
     )
 
     @classmethod
@@ -192,6 +194,7 @@ class FunctionSpec:
     public: bool = False
     # write-only (SPEC §12): None keeps the function's secrets, a mapping replaces them
     secrets: dict[str, str] | None = field(default=None, repr=False)
+    concurrency: int | None = None  # limits.concurrency: RUNNING at once at most
 
     def same_revision_as(self, head: FunctionRecord) -> bool:
         """Whether this spec asks for exactly what `head` (the newest revision) runs."""

@@ -103,6 +103,11 @@ _BY = {
 }
 
 
+def function_lookup(by: str) -> str:
+    """SQL for the id of the function a statement is about: `id` or `route` (_BY)."""
+    return _BY[by]
+
+
 def _target_cte(kind: str, by: str = "id") -> str:
     alias_join, alias_exists, revision = _KINDS[kind]
     return f"""target AS (

@@ -26,9 +26,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     if settings.proxy_hops:  # the client's address is what the trusted proxies saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0)
-    auth.init_app(app, settings)
     errors.init_app(app)
-    platform.init_app(app, settings)
+    auth.init_app(app, settings, platform.init_app(app, settings))
     for blueprint in (
         functions.bp,
         revisions.bp,

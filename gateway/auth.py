@@ -1,10 +1,11 @@
 """Optional API keys (NIL_API_KEYS): a Bearer key on every endpoint but the probes.
 
 Keys are kept only as SHA-256 digests and compared in constant time; each key has its
-own rate limit, and each client address a limit on failed authentications: past it,
-every request of that address that needs a key is a 429 until its bucket refills — a
-correct key included, so guessing stays bounded — while other addresses are served as
-before (gateway/ratelimit.py).
+own rate limit, shared by every gateway process and replica (a bucket in Postgres), and
+each client address a limit on failed authentications (per process): past it, every
+request of that address that needs a key is a 429 until its bucket refills — a correct
+key included, so guessing stays bounded — while other addresses are served as before
+(gateway/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import hmac
 from flask import Flask, request
 
 from common.errors import Unauthorized
-from gateway.ratelimit import Limiter, TokenBuckets, client_key
+from gateway.platform import Platform
+from gateway.ratelimit import Limiter, SharedBuckets, TokenBuckets, client_key
 from gateway.settings import Settings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -33,11 +35,16 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: Settings, platform: Platform) -> None:
     if not settings.api_keys:
         return
     digests = tuple(_digest(k) for k in settings.api_keys)
-    per_key = _limiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    per_key: Limiter | None = None
+    if settings.rate_limit_per_second > 0:
+        rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+        # gateways configured alike share a bucket; a differently configured one (mid-way
+        # through a change of the limit, or a test's) keeps its own
+        per_key = SharedBuckets(platform.db, f"api_key:{rate:g}/{burst}", rate, burst)
     failures = _limiter(
         settings.auth_failure_limit_per_second,
         settings.auth_failure_limit_burst,

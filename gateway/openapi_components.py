@@ -27,6 +27,7 @@ from gateway.validation import (
     ALIAS_PATTERN,
     DEFAULT_PAGE,
     ISOLATIONS,
+    MAX_CONCURRENCY,
     MAX_DESCRIPTION_CHARS,
     MAX_ENV_BYTES,
     MAX_ENV_ENTRIES,
@@ -81,9 +82,21 @@ def _limits(settings: Settings, *, response: bool) -> dict[str, Any]:
         }
         for name, (maximum, default, what) in maxima.items()
     }
+    required = list(properties)
+    properties["concurrency"] = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_CONCURRENCY,
+        "description": "executions of the function running at once at most, across every"
+        " gateway and worker: past it a synchronous call is 429 with Retry-After and an"
+        " asynchronous one waits its turn; left out (or null on a request): unlimited."
+        " One value per function, not per revision",
+    }
+    if not response:
+        properties["concurrency"]["type"] = ["integer", "null"]
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if response:
-        schema["required"] = list(properties)
+        schema["required"] = required
     else:
         schema["additionalProperties"] = False
         schema["description"] = "A limit left out takes its default; over its maximum is 400."
@@ -684,7 +697,8 @@ def responses(settings: Settings) -> dict[str, Any]:
         ),
         "UnsupportedLanguage": _error("The language is not one this gateway compiles."),
         "TooManyRequests": _error(
-            "This API key's rate limit is exceeded; retry after `Retry-After` seconds.",
+            "This API key's rate limit (shared by every gateway), or on execute the function's"
+            " `limits.concurrency`, is exceeded; retry after `Retry-After` seconds.",
             "Retry-After",
         ),
         "ServiceUnavailable": _error(

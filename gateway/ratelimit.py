@@ -1,11 +1,15 @@
-"""Rate limits: a token bucket per key, in each gateway process.
+"""Rate limits: a token bucket per key.
 
 Two limits use it (gateway/auth.py): each API key's requests, and each client
 address's failed authentications. A bucket holds up to `burst` tokens and refills at
-`rate` per second; an empty bucket answers 429 with Retry-After. Buckets live in the
-process, so N gateway processes allow N x the rate in total (documented). `Limiter` is
-the whole interface the gateway uses, so a limiter shared across replicas can replace
-`TokenBuckets` without touching its callers.
+`rate` per second; an empty bucket answers 429 with Retry-After.
+
+The per-key limit is `SharedBuckets`: one row per key in Postgres, refilled and spent in
+one statement (db/ratelimits.py), so it holds across every gateway process and replica
+(its cost, one statement per request: docs/design.md). The failed-authentication limit is
+`TokenBuckets`, in each process: it is checked before a key is known, on traffic an
+attacker controls, and a database write per bad request would be the attack.
+`Limiter` is the whole interface the gateway uses.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
+import psycopg_pool
+
+from common.db import translate_errors
 from common.errors import NilError
+from db import ratelimits
 
 
 class RateLimited(NilError, status=429, error="Too Many Requests"):
@@ -80,6 +88,33 @@ class TokenBuckets:
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
         return bucket
+
+
+class SharedBuckets:
+    """Buckets kept in Postgres, one per key, shared by every process and replica."""
+
+    def __init__(
+        self,
+        db: psycopg_pool.ConnectionPool,
+        name: str,
+        rate: float,
+        burst: int,
+        *,
+        what: str = "rate limit exceeded",
+    ) -> None:
+        self.db, self.name, self.rate, self.burst, self.what = db, name, rate, burst, what
+
+    def take(self, key: str) -> None:
+        with translate_errors(), self.db.connection() as conn:
+            taken = ratelimits.take_token(conn, self.name, key, self.rate, self.burst)
+        if not taken.taken:
+            raise RateLimited((1 - taken.tokens) / self.rate, self.what)
+
+    def check(self, key: str) -> None:
+        with translate_errors(), self.db.connection() as conn:
+            tokens = ratelimits.peek_tokens(conn, self.name, key, self.rate, self.burst)
+        if tokens is not None and tokens < 1:
+            raise RateLimited((1 - tokens) / self.rate, self.what)
 
 
 def client_key(address: str | None) -> str:

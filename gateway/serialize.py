@@ -23,6 +23,13 @@ def timestamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def limits_json(f: FunctionRecord) -> dict[str, Any]:
+    """The newest revision's limits, and the function's concurrency limit when it has one."""
+    if f.concurrency is None:
+        return f.limits.to_json()
+    return {**f.limits.to_json(), "concurrency": f.concurrency}
+
+
 def function_json(f: FunctionRecord, secret_names: list[str]) -> dict[str, Any]:
     """The function; its secrets by name only, sorted (SPEC §12: values are write-only)."""
     return {
@@ -35,7 +42,7 @@ def function_json(f: FunctionRecord, secret_names: list[str]) -> dict[str, Any]:
         "compileError": f.compile_error,
         "revision": f.revision,
         "liveRevision": f.live_revision,
-        "limits": f.limits.to_json(),
+        "limits": limits_json(f),
         "env": f.env,
         "secrets": sorted(secret_names),
         "isolation": f.isolation,

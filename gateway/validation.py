@@ -113,6 +113,7 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
     if len(source.encode("utf-8")) > max_source_bytes:
         raise PayloadTooLarge(f"source must be at most {max_source_bytes} bytes")
     limits = parse_limits(body.get("limits"), policy)
+    concurrency = parse_concurrency(body.get("limits"))
     isolation = body.get("isolation") or "shared"
     if isolation not in ISOLATIONS:
         raise ValidationError(f"isolation must be one of: {', '.join(ISOLATIONS)}")
@@ -131,7 +132,18 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         raise ValidationError("public must be true or false")
     secrets = parse_env(body["secrets"], "secrets") if "secrets" in body else None
     return FunctionSpec(
-        name, description, language, source, limits, isolation, env, retry, route, public, secrets
+        name,
+        description,
+        language,
+        source,
+        limits,
+        isolation,
+        env,
+        retry,
+        route=route,
+        public=public,
+        secrets=secrets,
+        concurrency=concurrency,
     )
 
 
@@ -153,6 +165,20 @@ def parse_route(value: Any) -> str | None:
             f" '/' (like hello or api/users; no '..', spaces or uppercase), at most"
             f" {MAX_ROUTE_CHARS} characters; got {value[:64]!r}"
         )
+    return value
+
+
+MAX_CONCURRENCY = 10_000
+
+
+def parse_concurrency(raw: Any) -> int | None:
+    """`limits.concurrency`: executions of the function RUNNING at once at most, across
+    every gateway and worker; missing or null is unlimited."""
+    if not isinstance(raw, dict) or raw.get("concurrency") is None:
+        return None
+    value = _whole(raw["concurrency"])
+    if not _is_int(value) or not 1 <= value <= MAX_CONCURRENCY:
+        raise ValidationError(f"limits.concurrency must be an integer from 1 to {MAX_CONCURRENCY}")
     return value
 
 
@@ -225,7 +251,7 @@ def parse_limits(raw: Any, policy: LimitPolicy) -> Limits:
     if raw is None:
         return policy.defaults
     raw = require_object(raw, "limits")
-    unknown = sorted(set(raw) - set(_LIMIT_FIELDS))
+    unknown = sorted(set(raw) - set(_LIMIT_FIELDS) - {"concurrency"})
     if unknown:
         raise ValidationError(f"limits has unknown fields: {', '.join(unknown)}")
     values = {}

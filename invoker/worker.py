@@ -39,6 +39,7 @@ from invoker.settings import Settings
 logger = logging.getLogger(__name__)
 
 RETRYABLE = {Outcome.PLATFORM_ERROR, Outcome.TIMEOUT}
+CONCURRENCY_RETRY_SECONDS = 1.0  # a PENDING execution of a function at its limit: look again
 LOST = "platform error: the execution was lost (its worker stopped) and is out of attempts"
 
 
@@ -134,6 +135,11 @@ class Invoker:
             logger.info("execution.redelivery_dropped", extra=ids)
             return
         out_of_attempts = state.attempts >= state.max_attempts
+        if state.status == ExecutionStatus.PENDING and not out_of_attempts:
+            if repo.at_concurrency_limit(conn, fid):  # limits.concurrency: not yet
+                self.queue.hide_for(conn, delivery.msg_id, CONCURRENCY_RETRY_SECONDS)
+                logger.info("execution.concurrency_deferred", extra=ids)
+                return
         lost = state.status == ExecutionStatus.PENDING or state.lease_expired
         if out_of_attempts and lost:
             if repo.dead_letter_lost(conn, eid, state.attempts, LOST):

@@ -8,9 +8,11 @@ SIGTERM came) without being read further than its frame. Admitted work runs on t
 executor thread. What a call means is the wire contract in common/contracts.py.
 
 SIGTERM drains: every new execute or load is answered "draining" (the dispatcher goes to
-another runner), the call in flight finishes, and the worker exits once its connections
-have been quiet for a moment — new connections are still accepted and answered, so a
-dispatcher that connected just before never loses a request it sent. A worker whose
+another runner), the call in flight finishes, and once its connections have been quiet
+for a moment the worker says goodbye on each (an unasked "draining") and exits when the
+peers have closed them, or a second later — new connections are still accepted and
+answered, so a dispatcher never loses a request it sent (a connection it opens is greeted
+before its first request: common/runners/transport.py). A worker whose
 watchdog fired drains the same way (briefly), while its successor already serves.
 """
 
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 EXIT_DRAINED = 0
 EXIT_WATCHDOG = 3  # the keeper replaces the worker and counts why
 REPLACED_SECONDS = 2.0  # a replaced worker answers "draining" this long at most
+GOODBYE_SECONDS = 1.0  # after its goodbye, a drained worker waits this long for peers to close
 OVERSIZED_DISCARD_BYTES = 128 * 1024 * 1024  # past it, an oversized frame closes the connection
 
 
@@ -48,6 +51,11 @@ class Connection:
         self.reader = FrameReader(sock, max_body)
         self.in_frame = False  # between a request's arrival and its answer
         self.last_active = time.monotonic()
+        self._sending = threading.Lock()  # the goodbye comes from the accept loop's thread
+
+    def send(self, kind: Kind, head: dict | None = None, body: bytes = b"") -> None:
+        with self._sending:
+            protocol.send(self.sock, kind, head, body)
 
 
 class RunnerServer:
@@ -84,7 +92,7 @@ class RunnerServer:
         signal.signal(signal.SIGTERM, lambda *_: self._drain_requested.set())
         signal.signal(signal.SIGINT, lambda *_: self._drain_requested.set())
         self.listener.settimeout(0)
-        deadline = None
+        deadline = goodbye = None
         while True:
             if self._drain_requested.is_set() and deadline is None:
                 replaced = self._exit_code == EXIT_WATCHDOG
@@ -95,8 +103,12 @@ class RunnerServer:
                 logger.info("runner.draining", extra={"pid": os.getpid(), "replaced": replaced})
             if deadline is not None and (self._drained() or time.monotonic() > deadline):
                 self.admission.closed = True
-                logger.info("runner.drained", extra={"pid": os.getpid()})
-                return self._exit_code
+                if goodbye is None:
+                    goodbye = time.monotonic() + GOODBYE_SECONDS
+                    self._say_goodbye()
+                if self._quiet() or time.monotonic() > goodbye:
+                    logger.info("runner.drained", extra={"pid": os.getpid()})
+                    return self._exit_code
             ready, _, _ = select.select([self.listener, self._wake_r], [], [], 0.1)
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
@@ -137,6 +149,23 @@ class RunnerServer:
             not c.in_frame and c.last_active < quiet for c in conns
         )
 
+    def _say_goodbye(self) -> None:
+        """Tell every open connection, unasked, that this worker admits nothing more: a
+        dispatcher that sends a request at this very moment reads "draining" as its
+        answer (nothing ran: it tries another runner), and one holding the connection
+        idle sees unasked bytes and drops it. The worker then exits once the peers have
+        closed (or GOODBYE_SECONDS passed), answering "draining" meanwhile — it never
+        closes a connection under a request it did not read."""
+        with self._lock:
+            conns = list(self.connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send(Kind.DRAINING, {"successor": self._exit_code == EXIT_WATCHDOG})
+
+    def _quiet(self) -> bool:
+        with self._lock:
+            return not self.connections
+
     # ------------------------------------------------------------------ one connection
 
     def _serve_connection(self, conn: Connection) -> None:
@@ -176,22 +205,22 @@ class RunnerServer:
         limit = self.settings.max_module_bytes
         if frame.kind == Kind.LOAD:
             error = {"error": f"the module is larger than {limit} bytes"}
-            protocol.send(conn.sock, Kind.REJECTED, error)
+            conn.send(Kind.REJECTED, error)
         else:
-            protocol.send(conn.sock, Kind.ERROR, {"error": f"request larger than {limit} bytes"})
+            conn.send(Kind.ERROR, {"error": f"request larger than {limit} bytes"})
 
     def _answer(self, conn: Connection, frame: Frame) -> None:
         if frame.kind == Kind.HEALTH:
-            protocol.send(conn.sock, Kind.HEALTHY, self.health().to_json())
+            conn.send(Kind.HEALTHY, self.health().to_json())
         elif frame.kind in (Kind.EXECUTE, Kind.LOAD):
             refused = self.admission.admit(conn)
             if refused is not None:
                 metrics.REFUSED.labels(refused).inc()
                 if refused == "busy":
-                    protocol.send(conn.sock, Kind.BUSY)
+                    conn.send(Kind.BUSY)
                 else:  # a replaced worker's successor serves the same address already
                     replaced = self._exit_code == EXIT_WATCHDOG
-                    protocol.send(conn.sock, Kind.DRAINING, {"successor": replaced})
+                    conn.send(Kind.DRAINING, {"successor": replaced})
                 return
             metrics.BUSY.set(1)
             try:
@@ -210,7 +239,7 @@ class RunnerServer:
             request = ExecuteRequest.from_frame(frame.head, frame.body)
         except (KeyError, TypeError, ValueError) as exc:
             self.admission.release(conn)
-            protocol.send(conn.sock, Kind.ERROR, {"error": f"malformed execute request: {exc}"})
+            conn.send(Kind.ERROR, {"error": f"malformed execute request: {exc}"})
             return
         started = time.monotonic()
         job = Job(
@@ -221,7 +250,7 @@ class RunnerServer:
         reply = self._run(job)
         if reply is None:  # not cached: the LOAD that follows on this connection is expected
             self.admission.hold(conn, self.settings.hold_seconds)
-            protocol.send(conn.sock, Kind.NOT_CACHED)
+            conn.send(Kind.NOT_CACHED)
             return
         if isinstance(reply, Failed):
             self._finish(conn, job, Kind.ERROR, {"error": reply.message})
@@ -251,7 +280,7 @@ class RunnerServer:
             self._finish(conn, job, Kind.REJECTED, {"error": rejected})
         elif frame.head.get("hold"):  # the EXECUTE that follows keeps the runner
             self.admission.hold(conn, self.settings.hold_seconds)
-            protocol.send(conn.sock, Kind.LOADED)
+            conn.send(Kind.LOADED)
         else:
             self._finish(conn, job, Kind.LOADED)
 
@@ -275,7 +304,7 @@ class RunnerServer:
             self.replace_me()
             self._drain_requested.set()
         self.admission.release(conn)
-        protocol.send(conn.sock, kind, head, body)
+        conn.send(kind, head, body)
 
     def health(self) -> RunnerHealth:
         return RunnerHealth(

@@ -1,7 +1,8 @@
 """Dispatching a call to a runner: the runners a discovery finds, tried in the function's
 rendezvous order (so a function keeps the runner that has its module compiled); a runner
 that answers "busy" or "draining", or cannot be reached before the request is sent whole,
-passes the call to the next one at once. The runners' own admission is the truth across
+passes the call to the next one at once (and is tried last for a couple of seconds, so a
+draining runner can go quiet and exit). The runners' own admission is the truth across
 every thread, process and replica that dispatches to them — nothing is leased here.
 
 When every runner is busy the call waits in a bounded first-in-first-out line of this
@@ -30,6 +31,7 @@ from common.runners.runner import Refusal, Runner
 from common.runners.transport import Connections
 
 T = TypeVar("T")
+SET_ASIDE_SECONDS = 2.0  # a runner that answered "draining" or was unreachable: tried last
 MIN_WAIT_SECONDS = 1.0  # a function with a 50 ms timeout may still wait a second for a runner
 
 
@@ -73,6 +75,7 @@ class RunnerPool:
         self._line_lock = threading.Lock()
         self._status: tuple[float, PoolStatus] | None = None
         self._status_lock = threading.Lock()
+        self._set_aside: dict[str, float] = {}  # address → until when it is tried last
 
     def run(
         self,
@@ -128,15 +131,15 @@ class RunnerPool:
         try:
             while True:
                 if ticket is None or self._line[0] is ticket:
-                    for address in affinity_order(
-                        function_key, self._candidates(function_key, dedicated)
-                    ):
+                    for address in self._ordered(function_key, dedicated):
                         tried = time.monotonic()
                         result = attempt(Runner(address, self.connections))
                         if not isinstance(result, Refusal):
                             if waited is not None:
                                 waited(tried - started)
                             return result
+                        if result in (Refusal.DRAINING, Refusal.UNREACHABLE):
+                            self._set_aside[address] = time.monotonic() + SET_ASIDE_SECONDS
                     pause = min(pause * 2, 0.005)
                 now = time.monotonic()
                 if now >= deadline:
@@ -149,6 +152,19 @@ class RunnerPool:
         finally:
             if ticket is not None:
                 self._leave(ticket)
+
+    def _ordered(self, function_key: str, dedicated: bool) -> list[str]:
+        """The function's rendezvous order, runners that lately drained or could not be
+        reached moved last: a draining runner is not asked by every call until it goes
+        (it could never become quiet enough to exit), yet is tried if nothing else is."""
+        order = affinity_order(function_key, self._candidates(function_key, dedicated))
+        if not self._set_aside:
+            return order
+        now = time.monotonic()
+        for address, until in list(self._set_aside.items()):
+            if until <= now:
+                self._set_aside.pop(address, None)
+        return sorted(order, key=lambda a: a in self._set_aside)
 
     def _join(self) -> threading.Event:
         ticket = threading.Event()

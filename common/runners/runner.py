@@ -81,6 +81,10 @@ class Runner:
                 conn = self.connections.take(self.address)
             except NotStarted:
                 return Refusal.UNREACHABLE
+            if conn.draining:  # it said so when greeted: nothing is sent
+                conn.close()
+                self.connections.forget(self.address)
+                return Refusal.DRAINING
             try:
                 result = work(conn)
             except NotStarted:

@@ -3,8 +3,9 @@ socket or TCP), pooled per process, each carrying one request/reply exchange at 
 in the frames of common/runners/protocol.py. The runner's side is runner/server.py.
 
 What a failure means is decided here, once:
-- the connection could not be opened, or broke before the request was sent whole:
-  `NotStarted` — the runner cannot have run it, another runner may;
+- the connection could not be opened or greeted (a health exchange proves the runner's
+  worker accepted it), or broke before the request was sent whole: `NotStarted` — the
+  runner cannot have run it, another runner may;
 - it broke (or timed out) after the request was sent: `RunnerFailed` — the call may
   have run, so it is a platform error and never retried elsewhere.
 
@@ -37,6 +38,7 @@ class Connection:
         self.reader = FrameReader(sock)
         self.idle_since = time.monotonic()
         self.reused = False  # taken from the pool (it may have gone stale since)
+        self.draining = False  # its runner said, when greeted, that it admits nothing more
 
     @classmethod
     def open(cls, address: str, timeout: float) -> Connection:
@@ -55,7 +57,23 @@ class Connection:
         except OSError as exc:
             sock.close()
             raise NotStarted(f"cannot connect to {address}: {exc}") from exc
-        return cls(address, sock)
+        conn = cls(address, sock)
+        conn.greet(timeout)
+        return conn
+
+    def greet(self, timeout: float) -> None:
+        """A health exchange before the first request: proof that the runner's worker
+        accepted this connection. A connection left in a listen backlog by a worker that
+        exits is reset unread; without this, a request sent on it would end in a reset
+        indistinguishable from a runner dying mid-call."""
+        try:
+            frame = self.exchange(Kind.HEALTH, None, b"", timeout)
+        except RunnerFailed as exc:
+            raise NotStarted(f"{self.address} did not greet: {exc}") from exc
+        if frame.kind != Kind.HEALTHY:  # a goodbye: it admits nothing more
+            self.draining = True
+        else:
+            self.draining = frame.head.get("status") == "DRAINING"
 
     def exchange(
         self, kind: Kind, head: dict[str, Any] | None, body: bytes, timeout: float

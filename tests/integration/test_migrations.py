@@ -20,6 +20,7 @@ EXPECTED_COLUMNS = {
         ("retry_backoff_ms", "integer", "NO"),
         ("route", "text", "YES"),
         ("public", "boolean", "NO"),
+        ("concurrency", "integer", "YES"),
     ],
     "revisions": [
         ("function_id", "uuid", "NO"),
@@ -38,6 +39,13 @@ EXPECTED_COLUMNS = {
         ("pruned_at", "timestamp with time zone", "YES"),
         ("created_at", "timestamp with time zone", "NO"),
         ("built_at", "timestamp with time zone", "YES"),
+    ],
+    "rate_buckets": [
+        ("name", "text", "NO"),
+        ("key", "text", "NO"),
+        ("tokens", "double precision", "NO"),
+        ("taken", "boolean", "NO"),
+        ("updated_at", "timestamp with time zone", "NO"),
     ],
     "artifacts": [
         ("sha256", "text", "NO"),
@@ -137,6 +145,7 @@ EXPECTED_INDEXES = {
     "schedules_pkey",
     "schedules_due_idx",
     "schedules_function_idx",
+    "rate_buckets_pkey",
 }
 # (table, constraint) -> ON DELETE action: c = CASCADE, a = NO ACTION
 EXPECTED_FOREIGN_KEYS = {

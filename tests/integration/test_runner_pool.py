@@ -207,16 +207,33 @@ def test_dedicated_runners_are_capped_the_least_recently_used_idle_one_makes_roo
     assert refused_after < 2.0, refused_after
 
 
-def test_dedicated_isolation_is_refused_at_create_time_where_nothing_starts_runners(db_url):
+@pytest.mark.parametrize("backend", ["static", "kubernetes"])
+def test_dedicated_isolation_is_refused_at_create_and_update_time_where_nothing_starts_runners(
+    db_url, backend
+):
+    """No silent fallback to the shared pool: on Kubernetes (DNS discovery, runners a
+    Deployment starts) and with a static list, `dedicated` is a 400 at POST and PUT."""
     app = create_app(
-        {"database_url": db_url, "pool_backend": "static", "runner_endpoints": ("127.0.0.1:9",)}
+        {
+            "database_url": db_url,
+            "pool_backend": backend,
+            "runner_endpoints": ("127.0.0.1:9",),
+            "runner_service": "localhost:9",
+        }
     )
     try:
-        response = app.test_client().post("/functions", json=function_body(isolation="dedicated"))
+        client = app.test_client()
+        response = client.post("/functions", json=function_body(isolation="dedicated"))
+        fid = client.post("/functions", json=function_body()).json["id"]
+        updated = client.put(f"/functions/{fid}", json=function_body(isolation="dedicated"))
+        isolation = client.get(f"/functions/{fid}").json["isolation"]
     finally:
         app.extensions["nil"].close()
-    assert response.status_code == 400
-    assert response.json["message"] == (
+    message = (
         "isolation 'dedicated' needs runners started per function: NIL_POOL_BACKEND=local"
         " or docker; this platform's backend cannot start them"
     )
+    assert (response.status_code, response.json["message"]) == (400, message)
+    assert (updated.status_code, updated.json["message"]) == (400, message)
+    assert response.json["status"] == 400 and "requestId" in response.json
+    assert isolation == "shared"
