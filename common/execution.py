@@ -119,7 +119,7 @@ def execute_function(
         )
     if running is None:
         raise refusal(db, target, choice)
-    return _run(db, runners, target, running, input_json)
+    return _run(db, runners, target, running, input_json, keyring)
 
 
 def execute_route(
@@ -130,6 +130,7 @@ def execute_route(
     choice: RevisionChoice | None = None,
     *,
     authorized: bool,
+    keyring: Keyring | None = None,
 ) -> ExecutionRecord:
     """Run the function whose route is the longest of `routes` (the prefixes of a /fn/
     request's path) on the request `input_value`, like execute_function; the function
@@ -155,7 +156,7 @@ def execute_route(
         if not (started.public or authorized):
             raise Unauthorized()
         raise refusal(db, started.target, choice)
-    return _run(db, runners, started.target, started.running, input_json)
+    return _run(db, runners, started.target, started.running, input_json, keyring)
 
 
 def _run(
@@ -164,6 +165,7 @@ def _run(
     target: Target,
     running: ExecutionRecord,
     input_json: str,
+    keyring: Keyring | None,
 ) -> ExecutionRecord:
     """Dispatch a started execution to a runner and record its outcome."""
     ids = {"executionId": str(running.id), "functionId": str(target.function_id)}

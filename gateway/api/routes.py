@@ -50,7 +50,13 @@ def call_route(route: str) -> Response:
     event = parse_execute_input({"input": event}, max_input_bytes=p.settings.max_input_bytes)
     try:
         record = execute_route(
-            p.db, p.runners, route_prefixes(route), event, choice, authorized=authorized
+            p.db,
+            p.runners,
+            route_prefixes(route),
+            event,
+            choice,
+            authorized=authorized,
+            keyring=p.keyring,
         )
     except Unauthorized:
         raise auth.refuse_route() from None
