@@ -66,6 +66,10 @@ class ServiceUnavailable(NilError, status=503, error="Service Unavailable"):
     retry_after = 1
 
 
+class RouteNotReady(ServiceUnavailable):
+    """The route's function has no READY revision to serve yet; try again shortly."""
+
+
 class NoRunnerAvailable(ServiceUnavailable):
     """No runner became free in time; try again shortly."""
 

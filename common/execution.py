@@ -26,6 +26,7 @@ from common.errors import (
     DataRejected,
     FunctionNotReady,
     NotFound,
+    RouteNotReady,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -143,7 +144,10 @@ def execute_route(
     if started.running is None:
         if not (started.public or authorized):
             raise Unauthorized()
-        raise refusal(db, started.target, choice)
+        refused = refusal(db, started.target, choice)
+        if isinstance(refused, FunctionNotReady):  # not the web client's doing: 503
+            raise RouteNotReady(str(refused))
+        raise refused
     return _run(db, runners, started.target, started.running, input_json)
 
 
