@@ -413,11 +413,15 @@ def _route_paths() -> dict[str, Any]:
         "description": "A function's route and anything below it (`hello`, `hello/x/y`): the "
         "longest route that prefixes the path answers; none is 404.",
     }
-    body = {"required": False, "content": {"*/*": {"schema": c.ref("RouteRequest")}}}
+    # Any media type goes; documented as bytes (what generated clients can send and read)
+    body = {
+        "required": False,
+        "content": {"application/octet-stream": {"schema": c.ref("RouteRequest")}},
+    }
     answer = {
         "description": "The function's response (any status it chose)",
         "headers": c.headers("X-Nil-Execution-Id"),
-        "content": {"*/*": {"schema": c.ref("RouteResponse")}},
+        "content": {"application/octet-stream": {"schema": c.ref("RouteResponse")}},
     }
     item: dict[str, Any] = {"parameters": [route]}
     for method in _ROUTE_METHODS:
