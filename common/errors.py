@@ -52,6 +52,10 @@ class NotFound(NilError, status=404, error="Not Found"):
     """No such resource."""
 
 
+class RouteNotReady(NotFound):
+    """The route's function has no READY revision yet: nothing is served there."""
+
+
 class FunctionNotReady(BadRequest):
     """The function is not READY; only READY functions can be executed."""
 
@@ -64,10 +68,6 @@ class ServiceUnavailable(NilError, status=503, error="Service Unavailable"):
     """The platform cannot serve this request right now; try again shortly."""
 
     retry_after = 1
-
-
-class RouteNotReady(ServiceUnavailable):
-    """The route's function has no READY revision to serve yet; try again shortly."""
 
 
 class NoRunnerAvailable(ServiceUnavailable):

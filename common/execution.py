@@ -145,7 +145,7 @@ def execute_route(
         if not (started.public or authorized):
             raise Unauthorized()
         refused = refusal(db, started.target, choice)
-        if isinstance(refused, FunctionNotReady):  # not the web client's doing: 503
+        if isinstance(refused, FunctionNotReady):  # nothing served there yet: 404
             raise RouteNotReady(str(refused))
         raise refused
     return _run(db, runners, started.target, started.running, input_json)

@@ -433,7 +433,7 @@ def _route_paths() -> dict[str, Any]:
             description="Runs the route's function (`live`, or `alias`/`revision`) "
             "synchronously on the request, as `trigger: route`. With API keys on, a key is "
             "needed unless the function is `public`. A FAILED execution is 502; a function "
-            "with no READY revision yet is 503.",
+            "with no READY revision yet is 404.",
             parameters=c.CHOICE_PARAMS,
             responses={"200": answer, **_errors(400, 404, 409, 413, 502, 503)},
             **fields,
