@@ -56,6 +56,10 @@ class NotFound(NilError, status=404, error="Not Found"):
     """No such resource."""
 
 
+class RouteNotReady(NotFound):
+    """The route's function has no READY revision yet: nothing is served there."""
+
+
 class FunctionNotReady(BadRequest):
     """The function is not READY; only READY functions can be executed."""
 

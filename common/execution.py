@@ -33,6 +33,7 @@ from common.errors import (
     DataRejected,
     FunctionNotReady,
     NotFound,
+    RouteNotReady,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -155,7 +156,10 @@ def execute_route(
     if started.running is None:
         if not (started.public or authorized):
             raise Unauthorized()
-        raise refusal(db, started.target, choice)
+        refused = refusal(db, started.target, choice)
+        if isinstance(refused, FunctionNotReady):  # nothing served there yet: 404
+            raise RouteNotReady(str(refused))
+        raise refused
     return _run(db, runners, started.target, started.running, input_json, keyring)
 
 

@@ -117,6 +117,14 @@ def function_exists(conn: psycopg.Connection, function_id: UUID) -> bool:
     return found is not None
 
 
+def route_exists(conn: psycopg.Connection, routes: list[str]) -> bool:
+    """Whether any of `routes` is a function's route."""
+    found = conn.execute(
+        "SELECT 1 FROM functions WHERE route = ANY(%s::text[]) LIMIT 1", (routes,)
+    ).fetchone()
+    return found is not None
+
+
 def lock_function(conn: psycopg.Connection, function_id: UUID) -> bool:
     """Lock the function's row for a change of its revisions or aliases; False if unknown."""
     found = conn.execute(

@@ -81,7 +81,7 @@ def _function_paths() -> dict[str, Any]:
                 requestBody=body,
                 responses={
                     "201": _ok("Created, compiling", c.ref("Function"), "Location"),
-                    **_errors(400, 413, 415, 503),
+                    **_errors(400, 409, 413, 415, 503),
                 },
             ),
             "get": _operation(
@@ -115,7 +115,7 @@ def _function_paths() -> dict[str, Any]:
                 requestBody=body,
                 responses={
                     "200": _ok("Updated", c.ref("Function")),
-                    **_errors(400, 404, 413, 415, 503),
+                    **_errors(400, 404, 409, 413, 415, 503),
                 },
             ),
             "delete": _operation(
@@ -416,11 +416,15 @@ def _route_paths() -> dict[str, Any]:
         "description": "A function's route and anything below it (`hello`, `hello/x/y`): the "
         "longest route that prefixes the path answers; none is 404.",
     }
-    body = {"required": False, "content": {"*/*": {"schema": c.ref("RouteRequest")}}}
+    # Any media type goes; documented as bytes (what generated clients can send and read)
+    body = {
+        "required": False,
+        "content": {"application/octet-stream": {"schema": c.ref("RouteRequest")}},
+    }
     answer = {
         "description": "The function's response (any status it chose)",
         "headers": c.headers("X-Nil-Execution-Id"),
-        "content": {"*/*": {"schema": c.ref("RouteResponse")}},
+        "content": {"application/octet-stream": {"schema": c.ref("RouteResponse")}},
     }
     item: dict[str, Any] = {"parameters": [route]}
     for method in _ROUTE_METHODS:
@@ -431,9 +435,10 @@ def _route_paths() -> dict[str, Any]:
             f"Call a function's HTTP route ({method.upper()})",
             description="Runs the route's function (`live`, or `alias`/`revision`) "
             "synchronously on the request, as `trigger: route`. With API keys on, a key is "
-            "needed unless the function is `public`. A FAILED execution is 502.",
+            "needed unless the function is `public`. A FAILED execution is 502; a function "
+            "with no READY revision yet is 404.",
             parameters=c.CHOICE_PARAMS,
-            responses={"200": answer, **_errors(400, 404, 413, 502, 503)},
+            responses={"200": answer, **_errors(400, 404, 409, 413, 502, 503)},
             **fields,
         )
     return {"/fn/{route}": item}

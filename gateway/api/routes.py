@@ -12,10 +12,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from common.contracts import ExecutionStatus
-from common.errors import Unauthorized
+from common.db import connection
+from common.errors import NotFound, Unauthorized
 from common.execution import execute_route
+from db import functions as functions_repo
 from gateway import auth
-from gateway.errors import error_response
+from gateway.errors import ValidationError, error_response
 from gateway.http_mapping import (
     EXECUTION_HEADER,
     InvalidResponse,
@@ -34,7 +36,14 @@ PLATFORM_QUERY = frozenset({"alias", "revision"})  # the revision choice, not th
 @bp.route("/fn/<path:route>", methods=METHODS)
 def call_route(route: str) -> Response:
     p = platform()
-    choice = parse_revision_choice(request.args)
+    prefixes = route_prefixes(route)
+    try:
+        choice = parse_revision_choice(request.args)
+    except ValidationError:  # an unknown route is 404 whatever else is asked
+        with connection(p.db) as conn:
+            if not functions_repo.route_exists(conn, prefixes):
+                raise NotFound(f"no function answers at /fn/{route}") from None
+        raise
     authorized = auth.authorized()
     # a valid platform key is the platform's business, not the function's
     drop = frozenset({"authorization"}) if authorized and p.settings.api_keys else frozenset()
@@ -50,13 +59,7 @@ def call_route(route: str) -> Response:
     event = parse_execute_input({"input": event}, max_input_bytes=p.settings.max_input_bytes)
     try:
         record = execute_route(
-            p.db,
-            p.runners,
-            route_prefixes(route),
-            event,
-            choice,
-            authorized=authorized,
-            keyring=p.keyring,
+            p.db, p.runners, prefixes, event, choice, authorized=authorized, keyring=p.keyring
         )
     except Unauthorized:
         raise auth.refuse_route() from None
