@@ -324,13 +324,13 @@ def test_the_defaults_install_a_bundled_database():
     assert secret["DATABASE_URL"] == (
         f"postgresql://nil:{password}@nil-postgres.functions.svc.cluster.local:5432/nil"
     )
-    for component in ("gateway", "consumer", "builder", "invoker", "runner"):
+    for component in ("gateway", "consumer", "builder", "invoker", "scheduler", "runner"):
         named(docs, "Deployment", f"-{component}")
     policy = named(docs, "NetworkPolicy", "-postgres")
     assert {
         r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for r in policy["spec"]["ingress"]
-    } == {"gateway", "consumer", "builder", "invoker"}
+    } == {"gateway", "consumer", "builder", "invoker", "scheduler"}
 
 
 def test_the_bundled_password_is_url_encoded():
@@ -451,11 +451,11 @@ def test_the_secrets_key_is_generated_once_kept_and_given_only_to_who_opens_secr
     for doc, container in containers(docs):
         names = {e["name"]: e for e in container.get("env", [])}
         component = doc["metadata"]["name"].removeprefix("nil-")
-        if component in ("gateway", "invoker", "consumer"):
+        if component in ("gateway", "invoker", "consumer") and container["name"] != "migrate":
             ref = names["NIL_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]
             assert ref == {"name": "nil-secrets-key", "key": "NIL_SECRETS_KEY"}
             assert names["NIL_SECRETS_OLD_KEYS"]["valueFrom"]["secretKeyRef"]["optional"]
-        else:  # runners, the builder, the migrations Job never see the key
+        else:  # runners, the builder, the scheduler, the migrations never see the key
             assert "NIL_SECRETS_KEY" not in names, component
 
 
