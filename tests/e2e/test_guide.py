@@ -65,8 +65,10 @@ def test_guide_example_compiles_and_returns_its_output(api, registered, example)
 WEB_EXAMPLES = [e for e in EXAMPLES if "route" in e]
 
 
-def test_the_guide_has_web_functions():
-    assert len(WEB_EXAMPLES) >= 4
+def test_the_guide_has_a_web_function_per_language():
+    from common.contracts import LANGUAGES
+
+    assert {e["language"] for e in WEB_EXAMPLES} == set(LANGUAGES)
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,7 @@ def test_a_sleeping_function_times_out_within_its_limit(
     # A warm-up call that returns at once loads (compiles) the module in the runner's
     # worker; a timeout replaces that worker when its host call overran, so warming with a
     # sleeping call would put the next worker's module load inside the timed call.
-    warm_ms, warm = timed_execute(client, sleeper)
+    _, warm = timed_execute(client, sleeper)
     assert (warm.status_code, warm.json["status"]) == (200, "COMPLETED"), warm.json
     elapsed_ms, response = timed_execute(client, sleeper, {"sleep": True})
     print(f"{language}: FAILED timeout after {elapsed_ms:.0f} ms (timeoutMs {timeout_ms})")
