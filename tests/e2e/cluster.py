@@ -1,6 +1,7 @@
 """A Nil cluster on one machine, as real processes on loopback: gateways (each its own
-gunicorn master), invocation workers, builders, a consumer, and runners on TCP found by
-the static discovery backend — the shape of a Kubernetes install, sharing one Postgres.
+gunicorn master), invocation workers, builders, a consumer, schedulers, and runners on
+TCP found by the static discovery backend — the shape of a Kubernetes install, sharing
+one Postgres. The schedulers read "now" from one test clock file (`set_clock`).
 
 Each process can be killed (SIGKILL) or stopped (SIGTERM) and started again on the same
 port, as a node loss or a rollout does to a pod."""
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -27,12 +29,13 @@ PORT_VARIABLES = {
     "builder": "NIL_BUILDER_PORT",
     "invoker": "NIL_INVOKER_PORT",
     "consumer": "NIL_CONSUMER_PORT",
+    "scheduler": "NIL_SCHEDULER_PORT",
 }
 
 
 @dataclass
 class Member:
-    kind: str  # gateway, builder, invoker, consumer, runner
+    kind: str  # gateway, builder, invoker, consumer, scheduler, runner
     port: int
     proc: subprocess.Popen | None = None
 
@@ -58,13 +61,23 @@ class Cluster:
         cls, database_url: str, home: Path, extra_env: dict[str, str] | None = None, **counts: int
     ) -> Cluster:
         cluster = cls(database_url, home, extra_env=extra_env or {})
-        for kind in ("runner", "gateway", "invoker", "builder", "consumer"):
+        for kind in ("runner", "gateway", "invoker", "builder", "consumer", "scheduler"):
             for _ in range(counts.get(kind, 0)):
                 cluster.members.append(Member(kind, free_port()))
         return cluster
 
     def of_kind(self, kind: str) -> list[Member]:
         return [m for m in self.members if m.kind == kind]
+
+    @property
+    def clock(self) -> Path:
+        return self.home / "scheduler-clock"
+
+    def set_clock(self, moment: datetime) -> None:
+        """What the schedulers take for now (an atomic replace: never half a timestamp)."""
+        tmp = self.clock.with_suffix(".tmp")
+        tmp.write_text(moment.isoformat())
+        tmp.replace(self.clock)
 
     @property
     def runner_endpoints(self) -> str:
@@ -92,6 +105,9 @@ class Cluster:
             metrics.mkdir(parents=True, exist_ok=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
             env["NIL_GATEWAY_WORKERS"] = "2"
+        if member.kind == "scheduler":
+            env["NIL_SCHEDULER_CLOCK_FILE"] = str(self.clock)
+            env["NIL_SCHEDULER_POLL_SECONDS"] = "0.05"
         return {**env, **self.extra_env}
 
     def start(self, member: Member) -> None:
@@ -113,6 +129,8 @@ class Cluster:
                 self.log.append(f"{member.kind}:{member.port} | {line.decode(errors='replace')}")
 
     def start_all(self, timeout: float = 120.0) -> None:
+        if not self.clock.exists():
+            self.set_clock(datetime.now(UTC))
         for member in self.members:
             self.start(member)
         for member in self.members:

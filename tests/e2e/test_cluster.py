@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -61,6 +61,7 @@ def cluster(pg_url, template_url, tmp_path_factory):
             invoker=2,
             builder=2,
             consumer=1,
+            scheduler=2,
         )
         try:
             cluster.start_all()
@@ -301,6 +302,32 @@ def enqueue_stream(urls: list[str], fid: str, ids: list[str], stop: threading.Ev
         time.sleep(0.02)
 
 
+def tick_stream(
+    cluster: Cluster, first: datetime, ticks: list[datetime], stop: threading.Event
+) -> None:
+    """Moves the schedulers' clock a minute every second: each move makes one tick due."""
+    tick = first
+    while not stop.is_set():
+        cluster.set_clock(tick + timedelta(milliseconds=100))
+        ticks.append(tick)
+        tick += timedelta(minutes=1)
+        stop.wait(1.0)
+
+
+def scheduled_runs(url: str, fid: str, count: int, deadline: float) -> list[dict]:
+    """The function's executions started by its schedule, once `count` have ended (and
+    a moment more, so that one too many would show)."""
+    while True:
+        rows = requests.get(f"{url}/functions/{fid}/executions?limit=1000", timeout=10).json()
+        runs = [r for r in rows if r["trigger"] == "schedule"]
+        if len(runs) >= count and all(r["status"] in ("COMPLETED", "FAILED") for r in runs):
+            time.sleep(1)
+            rows = requests.get(f"{url}/functions/{fid}/executions?limit=1000", timeout=10).json()
+            return [r for r in rows if r["trigger"] == "schedule"]
+        assert time.monotonic() < deadline, f"{len(runs)} of {count} scheduled runs"
+        time.sleep(0.2)
+
+
 def deploy_stream(urls: list[str], fid: str, revisions: list[int], stop: threading.Event) -> None:
     i = 0
     while not stop.is_set():
@@ -316,14 +343,23 @@ def deploy_stream(urls: list[str], fid: str, revisions: list[int], stop: threadi
 
 
 def test_a_mixed_load_survives_one_of_each_kind_killed(cluster):
-    """Sync calls, async invocations and deploys through both gateways while a runner, an
-    invocation worker, a builder and a gateway are killed (SIGKILL): every invocation
-    completes once, every deploy builds, no runner ever holds two calls; then the
-    cluster's throughput against a single gateway in the same run."""
+    """Sync calls, async invocations, schedule fires and deploys through both gateways
+    while a runner, an invocation worker, a builder, a scheduler and a gateway are killed
+    (SIGKILL): every invocation completes once, every tick fires exactly one execution,
+    every deploy builds, no runner ever holds two calls; then the cluster's throughput
+    against a single gateway in the same run."""
     sync_fid = deploy(cluster, "spin-mixed", spins=50_000)
     async_fid = deploy(cluster, "spin-async", spins=50_000, limits={"timeoutMs": 2000})
     deployed_fid = deploy(cluster, "spin-deployed", spins=1000)
+    scheduled_fid = deploy(cluster, "spin-scheduled", spins=1000)
     gateways = cluster.of_kind("gateway")
+    schedule = requests.post(
+        f"{gateways[0].url}/functions/{scheduled_fid}/schedules",
+        json={"cron": "* * * * *", "input": {"from": "cron"}},
+        timeout=30,
+    )
+    assert schedule.status_code == 201, schedule.text
+    first_tick = datetime.fromisoformat(schedule.json()["nextRunAt"].replace("Z", "+00:00"))
     urls = [m.url for m in gateways]
     single = throughput(urls[:1], sync_fid, 4)
     both = throughput(urls, sync_fid, 4)
@@ -343,10 +379,12 @@ def test_a_mixed_load_survives_one_of_each_kind_killed(cluster):
     workers.append(
         threading.Thread(target=deploy_stream, args=(urls, deployed_fid, revisions, stop))
     )
+    ticks: list[datetime] = []
+    workers.append(threading.Thread(target=tick_stream, args=(cluster, first_tick, ticks, stop)))
     for worker in workers:
         worker.start()
     time.sleep(2)
-    victims = [cluster.of_kind(kind)[0] for kind in ("runner", "invoker", "builder")]
+    victims = [cluster.of_kind(kind)[0] for kind in ("runner", "invoker", "builder", "scheduler")]
     for victim in victims:
         cluster.stop(victim, signal.SIGKILL)
         time.sleep(1)
@@ -368,6 +406,7 @@ def test_a_mixed_load_survives_one_of_each_kind_killed(cluster):
                 pending.discard(eid)
         time.sleep(0.2)
     ended = [fetch(f"{urls[0]}/executions/{eid}") for eid in invocations]
+    fired = scheduled_runs(urls[0], scheduled_fid, len(ticks), deadline)
     function = fetch(f"{urls[0]}/functions/{deployed_fid}")
     while function["status"] != "READY":
         assert time.monotonic() < deadline, function["status"]
@@ -380,11 +419,14 @@ def test_a_mixed_load_survives_one_of_each_kind_killed(cluster):
     )
     print(
         f"mixed load: {len(results)} sync calls {dict(sync)}; {len(invocations)} invocations,"
-        f" attempts {dict(Counter(e['attempts'] for e in ended))}; {len(revisions)} deploys;"
+        f" attempts {dict(Counter(e['attempts'] for e in ended))}; {len(ticks)} ticks, {len(fired)}"
+        f" scheduled runs; {len(revisions)} deploys;"
         f" max concurrent calls per runner {[h.max_concurrent for h in healths]}"
     )
     assert [e["status"] for e in ended] == ["COMPLETED"] * len(invocations)
     assert len(invocations) > 20 and len(revisions) > 3
+    assert len(ticks) >= 5 and len(fired) == len(ticks)  # one execution per tick, no more
+    assert [r["status"] for r in fired] == ["COMPLETED"] * len(ticks)
     assert function["revision"] == max(revisions)
     assert all(h.max_concurrent <= 1 for h in healths)
     assert {which for which, _, _ in results} == {0, 1}
