@@ -297,6 +297,8 @@ class GatewayWorker(GeventWorker):
                 if not self.alive or not self.cfg.keepalive:
                     resp.force_close()
                 chunks = self.app_threads.spawn(_call_app, self.wsgi, environ, resp).get()
+            if not self.alive:  # shutting down: this response is the connection's last
+                resp.force_close()
             sock.hold(sum(map(len, chunks)))
             try:
                 for chunk in chunks:
@@ -364,11 +366,14 @@ class GatewayWorker(GeventWorker):
                 req = next(parser)
                 reader.arm("body", self.body_seconds)
                 held = self._read_body(req, client)
-                reader.arm("idle", self.cfg.keepalive, then=("headers", self.header_seconds))
+                # not idle while the app runs: a shutdown (_close_idle) waits for the call
+                # and its response instead of closing the connection under it
+                reader.arm("app", math.inf)
                 try:
                     self.handle_request(listener_name, req, writer, addr)
                 finally:
                     self.budget.give(held)
+                reader.arm("idle", self.cfg.keepalive, then=("headers", self.header_seconds))
         except (StopIteration, http_errors.NoMoreData):
             pass
         except GatewayBusy as exc:
