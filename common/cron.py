@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 MAX_SKIPPED_COUNTED = 100_000  # past this many missed ticks, the count stops (still one fire)
 
@@ -43,6 +43,12 @@ def parse_cron(expression: str) -> str:
         valid = False
     if not valid:
         raise InvalidSchedule("cron", f"cron is not a valid cron expression: {expression[:100]!r}")
+    try:  # valid fields that no date has, like 0 0 31 2 * (February 31st)
+        croniter(expression, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise InvalidSchedule(
+            "cron", f"cron never matches a date: {expression[:100]!r}"
+        ) from None
     return " ".join(fields)
 
 

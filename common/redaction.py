@@ -1,12 +1,14 @@
 """Redacting secret values from what a function leaves behind (SPEC §12).
 
 The stored `logs` and `errorMessage` of an execution never hold a secret's value: every
-occurrence of a value of at least MIN_CHARS characters — as printed, and in its
-JSON-escaped forms (a value with quotes, backslashes, control or non-ASCII characters
-printed through a JSON encoder) — becomes `[redacted]`. A log cut at its cap may end in
-the first part of a value: `redact_cut` also replaces any tail of the kept text that
-begins a value (the runner keeps enough bytes past the cap to see whole values first,
-runner/capture.py). Outputs are not redacted: they are the function's answer to its
+occurrence of a value of at least MIN_CHARS characters — as printed, and in its escaped
+forms (through a JSON encoder, Python's repr or unicode_escape, URL encoding) — becomes
+`[redacted]`. A log cut at its cap may end in the first part of a value: `redact_cut`
+replaces the last characters before the cut — as many as the longest spelling less one,
+whatever they are, so that what is replaced tells nothing about a value (replacing only
+a tail that begins a value would let a function's logs test guesses one character at a
+time). The runner keeps enough bytes past the cap to see whole values first
+(runner/capture.py). Outputs are not redacted: they are the function's answer to its
 caller, returned as produced. Pure: used by the runner and by the execution path.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 MARK = "[redacted]"
 MIN_CHARS = 4  # shorter values ("1", "true") would redact ordinary text
@@ -29,6 +32,10 @@ def forms(values: Iterable[str]) -> list[str]:
         found.add(value)
         found.add(json.dumps(value)[1:-1])
         found.add(json.dumps(value, ensure_ascii=False)[1:-1])
+        found.add(repr(value)[1:-1])  # a printed dict of variables, f"{token!r}"
+        found.add(value.encode("unicode_escape").decode("ascii"))
+        found.add(quote(value, safe=""))
+        found.add(quote_plus(value, safe=""))
     return sorted(found, key=len, reverse=True)
 
 
@@ -42,14 +49,13 @@ def redact(text: str | None, values: Iterable[str]) -> str | None:
 
 
 def redact_cut(text: str, values: Iterable[str]) -> str:
-    """`text` (already redacted) was cut here: a tail that starts a value is redacted."""
-    longest = 0
-    for spelling in forms(values):
-        for n in range(min(len(spelling) - 1, len(text)), longest, -1):
-            if text.endswith(spelling[:n]):
-                longest = n
-                break
-    return text[:-longest] + MARK if longest else text
+    """`text` (already redacted) was cut here: its last characters — as many as the
+    longest spelling of a value less one — are replaced, whatever they are."""
+    spellings = forms(values)
+    if not spellings:
+        return text
+    hidden = min(len(spellings[0]) - 1, len(text))
+    return text[: len(text) - hidden] + MARK
 
 
 def largest_form_bytes(values: Iterable[str]) -> int:

@@ -35,6 +35,8 @@ HOP_BY_HOP = frozenset(
 )
 # Set by the platform from the body it sends: a function's own values are dropped.
 FRAMING = frozenset({"content-length", "transfer-encoding"})
+MAX_RESPONSE_HEADERS = 100
+MAX_RESPONSE_HEADER_BYTES = 64 * 1024  # names and values of all headers together
 EXECUTION_HEADER = "X-Nil-Execution-Id"
 
 
@@ -99,8 +101,10 @@ def response_of(output: Any) -> HttpResponse:
     status = output["statusCode"]
     if isinstance(status, float) and status.is_integer():
         status = int(status)
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise InvalidResponse("statusCode must be an integer from 100 to 599")
+    # 1xx are interim answers, never a final response: one would desynchronise the
+    # client's connection
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise InvalidResponse("statusCode must be an integer from 200 to 599")
     headers = _headers(output.get("headers"))
     for cookie in _cookies(output.get("cookies")):
         headers.append(("Set-Cookie", cookie))
@@ -115,7 +119,10 @@ def _headers(raw: Any) -> list[tuple[str, str]]:
         return []
     if not isinstance(raw, dict):
         raise InvalidResponse("headers must be an object of strings")
+    if len(raw) > MAX_RESPONSE_HEADERS:
+        raise InvalidResponse(f"headers must be at most {MAX_RESPONSE_HEADERS}")
     headers = []
+    size = 0
     for name, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidResponse(f"headers.{name[:64]} must be a string")
@@ -123,10 +130,22 @@ def _headers(raw: Any) -> list[tuple[str, str]]:
         if lower in HOP_BY_HOP or lower in FRAMING or lower == EXECUTION_HEADER.lower():
             continue
         text = str(value)
-        if not _token(name) or any(c in text for c in "\r\n\x00"):
-            raise InvalidResponse(f"header {name[:64]!r} is not a valid HTTP header")
+        if not _token(name) or not _field_value(text):
+            raise InvalidResponse(
+                f"header {name[:64]!r} is not a valid HTTP header (values are printable"
+                " Latin-1 text)"
+            )
+        size += len(name) + len(text)
+        if size > MAX_RESPONSE_HEADER_BYTES:
+            raise InvalidResponse(f"headers must be at most {MAX_RESPONSE_HEADER_BYTES} bytes")
         headers.append((name, text))
     return headers
+
+
+def _field_value(text: str) -> bool:
+    """RFC 9110 field-value: visible characters, spaces and tabs; obs-text (Latin-1
+    0x80-0xFF) as gunicorn accepts — no control characters, nothing past Latin-1."""
+    return all(c in " \t" or "\x21" <= c <= "\x7e" or "\x80" <= c <= "\xff" for c in text)
 
 
 def _token(name: str) -> bool:
@@ -138,8 +157,8 @@ def _cookies(raw: Any) -> list[str]:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
         raise InvalidResponse("cookies must be an array of strings")
-    if any(any(ch in c for ch in "\r\n\x00") for c in raw):
-        raise InvalidResponse("cookies must not contain line breaks")
+    if not all(_field_value(c) for c in raw):
+        raise InvalidResponse("cookies must be printable Latin-1 text (no line breaks)")
     return raw
 
 

@@ -45,8 +45,10 @@ def call_route(route: str) -> Response:
                 raise NotFound(f"no function answers at /fn/{route}") from None
         raise
     authorized = auth.authorized()
-    # a valid platform key is the platform's business, not the function's
-    drop = frozenset({"authorization"}) if authorized and p.settings.api_keys else frozenset()
+    # With API keys on, Authorization is the platform's header: never passed on, valid or
+    # not (a function that echoed a wrong one would tell a key guesser which are right,
+    # and a mistyped or doubled header would hand it a real key)
+    drop = frozenset({"authorization"}) if p.settings.api_keys else frozenset()
     query = [(k, v) for k, v in request.args.items(multi=True) if k not in PLATFORM_QUERY]
     event = request_input(
         request.method,

@@ -16,6 +16,8 @@ def at(*parts: int) -> datetime:
         ("* * * * * *", "cron"),
         ("61 * * * *", "cron"),
         ("a b c d e", "cron"),
+        ("0 0 31 2 *", "cron"),  # valid fields, but February never has a 31st
+        ("0 0 30-31 2 *", "cron"),
     ],
 )
 def test_bad_cron_names_the_field(text, field):

@@ -58,10 +58,18 @@ def test_responses():
     "output",
     [
         {"statusCode": 99},
+        {"statusCode": 100},  # an interim answer would desynchronise the connection
+        {"statusCode": 101},
         {"statusCode": "200"},
         {"statusCode": 200, "headers": []},
         {"statusCode": 200, "headers": {"Bad Name": "x"}},
         {"statusCode": 200, "headers": {"X": "a\r\nInjected: 1"}},
+        {"statusCode": 200, "headers": {"X": "日本"}},
+        {"statusCode": 200, "headers": {"X": "a\x7fb"}},
+        {"statusCode": 200, "headers": {"X": "a\x0bb"}},
+        {"statusCode": 200, "headers": {f"X-{n}": "v" for n in range(101)}},
+        {"statusCode": 200, "headers": {"X": "v" * 70_000}},
+        {"statusCode": 200, "cookies": ["a=\u2028b"]},
         {"statusCode": 200, "body": "!!", "isBase64Encoded": True},
     ],
 )

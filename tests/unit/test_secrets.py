@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 import pytest
 
 from common.contracts import ExecuteRequest, Limits
-from common.redaction import MARK, redact, redact_cut
+from common.redaction import MARK, forms, redact, redact_cut
 from common.secrets import Keyring, SecretsKeyError, generate_key, parse_key
 from runner.capture import TRUNCATION_MARKER, OutputCapture
 
@@ -65,19 +66,30 @@ def test_every_spelling_of_a_value_is_redacted_and_short_values_are_not():
     assert redact("a abc b", ["abc"]) == "a abc b"  # < 4 characters: ordinary text
 
 
-def test_a_value_cut_at_the_end_is_redacted():
-    assert redact_cut("log ... p@ss", [VALUE]) == f"log ... {MARK}"
-    assert redact_cut("log ... fine", [VALUE]) == "log ... fine"
+def test_a_cut_hides_its_last_characters_whatever_they_are():
+    """The same characters are hidden whether or not they begin a value: what a cut
+    replaces tells nothing about a secret (no guessing it a character at a time)."""
+    hidden = len(forms([VALUE])[0]) - 1
+    start = "x" * 100
+    for tail in ("p@ss", "fine"):
+        assert redact_cut(start + tail, [VALUE]) == (start + tail)[: 104 - hidden] + MARK
+    assert redact_cut("log ... fine", []) == "log ... fine"
+
+
+def test_repr_unicode_escape_and_url_spellings_are_redacted():
+    odd = 'pä"ss\\wörd<>&\n\tend'
+    text = f"{dict(T=odd)} {odd.encode('unicode_escape').decode()} {quote(odd, safe='')}"
+    assert redact(text, [odd]) == f"{{'T': '{MARK}'}} {MARK} {MARK}"
 
 
 def test_a_value_straddling_the_log_cap_is_redacted_whole():
-    capture = OutputCapture(16, (VALUE,))
-    capture.write(b"0123456789" + VALUE.encode() + b" and more after the cap")
+    capture = OutputCapture(64, (VALUE,))
+    capture.write(b"0123456789" * 4 + VALUE.encode() + b" and more after the cap")
     text = capture.text()
     assert text.endswith(TRUNCATION_MARKER)
     kept = text.removesuffix(TRUNCATION_MARKER)
-    assert "p@ss" not in kept and kept.startswith("0123456789[")
-    assert len(kept.encode()) <= 16
+    assert "p@ss" not in kept and kept.startswith("0123456789") and kept.endswith(MARK)
+    assert len(kept.encode()) <= 64
 
 
 def test_a_value_split_across_writes_is_redacted():
