@@ -46,9 +46,7 @@ def parse_cron(expression: str) -> str:
     try:  # valid fields that no date has, like 0 0 31 2 * (February 31st)
         croniter(expression, datetime.now(UTC)).get_next(datetime)
     except CroniterBadDateError:
-        raise InvalidSchedule(
-            "cron", f"cron never matches a date: {expression[:100]!r}"
-        ) from None
+        raise InvalidSchedule("cron", f"cron never matches a date: {expression[:100]!r}") from None
     return " ".join(fields)
 
 

@@ -22,6 +22,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
+    # `//x` is not `/x`: no redirect (whose Location would echo the client's Host)
+    app.url_map.merge_slashes = False
     request_ids.init_app(app)
     metrics.init_app(app)
     if settings.proxy_hops:  # the client's address is what the trusted proxies saw

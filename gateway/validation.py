@@ -130,7 +130,9 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         public = False
     if not isinstance(public, bool):
         raise ValidationError("public must be true or false")
-    secrets = parse_env(body["secrets"], "secrets") if "secrets" in body else None
+    # missing or null keeps the function's secrets; an object replaces them ({} removes)
+    raw_secrets = body.get("secrets")
+    secrets = parse_env(raw_secrets, "secrets") if raw_secrets is not None else None
     return FunctionSpec(
         name,
         description,

@@ -173,7 +173,13 @@ def test_with_api_keys_a_private_route_needs_a_key_and_a_public_one_does_not(
         allowed = client.get("/fn/private", headers=key)
         assert allowed.status_code == 200
         assert "authorization" not in allowed.json["headers"]  # the platform's key stays out
-        assert client.get("/fn/open").status_code == 200
+        opened = client.get("/fn/open", headers={"Authorization": "Bearer guess"})
+        assert opened.status_code == 200
+        # a wrong key is no more visible to the function than a right one
+        assert "authorization" not in opened.json["headers"]
+        # anyone gets the live revision; choosing another takes a key
+        assert client.get("/fn/open?revision=1").status_code == 401
+        assert client.get("/fn/open?revision=1", headers=key).status_code == 200
         assert client.get("/fn/unknown").status_code == 404
     finally:
         app.extensions["nil"].close()
