@@ -32,10 +32,15 @@ class DnsDiscovery(Discovery):
             self._resolved_at = now
             try:
                 infos = socket.getaddrinfo(
-                    self.host, self.port, family=socket.AF_INET, type=socket.SOCK_STREAM
+                    self.host, self.port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM
                 )
             except OSError:
                 infos = []  # keep serving the last known runners while DNS hiccups
             if infos:
-                self._addresses = sorted({f"{info[4][0]}:{self.port}" for info in infos})
+                self._addresses = sorted({_address(info[4][0], self.port) for info in infos})
         return self._addresses
+
+
+def _address(ip: str, port: int) -> str:
+    """host:port, an IPv6 address in brackets (pods of an IPv6 or dual-stack cluster)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
