@@ -102,7 +102,8 @@ _cooperative_waits()
 
 # The host takes at most 8 KiB of one write to stdout or stderr and the rest of a longer
 # write is lost — and a secret cut there would escape the runner's redaction. Every write
-# goes out in pieces that fit (2048 characters are at most 8 KiB of UTF-8), each flushed.
+# longer than a piece goes out in pieces that fit (2048 characters are at most 8 KiB of
+# UTF-8), each flushed; shorter ones stay buffered.
 PIECE_CHARS = 2048
 
 
@@ -111,6 +112,9 @@ class _InPieces:
         self._stream = stream
 
     def write(self, text):
+        if len(text) <= PIECE_CHARS:  # short writes stay buffered (a print is two writes)
+            return self._stream.write(text)
+        self._stream.flush()
         for start in range(0, len(text), PIECE_CHARS):
             self._stream.write(text[start : start + PIECE_CHARS])
             self._stream.flush()
