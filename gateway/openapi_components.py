@@ -210,12 +210,20 @@ def schemas(settings: Settings) -> dict[str, Any]:
                     "runs the current artifact. Missing or null is {}.",
                 },
                 "secrets": {
-                    **ref("Env"),
+                    "oneOf": [
+                        ref("Env"),
+                        {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "The names a GET returns: the secrets are kept.",
+                        },
+                    ],
                     "description": "Write-only values the function sees as environment "
                     "variables (a secret shadows an env entry of the same name), encrypted "
                     "at rest and redacted from logs and error messages; never returned. "
-                    "Missing keeps the function's secrets, an object replaces them all "
-                    "({} removes them); not part of the revision: a change applies to "
+                    "Missing, null or a list of names (what a GET returns, so a GET body "
+                    "can be PUT back) keeps the function's secrets; an object replaces them "
+                    "all ({} removes them). Not part of the revision: a change applies to "
                     "every revision at once.",
                 },
                 "isolation": ref("Isolation"),

@@ -130,9 +130,11 @@ def parse_function_spec(body: Any, *, policy: LimitPolicy, max_source_bytes: int
         public = False
     if not isinstance(public, bool):
         raise ValidationError("public must be true or false")
-    # missing or null keeps the function's secrets; an object replaces them ({} removes)
+    # missing, null or a list of names (what a GET returns) keeps the function's
+    # secrets; an object replaces them ({} removes them)
     raw_secrets = body.get("secrets")
-    secrets = parse_env(raw_secrets, "secrets") if raw_secrets is not None else None
+    names = isinstance(raw_secrets, list) and all(isinstance(n, str) for n in raw_secrets)
+    secrets = None if raw_secrets is None or names else parse_env(raw_secrets, "secrets")
     return FunctionSpec(
         name,
         description,
