@@ -265,7 +265,7 @@ def test_logs_follow_prints_new_executions_until_ctrl_c(url, tmp_path):
     reader = threading.Thread(target=lambda: [lines.put(x) for x in follower.stdout])
     reader.start()
     seen = ""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     n = 0
     try:  # invoke until the follower (which skips what ended before it started) shows one
         while "got {" not in seen and time.monotonic() < deadline:
@@ -278,7 +278,7 @@ def test_logs_follow_prints_new_executions_until_ctrl_c(url, tmp_path):
                 pass
     finally:
         follower.send_signal(signal.SIGINT)
-        code = follower.wait(timeout=10)
+        code = follower.wait(timeout=30)
         reader.join(timeout=10)
         follower.stdout.close()
     assert re.search(r'^got \{"n":\d+\}$', seen, re.M), seen
