@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -164,6 +165,9 @@ def logs(ctx, target, follow, as_json):
 
 
 def _follow(client, fid: str, as_json: bool) -> None:
+    # Ctrl-C ends it even when started with SIGINT ignored (a shell's background job
+    # hands that on, and Python then never raises KeyboardInterrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     seen: set[str] = set()
     first = True
     try:

@@ -278,9 +278,14 @@ def test_logs_follow_prints_new_executions_until_ctrl_c(url, tmp_path):
                 pass
     finally:
         follower.send_signal(signal.SIGINT)
-        code = follower.wait(timeout=30)
-        reader.join(timeout=10)
-        follower.stdout.close()
+        try:
+            code = follower.wait(timeout=30)
+        finally:
+            if follower.poll() is None:  # it ignored Ctrl-C: the assertion below says so
+                follower.kill()
+                follower.wait()
+            reader.join(timeout=10)
+            follower.stdout.close()
     assert re.search(r'^got \{"n":\d+\}$', seen, re.M), seen
     assert re.search(r"^--- [0-9a-f-]{36} COMPLETED ", seen, re.M)
     assert code == 0
