@@ -17,7 +17,6 @@ runner redacts their values from the logs and error it returns; `_finish` redact
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import uuid
 from uuid import UUID
@@ -37,6 +36,7 @@ from common.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from common.jsonvalues import compact
 from common.notifications import ExecutionWatch
 from common.redaction import redact
 from common.runners import RunnerPool
@@ -88,7 +88,7 @@ def execute_function(
     (recorded as FAILED). A repeat of `idempotency_key` returns the execution that holds
     it, once it has ended (waiting on `watch`): common/idempotency.py."""
     choice = choice or RevisionChoice()
-    input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    input_json = compact(input_value)
     print_ = idempotency.fingerprint(input_json, choice) if idempotency_key else None
     with connection(db) as conn:
         started = repo.start_execution(
@@ -139,7 +139,7 @@ def execute_route(
     NotFound (no such route), Unauthorized (not public and not `authorized`), and what
     execute_function raises."""
     choice = choice or RevisionChoice()
-    input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    input_json = compact(input_value)
     with connection(db) as conn:
         started = repo.start_execution(
             conn,

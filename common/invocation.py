@@ -6,7 +6,6 @@ from SQL."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from uuid import UUID
@@ -17,6 +16,7 @@ from common.db import transaction
 from common.errors import Conflict, NotFound
 from common.execution import refusal
 from common.idempotency import fingerprint
+from common.jsonvalues import compact
 from db import executions as repo
 from db.records import ExecutionRecord
 from db.targets import RevisionChoice
@@ -38,7 +38,7 @@ def enqueue(
     execution of the same input and choice (that one is returned). Raises NotFound,
     FunctionNotReady, Conflict (a pruned revision, or the key reused differently)."""
     choice = choice or RevisionChoice()
-    input_json = json.dumps(input_value, separators=(",", ":"), ensure_ascii=False)
+    input_json = compact(input_value)
     print_ = fingerprint(input_json, choice) if idempotency_key is not None else None
     with transaction(db) as conn:
         enqueued = repo.enqueue_execution(

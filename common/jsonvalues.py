@@ -96,3 +96,8 @@ def check_text(text: str | bytes) -> str | None:
     except InvalidJson as exc:
         return str(exc)
     return unstorable_reason(value)
+
+
+def compact(value: Any) -> str:
+    """`value` as the platform stores and sends JSON: no spaces, non-ASCII as is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

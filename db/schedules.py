@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from common.jsonvalues import compact
 from db.executions import enqueue_statement
 from db.records import from_columns
 from db.targets import (
@@ -152,7 +153,7 @@ def fire_tick(
         "due": schedule.next_run_at,
         "next_run_at": next_run_at,
         "id": execution_id,
-        "input": json.dumps(schedule.input, separators=(",", ":"), ensure_ascii=False),
+        "input": compact(schedule.input),
         "trigger": "schedule",
         "choice": json.dumps(choice.to_json()),
         "key": None,

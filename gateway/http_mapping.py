@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from common.jsonvalues import compact
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -96,7 +97,7 @@ class HttpResponse:
 def response_of(output: Any) -> HttpResponse:
     """The HTTP response a function's output stands for (raises InvalidResponse)."""
     if not isinstance(output, dict) or "statusCode" not in output:
-        body = json.dumps(output, separators=(",", ":"), ensure_ascii=False).encode()
+        body = compact(output).encode()
         return HttpResponse(200, [("Content-Type", "application/json")], body)
     status = output["statusCode"]
     if isinstance(status, float) and status.is_integer():
@@ -168,7 +169,7 @@ def _body(raw: Any, encoded: Any) -> bytes:
     if raw is None:
         return b""
     if not isinstance(raw, str):  # an object or a number: its JSON, as Lambda does
-        return json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode()
+        return compact(raw).encode()
     if not encoded:
         return raw.encode("utf-8")
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from uuid import UUID
 
 from common import cron
 from common.contracts import LANGUAGES, ExecutionStatus, Limits
-from common.jsonvalues import unstorable_reason
+from common.jsonvalues import compact, unstorable_reason
 from common.settings import DEDICATED_BACKENDS
 from db.records import FunctionSpec, RetryPolicy
 from db.targets import LATEST, LIVE, ROUTE_BUCKETS, RevisionChoice
@@ -288,7 +287,7 @@ def parse_execute_input(body: Any, *, max_input_bytes: int) -> dict[str, Any]:
     problem = unstorable_reason(value)
     if problem is not None:
         raise ValidationError(f"input {problem}")
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    size = len(compact(value).encode("utf-8"))
     if size > max_input_bytes:
         raise PayloadTooLarge(f"input must be at most {max_input_bytes} bytes as JSON")
     return value
