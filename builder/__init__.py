@@ -49,39 +49,21 @@ def main() -> None:
     from builder.settings import Settings
     from builder.toolchains import all_toolchains
     from builder.worker import Builder
-    from common.db import open_pool
-    from common.health_server import serve_health
     from common.logging import configure_logging
+    from common.service import open_service_pool, serve_until_stopped
 
     settings = Settings.from_env()
     configure_logging("builder", settings.log_level)
     check_sandbox(settings)
-    # First boot: the migrations may not have run yet; wait for them, never crash-loop.
-    from db.migrate import wait_for_schema
-
-    wait_for_schema(settings.database_url)
-    db = open_pool(
-        settings.database_url, min_size=1, max_size=settings.concurrency + 2, name="builder"
-    )
+    db = open_service_pool("builder", settings, max_size=settings.concurrency + 2)
     toolchains = all_toolchains(settings)
     builder = Builder(db, settings, toolchains)
-    builder.stop_flag.install_signal_handlers()
-    server = serve_health(
-        settings.health_host,
-        settings.health_port,
-        lambda: not builder.stop_flag.stopping,
-        settings.metrics_dir,
-    )
     warm_up_in_background(toolchains, timeout=max(settings.compile_timeout_seconds, 300))
-    logger.info(
-        "builder.started",
-        extra={"languages": sorted(toolchains), "healthPort": settings.health_port},
+    serve_until_stopped(
+        "builder",
+        builder,
+        settings,
+        db,
+        started={"languages": sorted(toolchains)},
+        closing=tuple(toolchain.close for toolchain in toolchains.values()),
     )
-    try:
-        builder.run()
-    finally:
-        server.shutdown()
-        for toolchain in toolchains.values():
-            toolchain.close()
-        db.close()
-        logger.info("builder.stopped")

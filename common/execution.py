@@ -136,8 +136,8 @@ def execute_route(
     """Run the function whose route is the longest of `routes` (the prefixes of a /fn/
     request's path) on the request `input_value`, like execute_function; the function
     is found in the statement that starts the execution (`trigger: route`). Raises
-    NotFound (no such route), Unauthorized (not public and not `authorized`), and what
-    execute_function raises."""
+    NotFound (no such route), Unauthorized (not public and not `authorized`, or no such
+    route and not `authorized`), and what execute_function raises."""
     choice = choice or RevisionChoice()
     input_json = compact(input_value)
     with connection(db) as conn:
@@ -151,12 +151,16 @@ def execute_route(
             routes=routes,
             authorized=authorized,
         )
+    path = f"/fn/{routes[0] if routes else ''}"
     if started is None:
-        raise NotFound(f"no function answers at /fn/{routes[0] if routes else ''}")
+        if not authorized:  # as for a private route: which routes exist is no one's business
+            raise Unauthorized()
+        raise NotFound(f"no function answers at {path}")
     if started.running is None:
         if not (started.public or authorized):
             raise Unauthorized()
-        refused = refusal(db, started.target, choice)
+        # named by the path the caller knows: a public route does not give the id away
+        refused = refusal(db, started.target, choice, f"the function at {path}")
         if isinstance(refused, FunctionNotReady):  # nothing served there yet: 404
             raise RouteNotReady(str(refused))
         raise refused
@@ -199,26 +203,33 @@ def open_secrets(keyring: Keyring | None, target: Target) -> dict[str, str]:
     return keyring.open_all(target.function_id, target.sealed)
 
 
-def refusal(db: psycopg_pool.ConnectionPool, target: Target, choice: RevisionChoice) -> Exception:
-    """Why `choice` resolved to nothing runnable, as the error to raise."""
+def refusal(
+    db: psycopg_pool.ConnectionPool,
+    target: Target,
+    choice: RevisionChoice,
+    subject: str | None = None,
+) -> Exception:
+    """Why `choice` resolved to nothing runnable, as the error to raise; its message calls
+    the function `subject` (default: by its id)."""
     fid = target.function_id
+    subject = subject or f"function {fid}"
     if choice.revision is None and not target.alias_exists:
-        return NotFound(f"function {fid} has no alias {choice.alias_name}")
+        return NotFound(f"{subject} has no alias {choice.alias_name}")
     if target.revision is None:  # live or latest before any revision was READY
         with connection(db) as conn:
             function = functions_repo.get_function(conn, fid)
         status = function.status.value if function else "deleted"
         revision = function.revision if function else "?"
         return FunctionNotReady(
-            f"function {fid} has no READY revision yet (revision {revision} is {status});"
+            f"{subject} has no READY revision yet (revision {revision} is {status});"
             " only READY revisions run"
         )
     if target.status is None:
-        return NotFound(f"function {fid} has no revision {target.revision}")
+        return NotFound(f"{subject} has no revision {target.revision}")
     if target.pruned:
-        return Conflict(f"revision {target.revision} of function {fid} was pruned")
+        return Conflict(f"revision {target.revision} of {subject} was pruned")
     return FunctionNotReady(
-        f"revision {target.revision} of function {fid} is {target.status.value};"
+        f"revision {target.revision} of {subject} is {target.status.value};"
         " only READY revisions run"
     )
 

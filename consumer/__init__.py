@@ -4,17 +4,12 @@ a runner with each new artifact first (results.py, warmer.py), and keeps house
 
 from __future__ import annotations
 
-import logging
-
-logger = logging.getLogger(__name__)
-
 
 def main() -> None:
-    from common.db import open_pool
-    from common.health_server import serve_health
     from common.logging import configure_logging
     from common.runners import make_runners
     from common.secrets import Keyring
+    from common.service import open_service_pool, serve_until_stopped
     from consumer.housekeeping import Housekeeping, Pruner, Task
     from consumer.reseal import Resealer
     from consumer.results import ResultConsumer
@@ -25,11 +20,7 @@ def main() -> None:
 
     settings = Settings.from_env()
     configure_logging("consumer", settings.log_level)
-    # First boot: the migrations may not have run yet; wait for them, never crash-loop.
-    from db.migrate import wait_for_schema
-
-    wait_for_schema(settings.database_url)
-    db = open_pool(settings.database_url, min_size=1, max_size=2, name="consumer")
+    db = open_service_pool("consumer", settings, max_size=2)
     visibility = settings.visibility_seconds
     # A warm-up is bounded well inside the visibility timeout; one result per read, so
     # a result does not wait unseen behind a long warm-up of another.
@@ -49,17 +40,4 @@ def main() -> None:
     consumer = ResultConsumer(
         db, visibility_timeout=visibility, warmer=warmer, housekeeping=housekeeping, batch_size=1
     )
-    consumer.stop_flag.install_signal_handlers()
-    server = serve_health(
-        settings.health_host,
-        settings.health_port,
-        lambda: not consumer.stop_flag.stopping,
-        settings.metrics_dir,
-    )
-    logger.info("consumer.started", extra={"healthPort": settings.health_port})
-    try:
-        consumer.run()
-    finally:
-        server.shutdown()
-        db.close()
-        logger.info("consumer.stopped")
+    serve_until_stopped("consumer", consumer, settings, db)

@@ -51,6 +51,13 @@ class ScheduleRecord:
         return from_columns(cls, row)
 
 
+MAX_SCHEDULES_PER_FUNCTION = 100
+
+
+class TooManySchedules(Exception):
+    """The function already has MAX_SCHEDULES_PER_FUNCTION schedules."""
+
+
 def create_schedule(
     conn: psycopg.Connection,
     schedule_id: UUID,
@@ -61,18 +68,31 @@ def create_schedule(
     input_value: dict,
     next_run_at: datetime,
 ) -> ScheduleRecord | None:
-    """The new schedule; None when the function does not exist."""
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "INSERT INTO schedules (id, function_id, cron, timezone, input, next_run_at)"
-            " SELECT %s, id, %s, %s, %s, %s FROM functions WHERE id = %s"
-            f" RETURNING {ScheduleRecord.COLUMNS}",
-            (schedule_id, cron, timezone, Jsonb(input_value), next_run_at, function_id),
+    """The new schedule; None when the function does not exist. Raises TooManySchedules
+    at the cap: the function's row lock orders concurrent creations, and the count,
+    a statement of its own, sees every schedule committed before the lock was granted."""
+    with conn.transaction():
+        if not conn.execute(
+            "SELECT 1 FROM functions WHERE id = %s FOR UPDATE", (function_id,)
+        ).fetchone():
+            return None
+        (count,) = conn.execute(
+            "SELECT count(*) FROM schedules WHERE function_id = %s", (function_id,)
+        ).fetchone()
+        if count >= MAX_SCHEDULES_PER_FUNCTION:
+            raise TooManySchedules(
+                f"a function has at most {MAX_SCHEDULES_PER_FUNCTION} schedules; delete one first"
+            )
+        row = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                "INSERT INTO schedules (id, function_id, cron, timezone, input, next_run_at)"
+                f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {ScheduleRecord.COLUMNS}",
+                (schedule_id, function_id, cron, timezone, Jsonb(input_value), next_run_at),
+            )
+            .fetchone()
         )
-        .fetchone()
-    )
-    return ScheduleRecord.from_row(row) if row else None
+    return ScheduleRecord.from_row(row)
 
 
 def list_schedules(conn: psycopg.Connection, function_id: UUID) -> list[ScheduleRecord]:

@@ -372,11 +372,12 @@ def _schedule_paths() -> dict[str, Any]:
                 "Run a function on a cron schedule",
                 description="Each tick starts one asynchronous execution of `live` "
                 "(`trigger: schedule`, with the function's retries and dead letters) — "
-                "exactly one per tick however many schedulers run.",
+                "exactly one per tick however many schedulers run. A function has at "
+                "most 100 schedules: one more is a 409.",
                 requestBody={"required": True, "content": c.json_content(c.ref("ScheduleRequest"))},
                 responses={
                     "201": _ok("Created", c.ref("Schedule"), "Location"),
-                    **_errors(400, 404, 413, 503),
+                    **_errors(400, 404, 409, 413, 503),
                 },
             ),
             "get": _operation(

@@ -73,13 +73,17 @@ class LocalPlatform:
 
     def __post_init__(self) -> None:
         if not self.supervisor_port:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.supervisor_port = s.getsockname()[1]
+            self.supervisor_port = _free_port()
         if not self.invoker_port:
             self.invoker_port = _free_port()
         if not self.scheduler_port:
             self.scheduler_port = _free_port()
+
+    @classmethod
+    def on_free_ports(cls, database_url: str, home: Path, **options) -> LocalPlatform:
+        """A platform beside any other on this machine (the tests'): every port free."""
+        ports = ("port", "builder_port", "consumer_port")
+        return cls(database_url, home, **{name: _free_port() for name in ports}, **options)
 
     def env(self) -> dict[str, str]:
         return {

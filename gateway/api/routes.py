@@ -37,6 +37,11 @@ PLATFORM_QUERY = frozenset({"alias", "revision"})  # the revision choice, not th
 def call_route(route: str) -> Response:
     p = platform()
     prefixes = route_prefixes(route)
+    authorized = auth.authorized()
+    if not authorized and PLATFORM_QUERY & request.args.keys():
+        # a public route serves its live revision to anyone; choosing another (an old
+        # one, rolled back for a reason) takes a key
+        raise auth.refuse_route()
     try:
         choice = parse_revision_choice(request.args)
     except ValidationError:  # an unknown route is 404 whatever else is asked
@@ -44,11 +49,6 @@ def call_route(route: str) -> Response:
             if not functions_repo.route_exists(conn, prefixes):
                 raise NotFound(f"no function answers at /fn/{route}") from None
         raise
-    authorized = auth.authorized()
-    if p.settings.api_keys and not authorized and PLATFORM_QUERY & request.args.keys():
-        # a public route serves its live revision to anyone; choosing another (an old
-        # one, rolled back for a reason) takes a key
-        raise auth.refuse_route()
     # With API keys on, Authorization is the platform's header: never passed on, valid or
     # not (a function that echoed a wrong one would tell a key guesser which are right,
     # and a mistyped or doubled header would hand it a real key)

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, url_for
 
 from common.cron import next_tick
 from common.db import connection
-from common.errors import NotFound
+from common.errors import Conflict, NotFound
 from db import functions as functions_repo
 from db import schedules as repo
 from gateway.errors import ValidationError
@@ -40,15 +40,18 @@ def create_schedule(function_id: str) -> tuple[Response, int, dict[str, str]]:
         raise
     first = next_tick(request.cron, request.timezone, datetime.now(UTC))
     with connection(p.db) as conn:
-        record = repo.create_schedule(
-            conn,
-            uuid.uuid4(),
-            fid,
-            cron=request.cron,
-            timezone=request.timezone,
-            input_value=request.input,
-            next_run_at=first,
-        )
+        try:
+            record = repo.create_schedule(
+                conn,
+                uuid.uuid4(),
+                fid,
+                cron=request.cron,
+                timezone=request.timezone,
+                input_value=request.input,
+                next_run_at=first,
+            )
+        except repo.TooManySchedules as exc:
+            raise Conflict(str(exc)) from None
     if record is None:
         raise NotFound(f"function {fid} not found")
     logger.info(

@@ -49,13 +49,9 @@ def platform(pg_url, template_url, tmp_path_factory):
 
 def _running_platform(url: str, tmp_path_factory):
     log = io.StringIO()
-    platform = LocalPlatform(
+    platform = LocalPlatform.on_free_ports(
         url,
         tmp_path_factory.mktemp("nil_home"),
-        port=free_port(),
-        builder_port=free_port(),
-        consumer_port=free_port(),
-        invoker_port=free_port(),
         runners=2,
         output=log,
         # exactly two runners: tests count them, and a runner compiling a Python

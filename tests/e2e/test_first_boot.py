@@ -11,7 +11,7 @@ import requests
 
 from db import migrate
 from tests.conftest import temporary_database
-from tests.e2e.conftest import Api, free_port
+from tests.e2e.conftest import Api
 from tests.integration.helpers import function_body
 from tools.platform import LocalPlatform
 
@@ -19,13 +19,9 @@ from tools.platform import LocalPlatform
 def test_services_started_before_the_migrations_come_up_once_they_run(pg_url, tmp_path):
     log = io.StringIO()
     with temporary_database(pg_url, "nil_first_boot", migrated=False) as url:
-        platform = LocalPlatform(
+        platform = LocalPlatform.on_free_ports(
             url,
             tmp_path / "home",
-            port=free_port(),
-            builder_port=free_port(),
-            consumer_port=free_port(),
-            invoker_port=free_port(),
             runners=1,
             output=log,
             extra_env={"NIL_RUNNERS_MAX": "1"},

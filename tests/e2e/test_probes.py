@@ -11,7 +11,7 @@ import time
 import requests
 
 from tests.conftest import temporary_database
-from tests.e2e.conftest import Api, free_port
+from tests.e2e.conftest import Api
 from tests.integration.helpers import function_body, source
 from tools.platform import LocalPlatform
 
@@ -19,13 +19,9 @@ from tools.platform import LocalPlatform
 def test_liveness_is_answered_while_every_app_thread_runs_a_call(pg_url, template_url, tmp_path):
     log = io.StringIO()
     with temporary_database(pg_url, "nil_probes") as url:
-        platform = LocalPlatform(
+        platform = LocalPlatform.on_free_ports(
             url,
             tmp_path / "home",
-            port=free_port(),
-            builder_port=free_port(),
-            consumer_port=free_port(),
-            invoker_port=free_port(),
             runners=1,
             output=log,
             # one gunicorn process with one app thread: a single call occupies it

@@ -210,13 +210,9 @@ def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
 
 def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_path):
     pgdata, url = own_postgres
-    platform = LocalPlatform(
+    platform = LocalPlatform.on_free_ports(
         url,
         tmp_path / "home",
-        port=free_port(),
-        builder_port=free_port(),
-        consumer_port=free_port(),
-        invoker_port=free_port(),
         output=io.StringIO(),
     )
     platform.start()

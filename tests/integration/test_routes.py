@@ -180,6 +180,17 @@ def test_with_api_keys_a_private_route_needs_a_key_and_a_public_one_does_not(
         # anyone gets the live revision; choosing another takes a key
         assert client.get("/fn/open?revision=1").status_code == 401
         assert client.get("/fn/open?revision=1", headers=key).status_code == 200
-        assert client.get("/fn/unknown").status_code == 404
+        # an unknown route looks like a private one to a caller without a key: no
+        # enumerating route names by 401 against 404
+        for path in ("/fn/unknown", "/fn/unknown?revision=x", "/fn/private/below"):
+            assert client.get(path).status_code == 401, path
+        assert client.get("/fn/unknown", headers=key).status_code == 404
+        assert client.get("/fn/unknown?revision=x", headers=key).status_code == 404
+        # a public route's refusals name its path, not the function's id
+        open_id = client.get("/functions?name=open", headers=key).json[0]["id"]
+        missing = client.get("/fn/open?alias=nope", headers=key)
+        assert missing.status_code == 404
+        assert "/fn/open" in missing.json["message"]
+        assert open_id not in missing.json["message"]
     finally:
         app.extensions["nil"].close()

@@ -16,7 +16,6 @@ import requests
 from common import runner_dir as rd
 from common.runners import Runner
 from tests.conftest import temporary_database
-from tests.e2e.conftest import free_port
 from tests.integration.helpers import source
 from tools.platform import LocalPlatform
 
@@ -32,13 +31,9 @@ def loaded_platform(pg_url, template_url, tmp_path_factory):
 
 
 def _loaded(url: str, tmp_path_factory):
-    platform = LocalPlatform(
+    platform = LocalPlatform.on_free_ports(
         url,
         tmp_path_factory.mktemp("load"),
-        port=free_port(),
-        builder_port=free_port(),
-        consumer_port=free_port(),
-        invoker_port=free_port(),
         runners=2,
         output=io.StringIO(),
         extra_env={"NIL_GATEWAY_THREADS": "16"},
