@@ -242,12 +242,14 @@ class WireBuffer:
         self.pieces.append(bytes(data))
 
 
-def _serve(app, environ: dict, resp, parked: list, alive) -> bytes | None:
+def _serve(app, environ: dict, resp, parked: list, alive) -> tuple[bytes, int] | None:
     """On an app thread: call the app and, unless it parked the request (a long-poll),
     format the response and send as much of it as the client's socket takes without
     waiting (a send that cannot block touches neither the hub nor the deadlines).
     Returns what is left to send, which the connection's greenlet writes under the
-    write deadline and the ResponseBudget; None when the request was parked.
+    write deadline, and the response's whole size, which the ResponseBudget counts if
+    the client makes it wait (as when the greenlet wrote all of it: what the kernel
+    took is still held for that client); None when the request was parked.
 
     Sending here saves the hand-off back to the hub thread before the client has its
     answer: the greenlet resumes after the client was served."""
@@ -269,7 +271,7 @@ def _serve(app, environ: dict, resp, parked: list, alive) -> bytes | None:
         sent = 0
     except OSError:
         sent = 0  # the greenlet's send raises it again, where errors are handled
-    return data[sent:]
+    return data[sent:], len(data)
 
 
 def _park(watch, execution_id, deadline: float) -> None:
@@ -339,7 +341,7 @@ class GatewayWorker(GeventWorker):
             parked: list = []
             environ["nil.park"] = lambda *args: parked.append(args)
             alive = lambda: self.alive  # noqa: E731
-            rest = self.app_threads.spawn(_serve, self.wsgi, environ, resp, parked, alive).get()
+            served = self.app_threads.spawn(_serve, self.wsgi, environ, resp, parked, alive).get()
             while parked:  # a long-poll (GET /executions/{id}?wait=): wait here, ask again
                 watch, execution_id, deadline = parked.pop()
                 _park(watch, execution_id, deadline)
@@ -349,13 +351,17 @@ class GatewayWorker(GeventWorker):
                 environ["nil.park"] = lambda *args: parked.append(args)
                 if not self.alive or not self.cfg.keepalive:
                     resp.force_close()
-                rest = self.app_threads.spawn(_serve, self.wsgi, environ, resp, parked, alive).get()
+                served = self.app_threads.spawn(
+                    _serve, self.wsgi, environ, resp, parked, alive
+                ).get()
+            assert served is not None
+            rest, size = served
             if rest:  # what the client's socket did not take at once: under the deadline
-                sock.hold(len(rest))
+                sock.hold(size)
                 try:
                     sock.sendall(rest)
                 finally:
-                    del rest
+                    del rest, served
                     sock.release()
             if resp.should_close():
                 raise StopIteration()
