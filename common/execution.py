@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import uuid
+import weakref
 from uuid import UUID
 
 import psycopg_pool
@@ -313,19 +315,126 @@ def _record(
     logs: str | None,
 ) -> ExecutionRecord | None:
     """The finished row; None when it is gone (its function was deleted)."""
-    with connection(db) as conn:
-        record = repo.finish_execution(
-            conn,
-            running,
-            output_json=output,
-            error_message=error,
-            duration_ms=result.duration_ms if result else None,
-            fuel_used=result.fuel_used if result else None,
-            logs=logs,
-        )
-        if record is None:  # the sweeper failed it meanwhile, or it was deleted
+    finish = repo.Finish(
+        running,
+        output_json=output,
+        error_message=error,
+        duration_ms=result.duration_ms if result else None,
+        fuel_used=result.fuel_used if result else None,
+        logs=logs,
+    )
+    record = group_commit(db).write(finish)
+    if record is None:  # the sweeper failed it meanwhile, or it was deleted
+        with connection(db) as conn:
             record = repo.get_execution(conn, running.id)
     return record
+
+
+def _finish_alone(db: psycopg_pool.ConnectionPool, f: repo.Finish) -> ExecutionRecord | None:
+    with connection(db) as conn:
+        return repo.finish_execution(
+            conn,
+            f.running,
+            output_json=f.output_json,
+            error_message=f.error_message,
+            duration_ms=f.duration_ms,
+            fuel_used=f.fuel_used,
+            logs=f.logs,
+        )
+
+
+class GroupCommit:
+    """Outcomes of the executions one process records at once, written in one statement
+    and one commit (a leader/follower group commit, as PostgreSQL's own WAL flush does it).
+    A thread that records an outcome while no write is in flight writes it at once, on
+    its own thread — a sequential execution pays no hand-off. Outcomes that arrive while
+    a write is in flight wait for it, then the first of them writes all of them together.
+    Every waiter returns only after the commit that holds its outcome: the durability
+    promise (a 200 only once the outcome is durable) is the same, with fewer statements,
+    commits and WAL flushes under load. A value the database refuses fails only its own
+    outcome (the batch is written again one by one)."""
+
+    def __init__(self, db: psycopg_pool.ConnectionPool) -> None:
+        self.db = db
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._writing = False
+        self.batches = 0  # statements written (fewer than outcomes under load)
+
+    def write(self, finish: repo.Finish) -> ExecutionRecord | None:
+        pending = _Pending(finish)
+        with self._cond:
+            self._queue.append(pending)
+            while not pending.done:
+                if not self._writing:
+                    self._writing = True
+                    batch, self._queue = self._queue, []
+                    break
+                self._cond.wait()
+            else:
+                return pending.result()
+        try:
+            self._write(batch)
+        finally:
+            with self._cond:
+                self._writing = False
+                for p in batch:
+                    p.done = True
+                self._cond.notify_all()
+        return pending.result()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        self.batches += 1
+        try:
+            if len(batch) == 1:
+                batch[0].record = _finish_alone(self.db, batch[0].finish)
+                return
+            with connection(self.db) as conn:
+                records = repo.finish_executions(conn, [p.finish for p in batch])
+            for p, record in zip(batch, records, strict=True):
+                p.record = record
+        except DataRejected:
+            if len(batch) == 1:
+                raise
+            for p in batch:  # one of them was refused: each alone, so only it fails
+                try:
+                    p.record = _finish_alone(self.db, p.finish)
+                except Exception as exc:
+                    p.error = exc
+        except Exception as exc:
+            for p in batch:
+                p.error = exc
+            if len(batch) == 1:
+                batch[0].error = None
+                raise
+
+
+class _Pending:
+    __slots__ = ("done", "error", "finish", "record")
+
+    def __init__(self, finish: repo.Finish) -> None:
+        self.finish = finish
+        self.done = False
+        self.record: ExecutionRecord | None = None
+        self.error: Exception | None = None
+
+    def result(self) -> ExecutionRecord | None:
+        if self.error is not None:
+            raise self.error
+        return self.record
+
+
+_group_commits: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_group_commits_lock = threading.Lock()
+
+
+def group_commit(db: psycopg_pool.ConnectionPool) -> GroupCommit:
+    """The process's group commit of outcomes on the pool `db`."""
+    with _group_commits_lock:
+        found = _group_commits.get(db)
+        if found is None:
+            found = _group_commits[db] = GroupCommit(db)
+        return found
 
 
 def run_attempt(

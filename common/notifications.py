@@ -124,3 +124,86 @@ class ExecutionWatch:
                 logger.warning("execution_watch.disconnected", extra={"error": str(exc)})
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+QUEUED_CHANNEL = "nil_executions_queued"
+
+
+class QueueWatch:
+    """Wakes idle invocation slots when a message is sent to the queue `executions`
+    (a statement trigger on pgmq's table notifies `nil_executions_queued` when the
+    sending transaction commits, migration 0011), so an idle invoker sends the database
+    nothing but its slow fallback read instead of polling every few milliseconds.
+
+    A slot takes `mark()` before it reads the queue and, when the read found nothing,
+    `wait(mark, seconds)`: a notification that arrives between the read and the wait is
+    not lost (the mark changed). One notification wakes one slot; a slot that got a
+    message wakes the next (`wake_one`), so a burst fans out over the slots without
+    every slot reading for every message. While the listener is disconnected, slots
+    wait at most `DISCONNECTED_POLL_SECONDS` between reads."""
+
+    DISCONNECTED_POLL_SECONDS = 1.0
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._cond = threading.Condition()
+        self._generation = 0
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._listen, name="queue-watch", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake_all()
+
+    def mark(self) -> int:
+        with self._cond:
+            return self._generation
+
+    def wait(self, mark: int, seconds: float) -> bool:
+        """Until a message may have been sent since `mark`, or `seconds` passed; True if
+        woken by a notification."""
+        self.start()
+        if not self.connected.is_set():
+            seconds = min(seconds, self.DISCONNECTED_POLL_SECONDS)
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._generation != mark or self._stopping.is_set(), max(0.0, seconds)
+            )
+
+    def wake_one(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify()
+
+    def wake_all(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {QUEUED_CHANNEL}")
+                    self.connected.set()
+                    backoff = 0.1
+                    self.wake_all()  # anything may have been sent while disconnected
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake_one()
+            except psycopg.Error as exc:
+                self.connected.clear()
+                self.wake_all()
+                logger.warning("queue_watch.disconnected", extra={"error": str(exc)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)

@@ -127,6 +127,7 @@ class ExecutionQueue:
     update of its execution, so only the attempt that owns the row moves it."""
 
     def __init__(self, db: psycopg_pool.ConnectionPool) -> None:
+        self._db = db
         self._pgmq = PGMQueue(pool=db, conn_string=None, init_extension=False)
 
     def read(self, *, vt: int, qty: int = 1, poll_seconds: int = 1) -> list[Delivery]:
@@ -142,6 +143,16 @@ class ExecutionQueue:
             else:
                 messages = self._pgmq.read_batch(EXECUTIONS_QUEUE, vt=vt, batch_size=qty)
         return [Delivery(m.msg_id, m.read_ct, m.message, m.enqueued_at) for m in messages]
+
+    def next_visible_seconds(self) -> float | None:
+        """Seconds until the earliest hidden message becomes visible (a retry's backoff,
+        a lease); 0 when one is visible now, None when the queue is empty."""
+        with translate_errors(), self._db.connection() as conn:
+            row = conn.execute(
+                f"SELECT extract(epoch FROM min(vt) - clock_timestamp())::float8"
+                f" FROM pgmq.q_{EXECUTIONS_QUEUE}"
+            ).fetchone()
+        return None if row is None or row[0] is None else max(0.0, row[0])
 
     def delete(self, conn: psycopg.Connection, msg_id: int) -> None:
         self._pgmq.delete(EXECUTIONS_QUEUE, msg_id, conn=conn)

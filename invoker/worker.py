@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from uuid import UUID
 
 import psycopg_pool
@@ -29,6 +30,7 @@ from common.db import transaction
 from common.errors import NilError, ServiceUnavailable
 from common.execution import run_attempt
 from common.lifecycle import StopFlag
+from common.notifications import QueueWatch
 from common.queue import Delivery, ExecutionQueue
 from common.runners import RunnerPool
 from common.secrets import Keyring
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE = {Outcome.PLATFORM_ERROR, Outcome.TIMEOUT}
 CONCURRENCY_RETRY_SECONDS = 1.0  # a PENDING execution of a function at its limit: look again
+IDLE_POLL_SECONDS = 5.0  # an idle slot's fallback read (LISTEN wakes it for a new message)
 LOST = "platform error: the execution was lost (its worker stopped) and is out of attempts"
 
 
@@ -60,6 +63,7 @@ class Invoker:
         self.keyring = Keyring.from_settings(settings)
         self.queue = ExecutionQueue(db)
         self.stop_flag = StopFlag()
+        self.watch = QueueWatch(db.conninfo)  # the database the pool reads the queue from
 
     def run(self, *, wait: bool = True) -> int:
         """Run executions in `concurrency` slots until stopped; with wait=False, return
@@ -77,19 +81,22 @@ class Invoker:
             thread.start()
         for thread in threads:
             thread.join()
+        if wait:
+            self.watch.stop()
         return sum(counts)
 
     def _slot(self, wait: bool) -> int:
         handled = 0
         while not self.stop_flag.stopping:
             try:
-                batch = self.queue.read(
-                    vt=self.settings.read_visibility_seconds, poll_seconds=1 if wait else 0
-                )
+                mark = self.watch.mark()
+                batch = self.queue.read(vt=self.settings.read_visibility_seconds, poll_seconds=0)
                 if not batch:
                     if not wait:
                         return handled
+                    self._idle(mark)
                     continue
+                self.watch.wake_one()  # a burst: the next idle slot reads too
                 self.handle(batch[0])
                 handled += 1
             except NilError as exc:  # the database is down: the message comes back
@@ -103,6 +110,25 @@ class Invoker:
                     raise
                 self.stop_flag.wait(1.0)
         return handled
+
+    def _idle(self, mark: int) -> None:
+        """Nothing visible: sleep until a message is sent (the queue's notification),
+        the earliest hidden one becomes visible (a retry's backoff, a lost lease), or the
+        fallback read is due — in slices, so a stop is seen within a second. Costs the
+        database one statement, not a poll every few milliseconds."""
+        upcoming = self.queue.next_visible_seconds()
+        seconds = IDLE_POLL_SECONDS if upcoming is None else min(upcoming, IDLE_POLL_SECONDS)
+        self.watch.start()
+        if not self.watch.connected.is_set():  # no notifications: read again soon
+            seconds = min(seconds, QueueWatch.DISCONNECTED_POLL_SECONDS)
+        deadline = time.monotonic() + seconds
+        while not self.stop_flag.stopping and (left := deadline - time.monotonic()) > 0:
+            if self.watch.wait(mark, min(left, 1.0)):
+                return
+
+    def stop(self) -> None:
+        self.stop_flag.stop()
+        self.watch.wake_all()
 
     def handle(self, delivery: Delivery) -> None:
         try:

@@ -67,6 +67,7 @@ class LocalPlatform:
     invoker_port: int = 0  # 0: any free port
     scheduler_port: int = 0  # 0: any free port
     runners: int = 2
+    invokers: int = 1  # invocation worker processes (each NIL_INVOKER_CONCURRENCY slots)
     extra_env: dict[str, str] = field(default_factory=dict)
     output: object = None  # a file to copy process output to; defaults to stdout
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -128,11 +129,18 @@ class LocalPlatform:
             ManagedProcess("invoker", [py, "-m", "invoker"]),
             ManagedProcess("scheduler", [py, "-m", "scheduler"]),
         ]
+        self.processes += [
+            ManagedProcess(f"invoker{n}", [py, "-m", "invoker"])
+            for n in range(2, self.invokers + 1)
+        ]
         for managed in self.processes:
+            chosen = {"gateway": self.gateway_env(), "builder": env}.get(managed.name, keyed)
+            if managed.name.startswith("invoker") and managed.name != "invoker":
+                chosen = {**chosen, "NIL_INVOKER_PORT": str(_free_port())}
             managed.proc = subprocess.Popen(
                 managed.argv,
                 cwd=ROOT,
-                env={"gateway": self.gateway_env(), "builder": env}.get(managed.name, keyed),
+                env=chosen,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

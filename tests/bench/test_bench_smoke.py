@@ -44,6 +44,10 @@ def test_bench_smoke_prints_every_figure_and_writes_json():
             for language in ("python", "c", "zig", "assemblyscript", "wat")
         ),
         "python: warm execute through the gateway",
+        "route call (/fn/…) p50 over execute p50",
+        "async invocations completed per second",
+        "per cached Python component",
+        "Issue 21 (performance, round two):",
     ):
         assert figure in run.stdout, figure
     [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before

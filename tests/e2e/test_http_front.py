@@ -236,8 +236,8 @@ def _wait_healthy(port: int, proc: subprocess.Popen, log: Path, timeout: float =
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its worker still booting on a loaded machine
         time.sleep(0.1)
     raise RuntimeError(f"the strict gateway did not start:\n{log.read_text()[-3000:]}")
 

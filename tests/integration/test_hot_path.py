@@ -1,0 +1,163 @@
+"""The warm path's shortcuts (issue 21) keep their promises, on a real database: outcomes
+recorded together (group commit) are each durable and fenced as when written alone, a
+refused value fails only its own execution; the pool's checkout check costs no round
+trip and still never hands out a dead connection; an idle invocation worker does not
+poll the queue, and a notification wakes it for a new invocation at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from common.db import connection, open_pool
+from common.errors import DataRejected
+from common.execution import GroupCommit
+from common.queue import ExecutionQueue
+from common.runners import make_runners
+from db import executions as repo
+from db.targets import RevisionChoice
+from invoker.settings import Settings as InvokerSettings
+from invoker.worker import Invoker
+from tests.integration.helpers import function_body
+
+
+@pytest.fixture
+def fid(client, compile_all) -> UUID:
+    fid = client.post("/functions", json=function_body()).json["id"]
+    compile_all()
+    assert client.get(f"/functions/{fid}").json["status"] == "READY"
+    return UUID(fid)
+
+
+def start(db, fid: UUID):
+    with connection(db) as conn:
+        started = repo.start_execution(
+            conn, fid, RevisionChoice(), execution_id=uuid4(), input_value={}, input_json="{}"
+        )
+    assert started is not None and started.running is not None
+    return started.running
+
+
+def finish(running, output: str = '{"ok": true}') -> repo.Finish:
+    return repo.Finish(running, output, None, 1.5, 1000, "log line")
+
+
+def stored(db, execution_id: UUID) -> tuple:
+    with connection(db) as conn:
+        return conn.execute(
+            "SELECT status::text, output, error_message, fuel_used, logs, completed_at"
+            " FROM executions WHERE id = %s",
+            (execution_id,),
+        ).fetchone()
+
+
+def test_outcomes_written_together_are_each_stored_and_answered(db, fid):
+    group = GroupCommit(db)
+    runs = [start(db, fid) for _ in range(24)]
+    records: dict[UUID, object] = {}
+    barrier = threading.Barrier(len(runs))
+
+    def record(running) -> None:
+        barrier.wait()
+        records[running.id] = group.write(finish(running, f'{{"n": "{running.id}"}}'))
+
+    threads = [threading.Thread(target=record, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert group.batches < len(runs)  # some were written together
+    for running in runs:
+        answered = records[running.id]
+        assert answered is not None and answered.status.value == "COMPLETED"
+        assert answered.output == {"n": str(running.id)}
+        status, output, error, fuel, logs, completed = stored(db, running.id)
+        assert (status, output, error, fuel, logs) == (
+            "COMPLETED",
+            {"n": str(running.id)},
+            None,
+            1000,
+            "log line",
+        )
+        assert completed == answered.completed_at
+
+
+def test_a_refused_value_fails_only_its_own_outcome_and_fences_hold(db, fid):
+    good, bad, done = start(db, fid), start(db, fid), start(db, fid)
+    assert GroupCommit(db).write(finish(done)) is not None
+    group = GroupCommit(db)
+    with connection(db) as conn:
+        batch = repo.finish_executions(conn, [finish(done), finish(good)])
+    assert batch[0] is None and batch[1] is not None  # already finished: fenced
+    other = start(db, fid)
+    pending = [group_pending(finish(other)), group_pending(finish(bad, '{"a": "\\u0000"}'))]
+    group._write(pending)
+    assert pending[0].result() is not None
+    with pytest.raises(DataRejected):
+        pending[1].result()
+    assert stored(db, other.id)[0] == "COMPLETED"
+    assert stored(db, bad.id)[0] == "RUNNING"  # _finish records it as a platform error
+
+
+def group_pending(f):
+    from common.execution import _Pending
+
+    return _Pending(f)
+
+
+def test_the_checkout_check_replaces_a_connection_the_server_closed(db_url):
+    pool = open_pool(db_url, min_size=1, max_size=1, name="check")
+    pool.wait()
+    try:
+        with pool.connection() as conn:
+            pid = conn.info.backend_pid
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
+        with connection(pool) as conn:  # not the dead one: no error reaches the caller
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert conn.info.backend_pid != pid
+    finally:
+        pool.close()
+
+
+class CountingQueue(ExecutionQueue):
+    """The real queue, counting the worker's reads of it."""
+
+    reads = 0
+
+    def read(self, **kwargs):
+        CountingQueue.reads += 1
+        return super().read(**kwargs)
+
+
+def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fid, db, runner_dir):
+    settings = InvokerSettings.from_env(
+        {"runner_dir": str(runner_dir), "runner_wait_ms": 2000, "concurrency": 2}
+    )
+    runners = make_runners(settings)
+    invoker = Invoker(db, runners, settings)
+    invoker.queue = CountingQueue(db)
+    CountingQueue.reads = 0
+    worker = threading.Thread(target=invoker.run, daemon=True)
+    worker.start()
+    try:
+        assert invoker.watch.connected.wait(10)
+        time.sleep(3.0)
+        # polling every 50 ms, two slots read ~120 times in 3 s; waiting on LISTEN, once
+        # each (and once more each if the fallback read came due)
+        assert CountingQueue.reads <= 2 * settings.concurrency, CountingQueue.reads
+        sent = time.monotonic()
+        eid = client.post(f"/functions/{fid}/invocations", json={"input": {}}).json["id"]
+        while stored(db, UUID(eid))[0] != "COMPLETED":
+            assert time.monotonic() - sent < 2.0, "the idle invoker was not woken"
+            time.sleep(0.02)
+    finally:
+        invoker.stop()
+        worker.join(10)
+        runners.close()
+    assert not worker.is_alive()
