@@ -77,6 +77,18 @@ class ArtifactStore:
                 logger.warning("artifact.unwritable", extra={"path": path.name, "error": str(exc)})
             return artifact
 
+    def peek(self, sha256: str, kind: str) -> bytes | None:
+        """The serialized artifact when one is on disk, without waiting for a compile in
+        progress (files appear whole: written aside, then renamed)."""
+        if self.directory is None:
+            return None
+        path = self.directory / f"{sha256}.{kind}.{self.fingerprint}"
+        data = _read_verified(path)
+        if data is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)
+        return data
+
     def _prune(self) -> None:
         """Remove the least recently used artifacts while the directory is over budget."""
         assert self.directory is not None

@@ -8,8 +8,10 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import queue
 import subprocess
 import sys
+import threading
 import time
 
 import wasmtime
@@ -24,6 +26,8 @@ from runner.abis.context import CallDeadline, calling
 from runner.artifacts import ArtifactStore
 from runner.capture import OutputCapture
 from runner.engine import (
+    BASELINE,
+    OPTIMIZED,
     CachedModule,
     EpochTicker,
     ModuleCache,
@@ -43,15 +47,23 @@ class ModuleRejected(Exception):
 class Executor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        stack = settings.max_wasm_stack
         engines = {
-            "module": make_engine(settings.max_wasm_stack),
-            "component": make_engine(settings.max_wasm_stack, component_model=True),
+            "module": make_engine(stack),
+            "component": make_engine(stack, component_model=True),
         }
+        if settings.baseline_components:
+            engines[BASELINE] = make_engine(stack, component_model=True, tier=BASELINE)
         self.ticker = EpochTicker(list(engines.values()), settings.epoch_tick_ms)
         self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
         self.artifacts = ArtifactStore(
             settings.artifact_dir,
-            engine_fingerprint(settings.max_wasm_stack),
+            engine_fingerprint(stack),
+            max_bytes=settings.artifact_max_mb << 20,
+        )
+        self.baseline_artifacts = ArtifactStore(
+            settings.artifact_dir,
+            engine_fingerprint(stack, BASELINE),
             max_bytes=settings.artifact_max_mb << 20,
         )
         by_abi = {
@@ -61,6 +73,28 @@ class Executor:
         self.adapters: dict[str, AbiAdapter] = {
             language: by_abi[abi.name] for language, abi in ABI_BY_LANGUAGE.items()
         }
+        # the same adapters on the baseline engine, for the languages built as components
+        self.baseline_adapters: dict[str, AbiAdapter] = {}
+        if BASELINE in engines:
+            baseline_by_abi = {
+                name: cls(engines[BASELINE], settings.max_output_bytes)
+                for name, cls in ADAPTER_BY_ABI.items()
+                if cls.kind == "component"
+            }
+            self.baseline_adapters = {
+                language: baseline_by_abi[abi.name]
+                for language, abi in ABI_BY_LANGUAGE.items()
+                if abi.name in baseline_by_abi
+            }
+        self._upgrades: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self._upgrades_pending = 0
+        self._upgrades_changed = threading.Condition()
+        self._upgrader: threading.Thread | None = None
+
+    def adapter_for(self, entry: CachedModule) -> AbiAdapter:
+        """The adapter on the engine that compiled `entry`."""
+        adapters = self.baseline_adapters if entry.tier == BASELINE else self.adapters
+        return adapters[entry.language]
 
     def has_module(self, sha256: str) -> bool:
         return sha256 in self.cache
@@ -81,30 +115,110 @@ class Executor:
         if not wasm.startswith(preamble):
             raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
         t0 = time.perf_counter()
+        kind, tier, artifact = adapter.kind, OPTIMIZED, None
+        if language in self.baseline_adapters:  # optimized when on disk, else baseline first
+            artifact = self._optimized_from_disk(adapter, sha256)
+            if artifact is None:
+                tier, adapter = BASELINE, self.baseline_adapters[language]
+        store = self.baseline_artifacts if tier == BASELINE else self.artifacts
         in_child = None
         if len(wasm) >= self.settings.compile_in_child_bytes:
-            in_child = functools.partial(self._compile_in_child, adapter.kind, wasm)
+            in_child = functools.partial(self._compile_in_child, kind, wasm, tier)
         try:
-            artifact = self.artifacts.load(
-                sha256,
-                adapter.kind,
-                lambda: adapter.compile(wasm),
-                adapter.serialize,
-                adapter.deserialize,
-                in_child,
-            )
+            if artifact is None:
+                artifact = store.load(
+                    sha256,
+                    kind,
+                    functools.partial(adapter.compile, wasm),
+                    adapter.serialize,
+                    adapter.deserialize,
+                    in_child,
+                )
         except wasmtime.WasmtimeError as exc:
             raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
-        metrics.LOAD_SECONDS.labels(adapter.kind).observe(time.perf_counter() - t0)
-        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
+        metrics.LOAD_SECONDS.labels(kind).observe(time.perf_counter() - t0)
+        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact), tier)
         for evicted in self.cache.put(entry):
-            self.adapters[evicted.language].forget(evicted.sha256)
+            self.adapter_for(evicted).forget(evicted.sha256)
+        if tier == BASELINE and entry.abi_problem is None and self.settings.optimize_in_background:
+            self._queue_upgrade(sha256, language, wasm)
 
-    def _compile_in_child(self, kind: str, wasm: bytes) -> bytes:
+    def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str):
+        """The optimized artifact a runner of this host compiled before, or None."""
+        data = self.artifacts.peek(sha256, adapter.kind)
+        if data is None:
+            return None
+        try:
+            return adapter.deserialize(data)
+        except Exception as exc:  # stale or foreign: the baseline tier, then a recompile
+            logger.warning("artifact.unusable", extra={"sha256": sha256, "error": str(exc)})
+            return None
+
+    # ---------------------------------------------------------------- the optimized tier
+
+    def _queue_upgrade(self, sha256: str, language: str, wasm: bytes) -> None:
+        """Compile `sha256` on the optimized tier in the background (one at a time: a
+        Python component's compile takes ~400 MB), then swap it into the cache."""
+        with self._upgrades_changed:
+            self._upgrades_pending += 1
+            if self._upgrader is None:
+                self._upgrader = threading.Thread(
+                    target=self._upgrade_loop, name="optimizer", daemon=True
+                )
+                self._upgrader.start()
+        self._upgrades.put((sha256, language, wasm))
+
+    def _upgrade_loop(self) -> None:
+        while True:
+            sha256, language, wasm = self._upgrades.get()
+            try:
+                self._upgrade(sha256, language, wasm)
+            except Exception as exc:  # the function keeps running on the baseline tier
+                logger.warning(
+                    "artifact.optimize_failed", extra={"sha256": sha256, "error": str(exc)}
+                )
+            finally:
+                with self._upgrades_changed:
+                    self._upgrades_pending -= 1
+                    self._upgrades_changed.notify_all()
+
+    def _upgrade(self, sha256: str, language: str, wasm: bytes) -> None:
+        if sha256 not in self.cache:  # evicted meanwhile
+            return
+        t0 = time.perf_counter()
+        compile_ = functools.partial(self._compile_in_child, "component", wasm, OPTIMIZED, True)
+        # the serialized bytes, from disk or from the compile; deserialized below
+        data = self.artifacts.load(sha256, "component", compile_, bytes, bytes, compile_)
+        adapter = self.adapters[language]
+        artifact = adapter.deserialize(data)  # thread-safe: no store, no host callback
+        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
+        if self.cache.upgrade(entry) is not None:
+            self.baseline_adapters[language].forget(sha256)
+            logger.info(
+                "artifact.optimized",
+                extra={"sha256": sha256, "durationMs": (time.perf_counter() - t0) * 1000},
+            )
+
+    def wait_for_upgrades(self, timeout: float) -> bool:
+        """True once no background compile is pending (for tests and the bench)."""
+        with self._upgrades_changed:
+            return self._upgrades_changed.wait_for(lambda: self._upgrades_pending == 0, timeout)
+
+    def _compile_in_child(
+        self, kind: str, wasm: bytes, tier: str = OPTIMIZED, background: bool = False
+    ) -> bytes:
         """Compile in a child process (see runner/compile_child.py) with this engine's
         settings; the child's memory is freed when it exits."""
+        argv = [
+            sys.executable,
+            "-m",
+            "runner.compile_child",
+            kind,
+            str(self.settings.max_wasm_stack),
+        ]
+        argv += [tier, "background"] if background else [tier]
         done = subprocess.run(
-            [sys.executable, "-m", "runner.compile_child", kind, str(self.settings.max_wasm_stack)],
+            argv,
             input=wasm,
             capture_output=True,
             check=False,
@@ -121,7 +235,7 @@ class Executor:
             return None
         limits = request.limits
         started = time.perf_counter()
-        adapter = self.adapters[entry.language]
+        adapter = self.adapter_for(entry)
         capture = OutputCapture(self.settings.max_log_bytes, request.redact)
         store = wasmtime.Store(adapter.engine)
         store.set_fuel(limits.fuel)
