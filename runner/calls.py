@@ -28,10 +28,17 @@ class Job:
     """A piece of work for the executor thread, finished exactly once: by the executor
     with its result, or by the watchdog with `overrun()` (then `fatal`)."""
 
-    def __init__(self, run: Callable[[], Any], deadline: float, overrun: Callable[[], Any]):
+    def __init__(
+        self,
+        run: Callable[[], Any],
+        deadline: float,
+        overrun: Callable[[], Any],
+        on_fatal: Callable[[], None] | None = None,
+    ):
         self.run = run
         self.deadline = deadline  # time.monotonic()
         self.overrun = overrun
+        self.on_fatal = on_fatal  # for a job nobody waits on (posted): what the watchdog calls
         self.result: Any = None
         self.fatal = False
         self._finished = False
@@ -83,6 +90,11 @@ class ExecutorThread:
         self._jobs.put(job)
         return job.wait()
 
+    def post(self, job: Job) -> None:
+        """Queue `job` without waiting for it (the executor's idle work); a call submitted
+        meanwhile runs right after it."""
+        self._jobs.put(job)
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
@@ -111,6 +123,8 @@ class ExecutorThread:
             if job is not None and time.monotonic() >= job.deadline + self.grace:
                 if job.finish(job.overrun(), fatal=True):
                     logger.warning("runner.watchdog_fired", extra={"overrunMs": self.grace * 1000})
+                    if job.on_fatal is not None:
+                        job.on_fatal()
 
 
 class Admission:

@@ -118,6 +118,11 @@ class ModuleCache:
             metrics.CACHE_ENTRIES.set(len(self._entries))
         return evicted
 
+    def peek(self, sha256: str) -> CachedModule | None:
+        """The entry, without counting a hit or a miss or refreshing its place."""
+        with self._lock:
+            return self._entries.get(sha256)
+
     def upgrade(self, entry: CachedModule) -> CachedModule | None:
         """Put `entry` in place of the cached one of the same sha256 (same size and
         place in the LRU); returns the replaced entry, or None when it is not cached."""

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import wasmtime
 
@@ -38,6 +39,16 @@ from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
 WASM_PAGE = 65536
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """An instance made ahead of a call (Executor.idle), in a store of its own."""
+
+    artifact: Any
+    limits: Limits
+    store: wasmtime.Store
+    instance: Any
 
 
 class ModuleRejected(Exception):
@@ -90,6 +101,10 @@ class Executor:
         self._upgrades_pending = 0
         self._upgrades_changed = threading.Condition()
         self._upgrader: threading.Thread | None = None
+        self._prepared: _Prepared | None = None  # the next call's instance, made ahead
+        self._next: tuple[str, Limits] | None = None  # what idle() prepares
+        self._spent: list[wasmtime.Store] = []  # stores of answered calls, closed by idle()
+        self._instantiated = False
 
     def adapter_for(self, entry: CachedModule) -> AbiAdapter:
         """The adapter on the engine that compiled `entry`."""
@@ -140,6 +155,9 @@ class Executor:
         entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact), tier)
         for evicted in self.cache.put(entry):
             self.adapter_for(evicted).forget(evicted.sha256)
+            if self._prepared is not None and self._prepared.artifact is evicted.artifact:
+                self._spent.append(self._prepared.store)
+                self._prepared = None
         if tier == BASELINE and entry.abi_problem is None and self.settings.optimize_in_background:
             self._queue_upgrade(sha256, language, wasm)
 
@@ -237,19 +255,16 @@ class Executor:
         started = time.perf_counter()
         adapter = self.adapter_for(entry)
         capture = OutputCapture(self.settings.max_log_bytes, request.redact)
-        store = wasmtime.Store(adapter.engine)
-        store.set_fuel(limits.fuel)
+        prepared = self._take_prepared(entry, limits)
+        if prepared is not None:  # made while the runner was idle; never used before
+            store, instance = prepared.store, prepared.instance
+        else:
+            store, instance = self._new_store(adapter, limits), None
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
-        store.set_limits(
-            memory_size=limits.memory_mb * 1024 * 1024,
-            table_elements=self.settings.max_table_elements,
-            instances=self.settings.max_instances * adapter.instances_per_artifact,
-            tables=10 * adapter.instances_per_artifact,
-            memories=adapter.memories,
-        )
         adapter.prepare_store(store, capture, request.env)
+        self._instantiated = False
         with calling(capture, limits.timeout_ms, request.env):
-            reply = self._run(adapter, entry, store, request.input, limits)
+            reply = self._run(adapter, entry, store, request.input, limits, instance)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
             error = f"{error} (stderr: {hint})"
@@ -260,9 +275,76 @@ class Executor:
             fuel_used=limits.fuel - store.get_fuel(),
             logs=capture.text(),
         )
-        store.close()  # free the instance's memory now, not at the next GC cycle
+        if self._preparing(adapter):  # freed by idle(), after the reply went out
+            self._spent.append(store)
+            if self._instantiated:  # instantiating it works: make the next one ahead
+                self._next = (entry.sha256, limits)
+        else:
+            store.close()  # free the instance's memory now, not at the next GC cycle
         metrics.EXECUTIONS.labels(entry.language, reply.outcome.value).inc()
         return reply
+
+    # ------------------------------------------------------ instances made ahead of a call
+
+    def _preparing(self, adapter: AbiAdapter) -> bool:
+        """Components' instances are made ahead (instantiating one is most of a call)."""
+        return self.settings.prepare_instances and adapter.kind == "component"
+
+    def _new_store(self, adapter: AbiAdapter, limits: Limits) -> wasmtime.Store:
+        store = wasmtime.Store(adapter.engine)
+        store.set_fuel(limits.fuel)
+        store.set_limits(
+            memory_size=limits.memory_mb * 1024 * 1024,
+            table_elements=self.settings.max_table_elements,
+            instances=self.settings.max_instances * adapter.instances_per_artifact,
+            tables=10 * adapter.instances_per_artifact,
+            memories=adapter.memories,
+        )
+        return store
+
+    def has_idle_work(self) -> bool:
+        return bool(self._spent) or self._next is not None
+
+    def idle(self) -> None:
+        """Between calls (on the executor thread, after the reply went out): free the
+        last calls' stores, and make the next instance of the component called last, in
+        a store of its own with that call's limits. It serves one call at most — the
+        next call of that artifact with the same limits, which gets its environment and
+        output capture then — and is dropped otherwise: never two calls on one instance,
+        and no call's environment or secrets kept past it."""
+        while self._spent:
+            self._spent.pop().close()
+        wanted, self._next = self._next, None
+        if wanted is None or self._prepared is not None:
+            return
+        sha256, limits = wanted
+        entry = self.cache.peek(sha256)
+        if entry is None or entry.abi_problem is not None:
+            return
+        adapter = self.adapter_for(entry)
+        store = self._new_store(adapter, limits)
+        store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
+        made = OutputCapture(0)
+        adapter.prepare_store(store, made, {})
+        try:
+            instance = adapter.instantiate(store, entry.sha256, entry.artifact)
+        except Exception:  # the call instantiates (and reports why it fails) itself
+            store.close()
+            return
+        if made.text() is not None:  # it printed while instantiated: that is the call's log
+            store.close()
+            return
+        self._prepared = _Prepared(entry.artifact, limits, store, instance)
+        metrics.PREPARED_INSTANCES.inc()
+
+    def _take_prepared(self, entry: CachedModule, limits: Limits) -> _Prepared | None:
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return None
+        if prepared.artifact is entry.artifact and prepared.limits == limits:
+            return prepared
+        self._spent.append(prepared.store)  # another artifact or other limits: dropped
+        return None
 
     def _run(
         self,
@@ -271,14 +353,16 @@ class Executor:
         store: wasmtime.Store,
         text: str,
         limits: Limits,
+        instance: Any = None,
     ) -> ExecuteReply:
         if entry.abi_problem is not None:
             return ExecuteReply(Outcome.ABI_ERROR, error=entry.abi_problem)
-        instance = None
         try:
-            t0 = time.perf_counter()
-            instance = adapter.instantiate(store, entry.sha256, entry.artifact)
-            metrics.INSTANTIATE_SECONDS.observe(time.perf_counter() - t0)
+            if instance is None:
+                t0 = time.perf_counter()
+                instance = adapter.instantiate(store, entry.sha256, entry.artifact)
+                metrics.INSTANTIATE_SECONDS.observe(time.perf_counter() - t0)
+            self._instantiated = True
             output = adapter.call(store, instance, text)
         except wasmtime.Trap as trap:
             return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)

@@ -257,6 +257,9 @@ class RunnerServer:
             return
         self.admission.ran()
         self._finish(conn, job, Kind.RESULT, *reply.frame())
+        if not job.fatal and self.executor.has_idle_work():  # after the answer went out
+            deadline = time.monotonic() + request.limits.timeout_ms / 1000
+            self.jobs.post(Job(self.executor.idle, deadline, lambda: None, self._replaced))
 
     def _load(self, conn: Connection, frame: Frame) -> None:
         sha256, language = str(frame.head.get("sha256")), str(frame.head.get("language"))
@@ -297,14 +300,19 @@ class RunnerServer:
         this worker admits nothing more, answers "draining" on its open connections
         until they are quiet (a request sent on one is never lost), then exits."""
         if job.fatal:
-            self.admission.closed = True
-            self._exit_code = EXIT_WATCHDOG  # accept nothing more: the successor will
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._wake_w, b"!")
-            self.replace_me()
-            self._drain_requested.set()
+            self._replaced()
         self.admission.release(conn)
         conn.send(kind, head, body)
+
+    def _replaced(self) -> None:
+        """The executor is stuck (its watchdog fired): admit nothing more, have the keeper
+        fork a successor, and drain."""
+        self.admission.closed = True
+        self._exit_code = EXIT_WATCHDOG  # accept nothing more: the successor will
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"!")
+        self.replace_me()
+        self._drain_requested.set()
 
     def health(self) -> RunnerHealth:
         return RunnerHealth(

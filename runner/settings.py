@@ -48,6 +48,9 @@ class Settings(ServiceSettings):
     # process whose artifact replaces the baseline one when done (runner/engine.py).
     baseline_components: bool = True
     optimize_in_background: bool = True
+    # Between calls, the next instance of the component called last is made ahead (used
+    # by one call at most, then dropped: runner/executor.py, Executor.idle).
+    prepare_instances: bool = True
     # A call still running this long after its deadline is answered as a timeout by the
     # watchdog, and the worker is replaced (timeoutMs + at most 250 ms, reply included).
     watchdog_grace_ms: int = 200
