@@ -24,6 +24,7 @@ import psycopg
 import requests
 
 from bench.measure import summary, throughput, timed
+from bench.python import python_figures
 from common import runner_dir as rd
 from common.contracts import ExecuteRequest, Limits
 from common.runners import Runner
@@ -490,6 +491,7 @@ def main() -> None:
         compile_figures(bench, api)
         deploy_figures(bench, api)
         language_figures(bench, api)
+        python_figures(bench, url)
         list_figures(bench, api, url, echo_id)
         rss_figures(bench, platform)
     finally:
