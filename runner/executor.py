@@ -148,6 +148,7 @@ class Executor:
                     adapter.serialize,
                     adapter.deserialize,
                     in_child,
+                    adapter.deserialize_file,
                 )
         except wasmtime.WasmtimeError as exc:
             raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
@@ -163,11 +164,11 @@ class Executor:
 
     def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str):
         """The optimized artifact a runner of this host compiled before, or None."""
-        data = self.artifacts.peek(sha256, adapter.kind)
-        if data is None:
+        path = self.artifacts.peek(sha256, adapter.kind)
+        if path is None:
             return None
         try:
-            return adapter.deserialize(data)
+            return adapter.deserialize_file(path)
         except Exception as exc:  # stale or foreign: the baseline tier, then a recompile
             logger.warning("artifact.unusable", extra={"sha256": sha256, "error": str(exc)})
             return None
@@ -205,10 +206,17 @@ class Executor:
             return
         t0 = time.perf_counter()
         compile_ = functools.partial(self._compile_in_child, "component", wasm, OPTIMIZED, True)
-        # the serialized bytes, from disk or from the compile; deserialized below
-        data = self.artifacts.load(sha256, "component", compile_, bytes, bytes, compile_)
         adapter = self.adapters[language]
-        artifact = adapter.deserialize(data)  # thread-safe: no store, no host callback
+        # thread-safe: deserializing touches no store and calls no host function
+        artifact = self.artifacts.load(
+            sha256,
+            "component",
+            lambda: adapter.deserialize(compile_()),  # no directory: compiled, in memory
+            adapter.serialize,
+            adapter.deserialize,
+            compile_,
+            adapter.deserialize_file,
+        )
         entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
         if self.cache.upgrade(entry) is not None:
             self.baseline_adapters[language].forget(sha256)
