@@ -44,6 +44,9 @@ def test_bench_smoke_prints_every_figure_and_writes_json():
             for language in ("python", "c", "zig", "assemblyscript", "wat")
         ),
         "python: warm execute through the gateway",
+        "Python POST → READY p50",
+        "Python call in the runner: fresh / made-ahead instance",
+        "per cached Python component",
     ):
         assert figure in run.stdout, figure
     [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before
