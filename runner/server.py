@@ -32,7 +32,7 @@ from common.contracts import ExecuteReply, ExecuteRequest, Outcome, RunnerHealth
 from common.runners import protocol
 from common.runners.protocol import Frame, FrameReader, Kind
 from runner import metrics
-from runner.calls import Admission, ExecutorThread, Failed, Job
+from runner.calls import NOT_RUN, Admission, ExecutorThread, Failed, Job
 from runner.executor import Executor, ModuleRejected
 from runner.metrics_http import serve_metrics
 from runner.settings import Settings
@@ -248,6 +248,9 @@ class RunnerServer:
             lambda: _overran(request, started),
         )
         reply = self._run(job)
+        if reply is NOT_RUN:
+            self._not_run(conn)
+            return
         if reply is None:  # not cached: the LOAD that follows on this connection is expected
             self.admission.hold(conn, self.settings.hold_seconds)
             conn.send(Kind.NOT_CACHED)
@@ -277,7 +280,9 @@ class RunnerServer:
         seconds = self.settings.load_timeout_seconds
         job = Job(load, time.monotonic() + seconds, lambda: f"loading took over {seconds} s")
         rejected = self._run(job)
-        if isinstance(rejected, Failed):
+        if rejected is NOT_RUN:
+            self._not_run(conn)
+        elif isinstance(rejected, Failed):
             self._finish(conn, job, Kind.ERROR, {"error": rejected.message})
         elif rejected is not None:
             self._finish(conn, job, Kind.REJECTED, {"error": rejected})
@@ -303,6 +308,12 @@ class RunnerServer:
             self._replaced()
         self.admission.release(conn)
         conn.send(kind, head, body)
+
+    def _not_run(self, conn: Connection) -> None:
+        """The executor got stuck in earlier work (idle work the watchdog gave up on):
+        nothing ran, and the successor serves this address — the dispatcher retries."""
+        self.admission.release(conn)
+        conn.send(Kind.DRAINING, {"successor": True})
 
     def _replaced(self) -> None:
         """The executor is stuck (its watchdog fired): admit nothing more, have the keeper
