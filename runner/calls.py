@@ -28,10 +28,17 @@ class Job:
     """A piece of work for the executor thread, finished exactly once: by the executor
     with its result, or by the watchdog with `overrun()` (then `fatal`)."""
 
-    def __init__(self, run: Callable[[], Any], deadline: float, overrun: Callable[[], Any]):
+    def __init__(
+        self,
+        run: Callable[[], Any],
+        deadline: float,
+        overrun: Callable[[], Any],
+        on_fatal: Callable[[], None] | None = None,
+    ):
         self.run = run
         self.deadline = deadline  # time.monotonic()
         self.overrun = overrun
+        self.on_fatal = on_fatal  # for a job nobody waits on (posted): what the watchdog calls
         self.result: Any = None
         self.fatal = False
         self._finished = False
@@ -60,6 +67,14 @@ class Failed:
         self.message = f"{type(error).__name__}: {error}"
 
 
+class NotRun:
+    """The answer for a job queued behind one the watchdog gave up on (the executor is
+    stuck in it): this job never ran, and the worker's successor serves instead."""
+
+
+NOT_RUN = NotRun()
+
+
 class ExecutorThread:
     """The one thread that runs jobs, and the watchdog thread that guards its deadline."""
 
@@ -70,6 +85,7 @@ class ExecutorThread:
         self.heartbeat = heartbeat
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._current: Job | None = None
+        self.stuck = False  # the watchdog gave up on the running job: nothing more runs
         self._changed = threading.Condition()
         previous = threading.stack_size(stack_bytes)  # wasm runs here: room beyond its stack
         try:
@@ -79,9 +95,19 @@ class ExecutorThread:
         threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
 
     def submit(self, job: Job) -> Any:
-        """Run `job` on the executor thread; returns its result (or its overrun answer)."""
+        """Run `job` on the executor thread; returns its result (or its overrun answer, or
+        NOT_RUN once the executor is stuck)."""
+        if self.stuck:
+            return NOT_RUN
         self._jobs.put(job)
+        if self.stuck:  # it got stuck meanwhile: the queue may not have been emptied yet
+            self._abandon_queued()
         return job.wait()
+
+    def post(self, job: Job) -> None:
+        """Queue `job` without waiting for it (the executor's idle work); a call submitted
+        meanwhile runs right after it."""
+        self._jobs.put(job)
 
     def _run(self) -> None:
         while True:
@@ -111,6 +137,19 @@ class ExecutorThread:
             if job is not None and time.monotonic() >= job.deadline + self.grace:
                 if job.finish(job.overrun(), fatal=True):
                     logger.warning("runner.watchdog_fired", extra={"overrunMs": self.grace * 1000})
+                    self.stuck = True
+                    self._abandon_queued()
+                    if job.on_fatal is not None:
+                        job.on_fatal()
+
+    def _abandon_queued(self) -> None:
+        """Answer every queued job NOT_RUN: the executor thread will not come back."""
+        while True:
+            try:
+                queued = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            queued.finish(NOT_RUN)
 
 
 class Admission:

@@ -8,9 +8,12 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import queue
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import wasmtime
 
@@ -24,6 +27,8 @@ from runner.abis.context import CallDeadline, calling
 from runner.artifacts import ArtifactStore
 from runner.capture import OutputCapture
 from runner.engine import (
+    BASELINE,
+    OPTIMIZED,
     CachedModule,
     EpochTicker,
     ModuleCache,
@@ -36,6 +41,16 @@ logger = logging.getLogger(__name__)
 WASM_PAGE = 65536
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """An instance made ahead of a call (Executor.idle), in a store of its own."""
+
+    artifact: Any
+    limits: Limits
+    store: wasmtime.Store
+    instance: Any
+
+
 class ModuleRejected(Exception):
     """The bytes sent as a module are not an acceptable WebAssembly module."""
 
@@ -43,15 +58,23 @@ class ModuleRejected(Exception):
 class Executor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        stack = settings.max_wasm_stack
         engines = {
-            "module": make_engine(settings.max_wasm_stack),
-            "component": make_engine(settings.max_wasm_stack, component_model=True),
+            "module": make_engine(stack),
+            "component": make_engine(stack, component_model=True),
         }
+        if settings.baseline_components:
+            engines[BASELINE] = make_engine(stack, component_model=True, tier=BASELINE)
         self.ticker = EpochTicker(list(engines.values()), settings.epoch_tick_ms)
         self.cache = ModuleCache(settings.cache_entries, settings.cache_bytes)
         self.artifacts = ArtifactStore(
             settings.artifact_dir,
-            engine_fingerprint(settings.max_wasm_stack),
+            engine_fingerprint(stack),
+            max_bytes=settings.artifact_max_mb << 20,
+        )
+        self.baseline_artifacts = ArtifactStore(
+            settings.artifact_dir,
+            engine_fingerprint(stack, BASELINE),
             max_bytes=settings.artifact_max_mb << 20,
         )
         by_abi = {
@@ -61,6 +84,32 @@ class Executor:
         self.adapters: dict[str, AbiAdapter] = {
             language: by_abi[abi.name] for language, abi in ABI_BY_LANGUAGE.items()
         }
+        # the same adapters on the baseline engine, for the languages built as components
+        self.baseline_adapters: dict[str, AbiAdapter] = {}
+        if BASELINE in engines:
+            baseline_by_abi = {
+                name: cls(engines[BASELINE], settings.max_output_bytes)
+                for name, cls in ADAPTER_BY_ABI.items()
+                if cls.kind == "component"
+            }
+            self.baseline_adapters = {
+                language: baseline_by_abi[abi.name]
+                for language, abi in ABI_BY_LANGUAGE.items()
+                if abi.name in baseline_by_abi
+            }
+        self._upgrades: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self._upgrades_pending = 0
+        self._upgrades_changed = threading.Condition()
+        self._upgrader: threading.Thread | None = None
+        self._prepared: _Prepared | None = None  # the next call's instance, made ahead
+        self._next: tuple[str, Limits] | None = None  # what idle() prepares
+        self._spent: list[wasmtime.Store] = []  # stores of answered calls, closed by idle()
+        self._instantiated = False
+
+    def adapter_for(self, entry: CachedModule) -> AbiAdapter:
+        """The adapter on the engine that compiled `entry`."""
+        adapters = self.baseline_adapters if entry.tier == BASELINE else self.adapters
+        return adapters[entry.language]
 
     def has_module(self, sha256: str) -> bool:
         return sha256 in self.cache
@@ -81,30 +130,121 @@ class Executor:
         if not wasm.startswith(preamble):
             raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
         t0 = time.perf_counter()
+        kind, tier, artifact = adapter.kind, OPTIMIZED, None
+        if language in self.baseline_adapters:  # optimized when on disk, else baseline first
+            artifact = self._optimized_from_disk(adapter, sha256)
+            if artifact is None:
+                tier, adapter = BASELINE, self.baseline_adapters[language]
+        store = self.baseline_artifacts if tier == BASELINE else self.artifacts
         in_child = None
         if len(wasm) >= self.settings.compile_in_child_bytes:
-            in_child = functools.partial(self._compile_in_child, adapter.kind, wasm)
+            in_child = functools.partial(self._compile_in_child, kind, wasm, tier)
         try:
-            artifact = self.artifacts.load(
-                sha256,
-                adapter.kind,
-                lambda: adapter.compile(wasm),
-                adapter.serialize,
-                adapter.deserialize,
-                in_child,
-            )
+            if artifact is None:
+                artifact = store.load(
+                    sha256,
+                    kind,
+                    functools.partial(adapter.compile, wasm),
+                    adapter.serialize,
+                    adapter.deserialize,
+                    in_child,
+                    adapter.deserialize_file,
+                )
         except wasmtime.WasmtimeError as exc:
             raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
-        metrics.LOAD_SECONDS.labels(adapter.kind).observe(time.perf_counter() - t0)
-        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
+        metrics.LOAD_SECONDS.labels(kind).observe(time.perf_counter() - t0)
+        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact), tier)
         for evicted in self.cache.put(entry):
-            self.adapters[evicted.language].forget(evicted.sha256)
+            self.adapter_for(evicted).forget(evicted.sha256)
+            if self._prepared is not None and self._prepared.artifact is evicted.artifact:
+                self._spent.append(self._prepared.store)
+                self._prepared = None
+        if tier == BASELINE and entry.abi_problem is None and self.settings.optimize_in_background:
+            self._queue_upgrade(sha256, language, wasm)
 
-    def _compile_in_child(self, kind: str, wasm: bytes) -> bytes:
+    def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str):
+        """The optimized artifact a runner of this host compiled before, or None."""
+        path = self.artifacts.peek(sha256, adapter.kind)
+        if path is None:
+            return None
+        try:
+            return adapter.deserialize_file(path)
+        except Exception as exc:  # stale or foreign: the baseline tier, then a recompile
+            logger.warning("artifact.unusable", extra={"sha256": sha256, "error": str(exc)})
+            return None
+
+    # ---------------------------------------------------------------- the optimized tier
+
+    def _queue_upgrade(self, sha256: str, language: str, wasm: bytes) -> None:
+        """Compile `sha256` on the optimized tier in the background (one at a time: a
+        Python component's compile takes ~400 MB), then swap it into the cache."""
+        with self._upgrades_changed:
+            self._upgrades_pending += 1
+            if self._upgrader is None:
+                self._upgrader = threading.Thread(
+                    target=self._upgrade_loop, name="optimizer", daemon=True
+                )
+                self._upgrader.start()
+        self._upgrades.put((sha256, language, wasm))
+
+    def _upgrade_loop(self) -> None:
+        while True:
+            sha256, language, wasm = self._upgrades.get()
+            try:
+                self._upgrade(sha256, language, wasm)
+            except Exception as exc:  # the function keeps running on the baseline tier
+                logger.warning(
+                    "artifact.optimize_failed", extra={"sha256": sha256, "error": str(exc)}
+                )
+            finally:
+                with self._upgrades_changed:
+                    self._upgrades_pending -= 1
+                    self._upgrades_changed.notify_all()
+
+    def _upgrade(self, sha256: str, language: str, wasm: bytes) -> None:
+        if sha256 not in self.cache:  # evicted meanwhile
+            return
+        t0 = time.perf_counter()
+        compile_ = functools.partial(self._compile_in_child, "component", wasm, OPTIMIZED, True)
+        adapter = self.adapters[language]
+        # thread-safe: deserializing touches no store and calls no host function
+        artifact = self.artifacts.load(
+            sha256,
+            "component",
+            lambda: adapter.deserialize(compile_()),  # no directory: compiled, in memory
+            adapter.serialize,
+            adapter.deserialize,
+            compile_,
+            adapter.deserialize_file,
+        )
+        entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
+        if self.cache.upgrade(entry) is not None:
+            self.baseline_adapters[language].forget(sha256)
+            logger.info(
+                "artifact.optimized",
+                extra={"sha256": sha256, "durationMs": (time.perf_counter() - t0) * 1000},
+            )
+
+    def wait_for_upgrades(self, timeout: float) -> bool:
+        """True once no background compile is pending (for tests and the bench)."""
+        with self._upgrades_changed:
+            return self._upgrades_changed.wait_for(lambda: self._upgrades_pending == 0, timeout)
+
+    def _compile_in_child(
+        self, kind: str, wasm: bytes, tier: str = OPTIMIZED, background: bool = False
+    ) -> bytes:
         """Compile in a child process (see runner/compile_child.py) with this engine's
         settings; the child's memory is freed when it exits."""
+        argv = [
+            sys.executable,
+            "-m",
+            "runner.compile_child",
+            kind,
+            str(self.settings.max_wasm_stack),
+        ]
+        argv += [tier, "background"] if background else [tier]
         done = subprocess.run(
-            [sys.executable, "-m", "runner.compile_child", kind, str(self.settings.max_wasm_stack)],
+            argv,
             input=wasm,
             capture_output=True,
             check=False,
@@ -121,21 +261,18 @@ class Executor:
             return None
         limits = request.limits
         started = time.perf_counter()
-        adapter = self.adapters[entry.language]
+        adapter = self.adapter_for(entry)
         capture = OutputCapture(self.settings.max_log_bytes, request.redact)
-        store = wasmtime.Store(adapter.engine)
-        store.set_fuel(limits.fuel)
+        prepared = self._take_prepared(entry, limits)
+        if prepared is not None:  # made while the runner was idle; never used before
+            store, instance = prepared.store, prepared.instance
+        else:
+            store, instance = self._new_store(adapter, limits), None
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
-        store.set_limits(
-            memory_size=limits.memory_mb * 1024 * 1024,
-            table_elements=self.settings.max_table_elements,
-            instances=self.settings.max_instances * adapter.instances_per_artifact,
-            tables=10 * adapter.instances_per_artifact,
-            memories=adapter.memories,
-        )
         adapter.prepare_store(store, capture, request.env)
+        self._instantiated = False
         with calling(capture, limits.timeout_ms, request.env):
-            reply = self._run(adapter, entry, store, request.input, limits)
+            reply = self._run(adapter, entry, store, request.input, limits, instance)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
             error = f"{error} (stderr: {hint})"
@@ -146,9 +283,76 @@ class Executor:
             fuel_used=limits.fuel - store.get_fuel(),
             logs=capture.text(),
         )
-        store.close()  # free the instance's memory now, not at the next GC cycle
+        if self._preparing(adapter):  # freed by idle(), after the reply went out
+            self._spent.append(store)
+            if self._instantiated:  # instantiating it works: make the next one ahead
+                self._next = (entry.sha256, limits)
+        else:
+            store.close()  # free the instance's memory now, not at the next GC cycle
         metrics.EXECUTIONS.labels(entry.language, reply.outcome.value).inc()
         return reply
+
+    # ------------------------------------------------------ instances made ahead of a call
+
+    def _preparing(self, adapter: AbiAdapter) -> bool:
+        """Components' instances are made ahead (instantiating one is most of a call)."""
+        return self.settings.prepare_instances and adapter.kind == "component"
+
+    def _new_store(self, adapter: AbiAdapter, limits: Limits) -> wasmtime.Store:
+        store = wasmtime.Store(adapter.engine)
+        store.set_fuel(limits.fuel)
+        store.set_limits(
+            memory_size=limits.memory_mb * 1024 * 1024,
+            table_elements=self.settings.max_table_elements,
+            instances=self.settings.max_instances * adapter.instances_per_artifact,
+            tables=10 * adapter.instances_per_artifact,
+            memories=adapter.memories,
+        )
+        return store
+
+    def has_idle_work(self) -> bool:
+        return bool(self._spent) or self._next is not None
+
+    def idle(self) -> None:
+        """Between calls (on the executor thread, after the reply went out): free the
+        last calls' stores, and make the next instance of the component called last, in
+        a store of its own with that call's limits. It serves one call at most — the
+        next call of that artifact with the same limits, which gets its environment and
+        output capture then — and is dropped otherwise: never two calls on one instance,
+        and no call's environment or secrets kept past it."""
+        while self._spent:
+            self._spent.pop().close()
+        wanted, self._next = self._next, None
+        if wanted is None or self._prepared is not None:
+            return
+        sha256, limits = wanted
+        entry = self.cache.peek(sha256)
+        if entry is None or entry.abi_problem is not None:
+            return
+        adapter = self.adapter_for(entry)
+        store = self._new_store(adapter, limits)
+        store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
+        made = OutputCapture(0)
+        adapter.prepare_store(store, made, {})
+        try:
+            instance = adapter.instantiate(store, entry.sha256, entry.artifact)
+        except Exception:  # the call instantiates (and reports why it fails) itself
+            store.close()
+            return
+        if made.text() is not None:  # it printed while instantiated: that is the call's log
+            store.close()
+            return
+        self._prepared = _Prepared(entry.artifact, limits, store, instance)
+        metrics.PREPARED_INSTANCES.inc()
+
+    def _take_prepared(self, entry: CachedModule, limits: Limits) -> _Prepared | None:
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return None
+        if prepared.artifact is entry.artifact and prepared.limits == limits:
+            return prepared
+        self._spent.append(prepared.store)  # another artifact or other limits: dropped
+        return None
 
     def _run(
         self,
@@ -157,14 +361,16 @@ class Executor:
         store: wasmtime.Store,
         text: str,
         limits: Limits,
+        instance: Any = None,
     ) -> ExecuteReply:
         if entry.abi_problem is not None:
             return ExecuteReply(Outcome.ABI_ERROR, error=entry.abi_problem)
-        instance = None
         try:
-            t0 = time.perf_counter()
-            instance = adapter.instantiate(store, entry.sha256, entry.artifact)
-            metrics.INSTANTIATE_SECONDS.observe(time.perf_counter() - t0)
+            if instance is None:
+                t0 = time.perf_counter()
+                instance = adapter.instantiate(store, entry.sha256, entry.artifact)
+                metrics.INSTANTIATE_SECONDS.observe(time.perf_counter() - t0)
+            self._instantiated = True
             output = adapter.call(store, instance, text)
         except wasmtime.Trap as trap:
             return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)

@@ -10,6 +10,10 @@ INSTANTIATE_SECONDS = Histogram(
     "Time to instantiate a module or component in a fresh store",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1),
 )
+PREPARED_INSTANCES = Counter(
+    "nil_runner_prepared_instances_total",
+    "Component instances made ahead of a call while the runner was idle",
+)
 CACHE_HITS = Counter("nil_runner_module_cache_hits_total", "Module cache hits")
 CACHE_MISSES = Counter("nil_runner_module_cache_misses_total", "Module cache misses")
 CACHE_EVICTIONS = Counter("nil_runner_module_cache_evictions_total", "Modules evicted")

@@ -32,7 +32,7 @@ from common.contracts import ExecuteReply, ExecuteRequest, Outcome, RunnerHealth
 from common.runners import protocol
 from common.runners.protocol import Frame, FrameReader, Kind
 from runner import metrics
-from runner.calls import Admission, ExecutorThread, Failed, Job
+from runner.calls import NOT_RUN, Admission, ExecutorThread, Failed, Job
 from runner.executor import Executor, ModuleRejected
 from runner.metrics_http import serve_metrics
 from runner.settings import Settings
@@ -248,6 +248,9 @@ class RunnerServer:
             lambda: _overran(request, started),
         )
         reply = self._run(job)
+        if reply is NOT_RUN:
+            self._not_run(conn)
+            return
         if reply is None:  # not cached: the LOAD that follows on this connection is expected
             self.admission.hold(conn, self.settings.hold_seconds)
             conn.send(Kind.NOT_CACHED)
@@ -257,6 +260,9 @@ class RunnerServer:
             return
         self.admission.ran()
         self._finish(conn, job, Kind.RESULT, *reply.frame())
+        if not job.fatal and self.executor.has_idle_work():  # after the answer went out
+            deadline = time.monotonic() + request.limits.timeout_ms / 1000
+            self.jobs.post(Job(self.executor.idle, deadline, lambda: None, self._replaced))
 
     def _load(self, conn: Connection, frame: Frame) -> None:
         sha256, language = str(frame.head.get("sha256")), str(frame.head.get("language"))
@@ -274,7 +280,9 @@ class RunnerServer:
         seconds = self.settings.load_timeout_seconds
         job = Job(load, time.monotonic() + seconds, lambda: f"loading took over {seconds} s")
         rejected = self._run(job)
-        if isinstance(rejected, Failed):
+        if rejected is NOT_RUN:
+            self._not_run(conn)
+        elif isinstance(rejected, Failed):
             self._finish(conn, job, Kind.ERROR, {"error": rejected.message})
         elif rejected is not None:
             self._finish(conn, job, Kind.REJECTED, {"error": rejected})
@@ -297,14 +305,25 @@ class RunnerServer:
         this worker admits nothing more, answers "draining" on its open connections
         until they are quiet (a request sent on one is never lost), then exits."""
         if job.fatal:
-            self.admission.closed = True
-            self._exit_code = EXIT_WATCHDOG  # accept nothing more: the successor will
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._wake_w, b"!")
-            self.replace_me()
-            self._drain_requested.set()
+            self._replaced()
         self.admission.release(conn)
         conn.send(kind, head, body)
+
+    def _not_run(self, conn: Connection) -> None:
+        """The executor got stuck in earlier work (idle work the watchdog gave up on):
+        nothing ran, and the successor serves this address — the dispatcher retries."""
+        self.admission.release(conn)
+        conn.send(Kind.DRAINING, {"successor": True})
+
+    def _replaced(self) -> None:
+        """The executor is stuck (its watchdog fired): admit nothing more, have the keeper
+        fork a successor, and drain."""
+        self.admission.closed = True
+        self._exit_code = EXIT_WATCHDOG  # accept nothing more: the successor will
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"!")
+        self.replace_me()
+        self._drain_requested.set()
 
     def health(self) -> RunnerHealth:
         return RunnerHealth(

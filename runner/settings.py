@@ -43,6 +43,14 @@ class Settings(ServiceSettings):
     # With an artifact directory, artifacts this large compile in a child process
     # (a Python component: ~400 MB of compiler memory the runner would keep).
     compile_in_child_bytes: int = 4 * 1024 * 1024
+    # Components compile on the baseline tier first (Winch: seconds, so a Python function
+    # is READY sooner), then on the optimized tier (Cranelift) in a background child
+    # process whose artifact replaces the baseline one when done (runner/engine.py).
+    baseline_components: bool = True
+    optimize_in_background: bool = True
+    # Between calls, the next instance of the component called last is made ahead (used
+    # by one call at most, then dropped: runner/executor.py, Executor.idle).
+    prepare_instances: bool = True
     # A call still running this long after its deadline is answered as a timeout by the
     # watchdog, and the worker is replaced (timeoutMs + at most 250 ms, reply included).
     watchdog_grace_ms: int = 200

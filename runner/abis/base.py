@@ -50,6 +50,10 @@ class AbiAdapter:
         """Only ever called on bytes this runner's own `serialize` wrote (runner/artifacts.py)."""
         raise NotImplementedError
 
+    def deserialize_file(self, path: str) -> Any:
+        """The same, mapping the file (a runner's own, verified: runner/artifacts.py)."""
+        raise NotImplementedError
+
     def check(self, artifact: Any) -> str | None:
         """Why the artifact does not follow the ABI, or None. Checked once, when cached."""
         return None

@@ -46,6 +46,9 @@ class ComponentAdapter(AbiAdapter):
     def deserialize(self, data: bytes) -> component.Component:
         return component.Component.deserialize(self.engine, data)
 
+    def deserialize_file(self, path: str) -> component.Component:
+        return component.Component.deserialize_file(self.engine, path)
+
     def check(self, artifact: component.Component) -> str | None:
         export = artifact.type.exports(self.engine).get(EXPORT)
         func = export.ty if export is not None else None

@@ -40,6 +40,9 @@ class ModuleAdapter(AbiAdapter):
     def deserialize(self, data: bytes) -> wasmtime.Module:
         return wasmtime.Module.deserialize(self.engine, data)
 
+    def deserialize_file(self, path: str) -> wasmtime.Module:
+        return wasmtime.Module.deserialize_file(self.engine, path)
+
     def check(self, artifact: wasmtime.Module) -> str | None:
         try:
             check_module(artifact, self.abi)

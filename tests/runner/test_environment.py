@@ -86,7 +86,7 @@ SOURCES = {"python": PYTHON, "c": C, "zig": ZIG, "assemblyscript": ASSEMBLYSCRIP
 
 @pytest.fixture(scope="module")
 def executor():
-    return Executor(Settings())
+    return Executor(Settings(optimize_in_background=False))  # every call on Winch
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ pub fn handle(event: Value) -> Result<Value, String> {
 
 @pytest.fixture(scope="module")
 def executor():
-    return Executor(Settings())
+    return Executor(Settings(optimize_in_background=False))  # every call on Winch
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,7 @@ export fn handle(ptr: [*]const u8, len: u32) u64 {
 
 @pytest.fixture(scope="module")
 def executor():
-    return Executor(Settings())
+    return Executor(Settings(optimize_in_background=False))  # every call on Winch
 
 
 @pytest.fixture(scope="module")
