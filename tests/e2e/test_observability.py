@@ -99,7 +99,7 @@ def test_counters_move_by_the_expected_amounts(api, platform):
         == 2
     )
     assert delta("gateway", "nil_execution_duration_seconds_count", language="assemblyscript") == 4
-    assert delta("gateway", "nil_runner_wait_seconds_count") == 4
+    assert delta("gateway", "nil_runner_wait_seconds_count", result="ran") == 4
     assert (
         delta("builder", "nil_builder_jobs_total", language="assemblyscript", outcome="success")
         == 2
