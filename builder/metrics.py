@@ -20,6 +20,7 @@ JOB_OUTCOMES = (
     "success",
     "compile_error",
     "abi_error",
+    "invalid_wasm",
     "timeout",
     "compiler_crash",
     "platform_fault",
