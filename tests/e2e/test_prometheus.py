@@ -22,6 +22,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import promql_parser
@@ -103,9 +104,12 @@ def scrape_config(cluster: Cluster) -> dict:
 
 @pytest.fixture(scope="module")
 def prometheus(cluster, tmp_path_factory):
-    home = tmp_path_factory.mktemp("prometheus")
+    yield from running_prometheus(scrape_config(cluster), tmp_path_factory.mktemp("prometheus"))
+
+
+def running_prometheus(settings: dict, home: Path) -> Iterator[str]:
     config = home / "prometheus.yml"
-    config.write_text(yaml.safe_dump(scrape_config(cluster)))
+    config.write_text(yaml.safe_dump(settings))
     port = free_port()
     log = (home / "prometheus.log").open("wb")
     proc = subprocess.Popen(
@@ -346,3 +350,51 @@ def dashboard_targets(title: str) -> dict[str, str]:
 def dashboard_query(title: str) -> str:
     [expr] = dashboard_targets(title).values()
     return expr
+
+
+@pytest.fixture(scope="module")
+def dev_prometheus(platform, tmp_path_factory):
+    """Prometheus scraping the `make dev` platform (tests/e2e/conftest.py): its runners
+    only through the supervisor's one endpoint, NIL_SUPERVISOR_PORT."""
+
+    def job(name: str, port: int) -> dict:
+        return {"job_name": name, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+
+    settings = {
+        "global": {"scrape_interval": "3s", "evaluation_interval": "3s"},
+        "scrape_configs": [
+            job("gateway", platform.port),
+            job("builder", platform.builder_port),
+            job("consumer", platform.consumer_port),
+            job("invoker", platform.invoker_port),
+            job("scheduler", platform.scheduler_port),
+            # the supervisor reads each runner's socket in turn: more time on a busy machine
+            {**job("runner", platform.supervisor_port), "scrape_timeout": "3s"},
+        ],
+    }
+    yield from running_prometheus(settings, tmp_path_factory.mktemp("dev-prometheus"))
+
+
+def test_make_dev_runners_are_scraped_through_the_supervisor(api, dev_prometheus):
+    fid = deploy(api.base, "dev-echo", src=None)["id"]
+    for _ in range(5):
+        assert api.post(f"/functions/{fid}/execute", json={"input": {}}).status_code == 200
+    deadline = time.monotonic() + 45  # a few scrapes (the supervisor asks every runner)
+    while len(runners := query(dev_prometheus, "count by (runner) (nil_runner_busy)")) < 2:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    targets = requests.get(dev_prometheus + "/api/v1/targets", timeout=10).json()["data"]
+    errors = {t["labels"]["job"]: t["lastError"] for t in targets["activeTargets"]}
+    assert len(runners) == 2, (runners, errors)
+    for title in (
+        "Runner workers restarted",
+        "Module cache hit ratio",
+        "Artifact load time",
+        "Runners busy and draining",
+        "Runner pool",
+    ):
+        for legend, expr in dashboard_targets(title).items():
+            while not (found := query(dev_prometheus, expr)) and time.monotonic() < deadline:
+                time.sleep(0.5)  # increase() and rate() need two scrapes
+            assert found, f"{title}: {legend}: {expr}"
