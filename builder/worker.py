@@ -36,7 +36,7 @@ from builder.sandbox import describe
 from builder.sandbox.confine import cpu_seconds
 from builder.settings import Settings
 from builder.toolchains import Toolchain
-from builder.validate import validate_artifact
+from builder.validate import problem_kind, validate_artifact
 from common.contracts import CompilationJob, CompilationResult
 from common.db import transaction
 from common.errors import NilError
@@ -198,7 +198,7 @@ class Builder:
         assert output.wasm is not None
         problem = validate_artifact(job.language, output.wasm)
         if problem is not None:
-            return self._failed(job, problem, "abi_error")
+            return self._failed(job, problem, problem_kind(problem))
         logger.info(
             "job.compiled",
             extra={**extra, "durationMs": round(duration * 1000, 1), "wasmSize": len(output.wasm)},

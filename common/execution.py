@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import uuid
 import weakref
 from uuid import UUID
@@ -27,12 +28,13 @@ import psycopg_pool
 from prometheus_client import Counter, Histogram
 
 from common import idempotency
-from common.contracts import ExecuteReply, ExecuteRequest, Outcome
+from common.contracts import LANGUAGES, ExecuteReply, ExecuteRequest, Outcome
 from common.db import connection
 from common.errors import (
     Conflict,
     DataRejected,
     FunctionNotReady,
+    NoRunnerAvailable,
     NotFound,
     RouteNotReady,
     ServiceUnavailable,
@@ -68,9 +70,18 @@ EXECUTION_FUEL = Histogram(
 )
 RUNNER_WAIT_SECONDS = Histogram(
     "nil_runner_wait_seconds",
-    "Time an execution waited for a free runner",
-    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+    "Time an execution waited for a free runner, by result (ran; no_runner: it gave up, a 503)",
+    ["result"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
 )
+_WAITED = RUNNER_WAIT_SECONDS.labels("ran")
+_GAVE_UP = RUNNER_WAIT_SECONDS.labels("no_runner")
+# Every known label value exported from the start, at 0: a first burst shows in rate().
+for _language in LANGUAGES:
+    EXECUTION_SECONDS.labels(_language)
+    EXECUTION_FUEL.labels(_language)
+    for _outcome in Outcome:
+        EXECUTIONS.labels(_language, _outcome.value)
 
 
 def execute_function(
@@ -255,14 +266,19 @@ def _dispatch(
 
     env = {**target.env, **secrets} if secrets else target.env  # a secret shadows an env entry
     request = ExecuteRequest(sha256, input_json, limits, env, tuple(secrets.values()))
-    return runners.run(
-        str(target.function_id),
-        request,
-        language=language,
-        load_module=load_module,
-        dedicated=target.isolation == "dedicated",
-        waited=RUNNER_WAIT_SECONDS.observe,
-    )
+    started = time.monotonic()
+    try:
+        return runners.run(
+            str(target.function_id),
+            request,
+            language=language,
+            load_module=load_module,
+            dedicated=target.isolation == "dedicated",
+            waited=_WAITED.observe,
+        )
+    except NoRunnerAvailable:  # the wait that ends in a 503 is the one that matters most
+        _GAVE_UP.observe(time.monotonic() - started)
+        raise
 
 
 def _observe(language: str, result: ExecuteReply) -> None:

@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Histogram
 
+from common.contracts import LANGUAGES
+
 RESULTS = Counter(
     "nil_consumer_results_total", "Compilation results handled, by outcome", ["outcome"]
 )
@@ -28,3 +30,11 @@ RETENTION_DELETED = Counter(
     "Rows deleted by retention: old executions, old archived queue messages",
     ["kind"],
 )
+
+# Every known label value exported from the start, at 0: a first burst shows in rate().
+for _outcome in ("applied", "stale", "missing", "malformed", "dead_lettered"):
+    RESULTS.labels(_outcome)
+for _kind in ("executions", "archived_messages"):
+    RETENTION_DELETED.labels(_kind)
+for _language in LANGUAGES:
+    WARM_SECONDS.labels(_language)

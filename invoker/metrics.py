@@ -4,6 +4,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from common.contracts import Outcome
+
 ATTEMPTS = Counter(
     "nil_invoker_attempts_total", "Attempts at asynchronous executions, by outcome", ["outcome"]
 )
@@ -23,3 +25,13 @@ LATENCY_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 IN_FLIGHT = Gauge("nil_invoker_in_flight", "Executions this worker runs now")
+CONCURRENCY_DEFERRED = Counter(
+    "nil_invoker_concurrency_deferred_total",
+    "Executions put back for a second because their function was at limits.concurrency",
+)
+
+# Every known label value exported from the start, at 0: a first burst shows in rate().
+for _outcome in Outcome:
+    ATTEMPTS.labels(_outcome.value)
+for _reason in (Outcome.PLATFORM_ERROR, Outcome.TIMEOUT):  # RETRYABLE (invoker/worker.py)
+    RETRIES.labels(_reason.value)

@@ -164,6 +164,7 @@ class Invoker:
         if state.status == ExecutionStatus.PENDING and not out_of_attempts:
             if repo.at_concurrency_limit(conn, fid):  # limits.concurrency: not yet
                 self.queue.hide_for(conn, delivery.msg_id, CONCURRENCY_RETRY_SECONDS)
+                metrics.CONCURRENCY_DEFERRED.inc()
                 logger.info("execution.concurrency_deferred", extra=ids)
                 return
         lost = state.status == ExecutionStatus.PENDING or state.lease_expired

@@ -4,6 +4,8 @@ it forks the next worker, which inherits the count."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from common.contracts import LANGUAGES, Outcome
+
 EXECUTIONS = Counter("nil_runner_executions_total", "Executions run", ["language", "outcome"])
 INSTANTIATE_SECONDS = Histogram(
     "nil_runner_instantiate_duration_seconds",
@@ -41,3 +43,7 @@ WORKER_RESTARTS = Counter(
 )
 for _reason in ("watchdog", "crashed", "killed", "hung"):
     WORKER_RESTARTS.labels(_reason)
+for _language in LANGUAGES:  # every outcome the runner reports, exported from the start
+    for _outcome in Outcome:
+        if _outcome != Outcome.PLATFORM_ERROR:
+            EXECUTIONS.labels(_language, _outcome.value)

@@ -429,7 +429,9 @@ def test_production_toggles_render_monitoring_keda_ingress_and_gvisor():
     assert by_kind(docs, "PrometheusRule")[0]["spec"] == rules
     dashboard = by_kind(docs, "ConfigMap")[0]["data"]["nil-overview.json"]
     assert json.loads(dashboard)["uid"] == "nil-overview"
-    assert by_kind(docs, "ServiceMonitor")
+    [monitor] = by_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/component"  # job: the component
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["http", "metrics"]
     scaled = by_kind(docs, "ScaledObject")[0]
     assert scaled["spec"]["scaleTargetRef"]["name"] == "nil-builder"
     assert "pgmq.metrics('compilation_jobs')" in scaled["spec"]["triggers"][0]["metadata"]["query"]

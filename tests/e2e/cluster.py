@@ -38,6 +38,7 @@ class Member:
     kind: str  # gateway, builder, invoker, consumer, scheduler, runner
     port: int
     proc: subprocess.Popen | None = None
+    metrics_port: int = 0  # a runner's metrics listener (NIL_RUNNER_METRICS_BIND); 0: none
 
     @property
     def address(self) -> str:
@@ -55,6 +56,7 @@ class Cluster:
     members: list[Member] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    env_by_kind: dict[str, dict[str, str]] = field(default_factory=dict)  # after extra_env
 
     @classmethod
     def of(
@@ -100,6 +102,8 @@ class Cluster:
         if member.kind == "runner":
             env["NIL_RUNNER_BIND"] = member.address
             env["NIL_RUNNER_GRACEFUL_SECONDS"] = "20"
+            if member.metrics_port:
+                env["NIL_RUNNER_METRICS_BIND"] = f"127.0.0.1:{member.metrics_port}"
         if member.kind == "gateway":
             metrics = self.home / f"metrics-{member.port}"
             metrics.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,7 @@ class Cluster:
         if member.kind == "scheduler":
             env["NIL_SCHEDULER_CLOCK_FILE"] = str(self.clock)
             env["NIL_SCHEDULER_POLL_SECONDS"] = "0.05"
-        return {**env, **self.extra_env}
+        return {**env, **self.extra_env, **self.env_by_kind.get(member.kind, {})}
 
     def start(self, member: Member) -> None:
         module = "runner" if member.kind == "runner" else member.kind

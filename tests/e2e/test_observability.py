@@ -99,7 +99,7 @@ def test_counters_move_by_the_expected_amounts(api, platform):
         == 2
     )
     assert delta("gateway", "nil_execution_duration_seconds_count", language="assemblyscript") == 4
-    assert delta("gateway", "nil_runner_wait_seconds_count") == 4
+    assert delta("gateway", "nil_runner_wait_seconds_count", result="ran") == 4
     assert (
         delta("builder", "nil_builder_jobs_total", language="assemblyscript", outcome="success")
         == 2
@@ -127,7 +127,9 @@ def test_counters_move_by_the_expected_amounts(api, platform):
         for s in family.samples
         if family.name == "nil_runner_busy"
     }
-    assert runners == {"shared-0", "shared-1"}
+    # two shared runners, each its own series (a loaded machine may have replaced one:
+    # its successor is shared-<next n>)
+    assert len(runners) == 2 and all(re.fullmatch(r"shared-\d+", r) for r in runners), runners
 
 
 def test_no_label_carries_an_unbounded_value(api, platform):
@@ -167,8 +169,8 @@ def test_dashboards_and_alerts_name_only_exported_metrics(api, platform):
     exprs = promql_expressions()
     assert len(exprs) >= 20
     for expr in exprs:
-        names = selector_names(expr)
-        assert names, expr
+        names = selector_names(expr) - {"up"}  # Prometheus's own: one per scrape target
+        assert names or "up{" in expr, expr
         assert names <= exported, f"{expr} names {names - exported}"
 
 

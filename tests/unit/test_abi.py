@@ -1,7 +1,7 @@
 import pytest
 import wasmtime
 
-from builder.validate import validate_artifact
+from builder.validate import problem_kind, validate_artifact
 from common.abi import RAW_UTF8, AbiError
 from common.wasm import check_module, engine_config
 
@@ -57,3 +57,10 @@ def test_validate_artifact_reports_invalid_modules():
 def test_disabled_proposals_fail_validation():
     threads = wasmtime.wat2wasm('(module (memory (export "memory") 1 1 shared))')
     assert validate_artifact("wat", bytes(threads)).startswith("invalid WebAssembly")
+
+
+def test_invalid_webassembly_is_not_counted_as_an_abi_error():
+    assert problem_kind(validate_artifact("wat", b"not wasm")) == "invalid_wasm"
+    assert problem_kind("invalid WebAssembly: type mismatch") == "invalid_wasm"
+    assert problem_kind("the compiled module is larger than 33554432 bytes") == "invalid_wasm"
+    assert problem_kind("ABI error: no export `handle`") == "abi_error"
