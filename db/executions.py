@@ -455,6 +455,22 @@ def execution_state(
     )
 
 
+def storable(text: str | None) -> str | None:
+    """`text` as PostgreSQL's text type takes it: NUL, which it refuses, and lone UTF-16
+    surrogates, which UTF-8 cannot carry, become U+FFFD. A function's error message or
+    logs may hold either (a JavaScript `throw new Error("a\\u0000b")`); refusing them
+    would turn the function's own failure into a platform error."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 def finish_execution(
     conn: psycopg.Connection,
     running: ExecutionRecord,
@@ -471,6 +487,7 @@ def finish_execution(
     sweeper or another attempt decided. None when another attempt owns the row or it is
     finished. (A synchronous execution is attempt 1.)"""
     status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
+    error_message, logs = storable(error_message), storable(logs)
     row = conn.execute(
         "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
         " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
@@ -544,10 +561,10 @@ def finish_executions(
                 f.running.attempts,
                 status.value,
                 f.output_json,
-                f.error_message,
+                storable(f.error_message),
                 f.duration_ms,
                 f.fuel_used,
-                f.logs,
+                storable(f.logs),
             ),
             strict=True,
         ):
@@ -564,10 +581,10 @@ def finish_executions(
             dataclasses.replace(
                 f.running,
                 status=ExecutionStatus.FAILED if failed else ExecutionStatus.COMPLETED,
-                error_message=f.error_message,
+                error_message=storable(f.error_message),
                 duration_ms=f.duration_ms,
                 fuel_used=f.fuel_used,
-                logs=f.logs,
+                logs=storable(f.logs),
                 completed_at=completed,
                 output=json.loads(f.output_json) if f.output_json is not None else None,
             )

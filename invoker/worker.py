@@ -27,7 +27,7 @@ import psycopg_pool
 
 from common.contracts import ExecuteReply, ExecutionStatus, Outcome
 from common.db import transaction
-from common.errors import NilError, ServiceUnavailable
+from common.errors import DataRejected, NilError, ServiceUnavailable
 from common.execution import run_attempt
 from common.lifecycle import StopFlag
 from common.notifications import QueueWatch
@@ -35,6 +35,7 @@ from common.queue import Delivery, ExecutionQueue
 from common.runners import RunnerPool
 from common.secrets import Keyring
 from db import executions as repo
+from db.records import ExecutionRecord
 from invoker import metrics
 from invoker.settings import Settings
 
@@ -215,24 +216,16 @@ class Invoker:
                     )
             return
         dead = retryable
-        with transaction(self.db) as conn:
-            record = repo.finish_execution(
-                conn,
-                running,
-                output_json=result.output if result is not None and error is None else None,
-                error_message=error,
-                duration_ms=result.duration_ms if result else None,
-                fuel_used=result.fuel_used if result else None,
-                logs=result.logs if result else None,
-                dead_lettered=dead,
-            )
-            if record is None:  # another attempt owns the row now
-                logger.warning("execution.attempt_fenced", extra=ids)
-                return
-            if dead:
-                self.queue.archive(conn, delivery.msg_id)
-            else:
-                self.queue.delete(conn, delivery.msg_id)
+        output = result.output if result is not None and error is None else None
+        logs = result.logs if result else None
+        try:
+            record = self._finish(delivery, running, result, output, error, logs, dead, ids)
+        except DataRejected as exc:  # e.g. an output jsonb cannot hold: as the sync path
+            logger.warning("execution.unrecordable", extra={**ids, "error": exc.detail})
+            error = f"platform error: the database refused the result ({exc.detail})"
+            record = self._finish(delivery, running, result, None, error, None, dead, ids)
+        if record is None:
+            return
         if record.completed_at is not None:
             latency = (record.completed_at - record.created_at).total_seconds()
             metrics.LATENCY_SECONDS.observe(max(latency, 0.0))
@@ -245,3 +238,36 @@ class Invoker:
             logger.info("execution.completed", extra={**ids, "durationMs": record.duration_ms})
         else:
             logger.info("execution.failed", extra={**ids, "outcome": outcome.value})
+
+    def _finish(
+        self,
+        delivery: Delivery,
+        running: ExecutionRecord,
+        result: ExecuteReply | None,
+        output: str | None,
+        error: str | None,
+        logs: str | None,
+        dead: bool,
+        ids: dict[str, str],
+    ) -> ExecutionRecord | None:
+        """Record the attempt's outcome and settle its message, in one transaction; None
+        when another attempt owns the row now."""
+        with transaction(self.db) as conn:
+            record = repo.finish_execution(
+                conn,
+                running,
+                output_json=output,
+                error_message=error,
+                duration_ms=result.duration_ms if result else None,
+                fuel_used=result.fuel_used if result else None,
+                logs=logs,
+                dead_lettered=dead,
+            )
+            if record is None:
+                logger.warning("execution.attempt_fenced", extra=ids)
+                return None
+            if dead:
+                self.queue.archive(conn, delivery.msg_id)
+            else:
+                self.queue.delete(conn, delivery.msg_id)
+        return record

@@ -134,6 +134,24 @@ def test_a_trapping_function_is_not_retried(client, ready, invoker, db):
         assert archived_messages(conn, "executions") == []
 
 
+def test_an_error_holding_nul_is_the_functions_failure_once_not_a_lost_execution(
+    client, ready, invoker, db
+):
+    # PostgreSQL's text refuses NUL: recording the error as it came made every attempt
+    # fail to record, and the execution came back after each lease until dead-lettered
+    thrower = 'export function handle(input: string): string { throw new Error("boom\\0nul"); }'
+    fid = ready("assemblyscript", thrower)
+    eid = invoke(client, fid).json["id"]
+    drain(invoker, db)
+    done = client.get(f"/executions/{eid}").json
+    assert (done["status"], done["attempts"], done["deadLettered"]) == ("FAILED", 1, False)
+    assert "boom\ufffdnul" in done["errorMessage"]
+    synchronous = client.post(f"/functions/{fid}/execute", json={"input": {}}).json
+    assert synchronous["status"] == "FAILED"
+    assert "boom\ufffdnul" in synchronous["errorMessage"]
+    assert "platform error" not in synchronous["errorMessage"]
+
+
 def test_an_always_timing_out_function_is_retried_with_backoff_then_dead_lettered(
     client, ready, invoker, db
 ):
