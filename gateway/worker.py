@@ -31,6 +31,7 @@ taking a byte now and then is not cut off: the deadline is per send, not per res
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import logging
@@ -38,6 +39,7 @@ import math
 import socket
 import struct
 import sys
+import termios
 import time
 import uuid
 from datetime import timedelta
@@ -71,6 +73,9 @@ _PARSE_STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
 
 
 BODIES_HELD = 8  # maximum-size request bodies one worker holds at once (BodyBudget)
+# A response at least this large is watched until the client took it from the kernel's
+# send queue (DeadlineWriter.drain): the kernel takes up to 4 MiB per socket at once
+UNSENT_WATCHED_BYTES = 256 << 10
 SWITCH_INTERVAL_SECONDS = 0.001  # sys.setswitchinterval in a gateway worker
 
 
@@ -169,6 +174,34 @@ class DeadlineWriter:
         self.budget.give(self.counted)
         self.held = self.counted = 0
 
+    def drain(self, size: int) -> None:
+        """Wait, under the same deadline and budget as a send, until the client took a
+        response of `size` bytes out of the socket's send queue. The kernel queues up to
+        4 MiB per socket whatever the client reads: a response that fits is sent at
+        once, so without this wait a client that reads nothing would hold those bytes of
+        kernel memory per connection, past the deadline and outside the budget."""
+        if size < UNSENT_WATCHED_BYTES:
+            return
+        queued = _unsent(self.sock)
+        if queued < UNSENT_WATCHED_BYTES:
+            return
+        taken = queued
+        self.budget.take(taken)
+        try:
+            last, progressed, pause = queued, time.monotonic(), 0.001
+            while queued >= UNSENT_WATCHED_BYTES:
+                gevent.sleep(pause)
+                pause = min(pause * 2, 0.1)  # a fast reader is seen within a millisecond
+                queued, now = _unsent(self.sock), time.monotonic()
+                if queued < last:
+                    last, progressed = queued, now
+                elif now - progressed > self.seconds:
+                    raise SlowReader(
+                        f"the client took no byte of its response for {self.seconds:g} s"
+                    )
+        finally:
+            self.budget.give(taken)
+
     def sendall(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -187,6 +220,11 @@ class DeadlineWriter:
                         f"the client took no byte of its response for {self.seconds:g} s"
                     ) from None
             view = view[sent:]
+
+
+def _unsent(sock) -> int:
+    """The bytes in a TCP socket's send queue the client has not acknowledged."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
 
 
 class DeadlineSocket:
@@ -363,6 +401,7 @@ class GatewayWorker(GeventWorker):
                 finally:
                     del rest, served
                     sock.release()
+            sock.drain(size)  # and what the kernel took, until the client took it
             if resp.should_close():
                 raise StopIteration()
         except (StopIteration, OSError, SlowReader):

@@ -392,6 +392,33 @@ def test_clients_that_read_nothing_are_reset_by_the_budget_or_the_write_deadline
     assert _get_from("127.0.0.2", strict_gateway, "/functions", API_KEY).status == 200
 
 
+def test_clients_that_read_nothing_of_an_answer_the_kernel_takes_whole_are_reset_too(
+    strict_gateway, api
+):
+    """A 1.5 MiB answer fits in the kernel's send queue (up to 4 MiB a socket), so every
+    send succeeds at once; the worker still watches the queue until the client takes it,
+    and resets a client that takes nothing at the write deadline (before: they stayed
+    connected, holding 1.5 MiB of kernel memory each, outside the budget)."""
+    fid = ready_function(api, "mid-output", "wat", big_string_module(3 << 19))
+    executed = api.post(f"/functions/{fid}/execute", json={})
+    assert executed.status_code == 200 and executed.json()["status"] == "COMPLETED"
+    started = time.monotonic()
+    stalled = _stalled_clients(strict_gateway, executed.json()["id"], 4)
+    try:
+        reset_at: dict[int, float] = {}
+        while len(reset_at) < len(stalled) and time.monotonic() - started < WRITE_SECONDS + 8:
+            for i, sock in enumerate(stalled):
+                if i not in reset_at and not _established(sock):
+                    reset_at[i] = time.monotonic() - started
+            time.sleep(0.05)
+        assert len(reset_at) == len(stalled), reset_at
+        assert min(reset_at.values()) > WRITE_SECONDS - 0.5, reset_at  # at the deadline
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert _get_from("127.0.0.2", strict_gateway, "/functions", API_KEY).status == 200
+
+
 def test_a_client_that_reads_slowly_but_steadily_gets_the_whole_response(
     strict_gateway, big_execution
 ):
