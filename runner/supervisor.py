@@ -81,6 +81,10 @@ class Supervisor:
 
     def start(self) -> None:
         (self.root / rd.REQUESTS).mkdir(parents=True, exist_ok=True)
+        if self.launcher.runs_as_supervisor:
+            # a runner's socket takes any local user (containers run as another uid);
+            # with runner processes of our own, the directory keeps the others out
+            self.root.chmod(0o700)
         for handle in self.launcher.adopt():
             directory = self.root / handle.name
             if handle.alive() and (directory / rd.SOCKET).exists():

@@ -27,6 +27,10 @@ class RunnerHandle(Protocol):
 
 
 class Launcher(Protocol):
+    # whether the runners run as the supervisor's own user: then only that user needs
+    # the runner directory, and nobody else may reach a runner's socket through it
+    runs_as_supervisor: bool
+
     @classmethod
     def from_settings(cls, settings: SupervisorSettings) -> Self: ...
 

@@ -67,6 +67,8 @@ class DockerLauncher:
     """Runner containers: no network, read-only root, no capabilities, non-root,
     pids/memory/CPU limits; the socket lives in a bind-mounted directory."""
 
+    runs_as_supervisor = False  # the image's uid: the socket directory must let it in
+
     def __init__(
         self,
         image: str,

@@ -49,6 +49,8 @@ class ProcessHandle:
 class ProcessLauncher:
     """Runner processes, each in its own cgroup if allowed."""
 
+    runs_as_supervisor = True
+
     def __init__(self, limits: cgroups.CgroupLimits | None = None) -> None:
         self.limits = limits
         self.cgroups_enabled: bool | None = None

@@ -237,3 +237,12 @@ def test_dedicated_isolation_is_refused_at_create_and_update_time_where_nothing_
     assert (updated.status_code, updated.json["message"]) == (400, message)
     assert response.json["status"] == 400 and "requestId" in response.json
     assert isolation == "shared"
+
+
+def test_runner_processes_of_our_own_are_out_of_other_local_users_reach(runner_dir):
+    """Runner sockets take any local user (a container's uid differs from the gateway's);
+    with local runner processes, the runner directory is the supervisor's user's alone,
+    so no other user of the host reaches a runner — or its execute frames — through it."""
+    import stat
+
+    assert stat.S_IMODE(runner_dir.stat().st_mode) == 0o700
