@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,12 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common import runner_dir as rd
 from common import unix_http
+from common.side_http import Answer, SideServer, serve
 
 if TYPE_CHECKING:
     from runner.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
-NOT_FOUND = b'{"status": 404, "error": "Not Found"}'
 
 
 class PoolCollector:
@@ -76,38 +74,23 @@ def _scrape(socket_path) -> list[Metric]:
     return list(text_string_to_metric_families(body.decode()))
 
 
-def serve_runner_metrics(
-    supervisor: Supervisor, host: str, port: int
-) -> ThreadingHTTPServer | None:
+def serve_runner_metrics(supervisor: Supervisor, host: str, port: int) -> SideServer | None:
     """Serve the pool's metrics; a port already taken costs the endpoint, not the pool."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(supervisor))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/metrics":
-                body, status, kind = generate_latest(registry), 200, CONTENT_TYPE_LATEST
-            else:
-                body, status, kind = (
-                    b'{"status": 404, "error": "Not Found"}',
-                    404,
-                    "application/json",
-                )
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def metrics() -> Answer:
+        return 200, generate_latest(registry), CONTENT_TYPE_LATEST
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+    def health() -> Answer:
+        up = not supervisor.stop_flag.stopping
+        body = b'{"status": "UP"}' if up else b'{"status": "DOWN"}'
+        return 200 if up else 503, body, "application/json"
 
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = serve((host, port), {"/metrics": metrics, "/health": health}, "runner-metrics")
     except OSError as exc:
         logger.warning("supervisor.metrics_unavailable", extra={"port": port, "error": str(exc)})
         return None
-    server.daemon_threads = True
-    Thread(target=server.serve_forever, daemon=True, name="runner-metrics").start()
     logger.info("supervisor.metrics", extra={"host": host, "port": port})
     return server
