@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
 EXAMPLES_PER_OPERATION = 50
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "415", "429"]
 CONFIG = SchemathesisConfig.from_dict(
     {
         # No NUL in generated strings: PostgreSQL cannot store them (400), and the
@@ -22,11 +23,16 @@ CONFIG = SchemathesisConfig.from_dict(
         "generation": {"allow-x00": False},
         # `language` is open (a client may name a language added after it was
         # generated): a name this gateway does not compile is a documented 415.
-        "checks": {
-            "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "415", "429"]
+        "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+        # A generated /fn/{route} path can hit a route the fuzzer registered: its live
+        # revision may not be READY, and `?alias=` with `?revision=` is a documented 400
+        # OpenAPI cannot express as a schema (both parameters are valid alone).
+        "operations": [
+            {
+                "include-path": "/fn/{route}",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
             }
-        },
+        ],
     }
 )
 

@@ -171,14 +171,20 @@ def deploy(gateway: str, name: str, src: str, **extra) -> dict:
     return fn
 
 
-def burst(url: str, fid: str, calls: int, threads: int) -> list[int]:
+def burst(url: str, fid: str, calls: int, threads: int, seconds: float = 0.0) -> list[int]:
+    """`calls` executions from `threads` clients, going on for at least `seconds`: long
+    enough for the 1 s scrapes to see the runners busy (calls refused after the 20 ms
+    wait come back at once, so a burst of a fixed count can end between two scrapes)."""
     statuses: list[int] = []
+    until = time.monotonic() + seconds
 
     def one(n: int) -> None:
         with requests.Session() as session:
-            for i in range(n, calls, threads):
+            i = n
+            while i < calls or time.monotonic() < until:
                 r = session.post(f"{url}/functions/{fid}/execute", json={"input": {"i": i}})
                 statuses.append(r.status_code)
+                i += threads
 
     workers = [threading.Thread(target=one, args=(n,)) for n in range(threads)]
     for w in workers:
@@ -196,7 +202,7 @@ def workload(cluster, prometheus) -> dict:
     echo = deploy(urls[0], "echo", src=None, route="obs/echo")
     trap = deploy(urls[1], "trap", src=TRAP_WAT)
     long = {"fuel": 50_000_000_000, "timeoutMs": 10_000}
-    spin = deploy(urls[0], "spin", src=SPIN_WAT % 30_000_000, limits=long)
+    spin = deploy(urls[0], "spin", src=SPIN_WAT % 100_000_000, limits=long)
     limited = deploy(urls[1], "limited", src=SPIN_WAT % 20_000_000, limits={"concurrency": 1})
     broken = deploy(urls[0], "broken", src="(module (func $oops")
     assert [f["status"] for f in (echo, trap, spin, limited)] == ["READY"] * 4
@@ -219,8 +225,8 @@ def workload(cluster, prometheus) -> dict:
     )
     one = requests.post(f"{urls[0]}/functions/{spin['id']}/execute", json={"input": {}}).json()
     print(f"\na spin call: {one['status']} in {one.get('durationMs')} ms")
-    seen["statuses"] += burst(urls[0], spin["id"], calls=60, threads=12)
-    seen["statuses"] += burst(urls[1], spin["id"], calls=60, threads=12)
+    seen["statuses"] += burst(urls[0], spin["id"], calls=60, threads=12, seconds=3)
+    seen["statuses"] += burst(urls[1], spin["id"], calls=60, threads=12, seconds=3)
     seen["statuses"] += burst(urls[1], limited["id"], calls=30, threads=4)
     for r in invocations:
         eid = r.json()["id"]
