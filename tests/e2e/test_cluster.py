@@ -44,6 +44,18 @@ SPIN_WAT = """(module
       (i64.extend_i32_u (local.get $len)))))"""
 
 
+def all_executions(url: str, fid: str) -> list[dict]:
+    """Every execution of the function, following the pages' `Link: rel="next"`."""
+    found: list[dict] = []
+    with requests.Session() as session:
+        page = session.get(f"{url}/functions/{fid}/executions?limit=1000", timeout=30)
+        while True:
+            found += page.json()
+            if "next" not in page.links:
+                return found
+            page = session.get(url + page.links["next"]["url"], timeout=30)
+
+
 @pytest.fixture(scope="module")
 def cluster(pg_url, template_url, tmp_path_factory):
     with temporary_database(pg_url, "nil_cluster") as url:
@@ -189,10 +201,7 @@ def test_a_runner_replaced_under_a_stream_of_calls_fails_and_repeats_nothing(clu
     assert not failed, failed[:5]
     ids = [body["id"] for _, _, body in results]
     assert len(set(ids)) == len(ids)
-    with requests.Session() as session:
-        history = session.get(
-            f"{urls[0]}/functions/{fid}/executions", params={"limit": 1000}, timeout=30
-        ).json()
+    history = all_executions(urls[0], fid)
     assert sorted(e["id"] for e in history) == sorted(ids)  # one execution per call
     assert {e["status"] for e in history} == {"COMPLETED"}
     retired = max(h.calls for h in seen) - before[preferred] if seen else 0
@@ -267,10 +276,7 @@ def test_a_gateway_restarted_as_a_rollout_does_fails_no_call(cluster):
         for thread in threads:
             thread.join(timeout=90)
     failed = [(code, body) for _, code, body in results if (code, body.get("status")) != OK]
-    with requests.Session() as session:
-        history = session.get(
-            f"{urls[0]}/functions/{fid}/executions", params={"limit": 1000}, timeout=30
-        ).json()
+    history = all_executions(urls[0], fid)
     print(
         f"\ngateway rollout: {len(results)} calls ({in_flight_at_sigterm} before SIGTERM),"
         f" {len(failed)} failed; executions {dict(Counter(e['status'] for e in history))}"
