@@ -348,15 +348,7 @@ def _record(
 
 def _finish_alone(db: psycopg_pool.ConnectionPool, f: repo.Finish) -> ExecutionRecord | None:
     with connection(db) as conn:
-        return repo.finish_execution(
-            conn,
-            f.running,
-            output_json=f.output_json,
-            error_message=f.error_message,
-            duration_ms=f.duration_ms,
-            fuel_used=f.fuel_used,
-            logs=f.logs,
-        )
+        return repo.finish(conn, f)
 
 
 class GroupCommit:

@@ -532,6 +532,22 @@ class Finish:
     logs: str | None = None
 
 
+def finish(
+    conn: psycopg.Connection, f: Finish, *, dead_lettered: bool = False
+) -> ExecutionRecord | None:
+    """finish_execution for the outcome `f`."""
+    return finish_execution(
+        conn,
+        f.running,
+        output_json=f.output_json,
+        error_message=f.error_message,
+        duration_ms=f.duration_ms,
+        fuel_used=f.fuel_used,
+        logs=f.logs,
+        dead_lettered=dead_lettered,
+    )
+
+
 _FINISH_MANY = """
 UPDATE executions e SET status = v.status::execution_status, output = v.output::jsonb,
     error_message = v.error, duration_ms = v.duration, fuel_used = v.fuel, logs = v.logs,

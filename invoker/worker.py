@@ -253,16 +253,15 @@ class Invoker:
         """Record the attempt's outcome and settle its message, in one transaction; None
         when another attempt owns the row now."""
         with transaction(self.db) as conn:
-            record = repo.finish_execution(
-                conn,
+            outcome = repo.Finish(
                 running,
                 output_json=output,
                 error_message=error,
                 duration_ms=result.duration_ms if result else None,
                 fuel_used=result.fuel_used if result else None,
                 logs=logs,
-                dead_lettered=dead,
             )
+            record = repo.finish(conn, outcome, dead_lettered=dead)
             if record is None:
                 logger.warning("execution.attempt_fenced", extra=ids)
                 return None
