@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import promql_parser
@@ -174,27 +175,41 @@ def test_dashboards_and_alerts_name_only_exported_metrics(api, platform):
         assert names <= exported, f"{expr} names {names - exported}"
 
 
-def test_a_flow_logs_the_seed_events_with_their_ids(api, platform):
-    fid = ready_function(api, "echo")
-    execution = execute(api, fid, {"input": {"secret": "do-not-log"}}).json()
+SEED_EVENTS = (
+    "function.created",
+    "compilation.job.published",
+    "job.received",
+    "job.compiled",
+    "result.published",
+    "compilation.result.applied",
+    "execution.started",
+    "execution.completed",
+)
+
+
+def logged_events(platform, function_id: str) -> list[dict]:
     events = []
     for line in platform.log.getvalue().splitlines():
         _, _, payload = line.partition(" | ")
         if payload.startswith("{"):
             events.append(json.loads(payload))
-    mine = [e for e in events if e.get("functionId") == fid]
-    names = [e["event"] for e in mine]
-    for wanted in (
-        "function.created",
-        "compilation.job.published",
-        "job.received",
-        "job.compiled",
-        "result.published",
-        "compilation.result.applied",
-        "execution.started",
-        "execution.completed",
-    ):
-        assert wanted in names, f"{wanted} missing from {names}"
+    return [e for e in events if e.get("functionId") == function_id]
+
+
+def test_a_flow_logs_the_seed_events_with_their_ids(api, platform):
+    fid = ready_function(api, "echo")
+    execution = execute(api, fid, {"input": {"secret": "do-not-log"}}).json()
+    # A service's lines reach the supervisor's output through a pipe, so the answer
+    # may arrive before its last line does: wait a little for them.
+    deadline = time.monotonic() + 10
+    while True:
+        mine = logged_events(platform, fid)
+        names = [e["event"] for e in mine]
+        missing = [wanted for wanted in SEED_EVENTS if wanted not in names]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not missing, f"{missing} missing from {names}"
     by_name = {e["event"]: e for e in mine}
     assert by_name["function.created"]["language"] == "assemblyscript"
     assert by_name["job.compiled"]["durationMs"] > 0
