@@ -212,9 +212,11 @@ def _rss(wasm: bytes, count: int) -> dict:
     import psutil
 
     from common.contracts import ExecuteRequest, Limits
+    from runner import malloc
     from runner.executor import Executor
     from runner.settings import Settings
 
+    malloc.return_large_blocks()  # as the runner does (runner/keeper.py)
     with tempfile.TemporaryDirectory() as directory:
         executor = Executor(Settings(artifact_dir=directory, optimize_in_background=False))
         gc.collect()

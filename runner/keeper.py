@@ -26,7 +26,7 @@ import signal
 import socket
 import time
 
-from runner import metrics, server
+from runner import malloc, metrics, server
 from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -230,6 +230,7 @@ def main() -> int:
 
     settings = Settings.from_env()
     configure_logging("runner", settings.log_level)
+    malloc.return_large_blocks()  # before the fork: the worker inherits it
     keeper = Keeper(settings)
     logger.info("runner.started", extra={"bind": settings.bind, "pid": os.getpid()})
     return keeper.run()
