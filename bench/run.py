@@ -24,7 +24,7 @@ import psycopg
 import requests
 
 from bench.measure import summary, throughput, timed
-from bench.python import python_rows
+from bench.python import python_rows, runner_rss_mb
 from common import runner_dir as rd
 from common.contracts import ExecuteRequest, Limits
 from common.runners import Runner
@@ -534,10 +534,7 @@ def list_figures(bench: Bench, api: Api, url: str, fid: str) -> None:
 
 
 def rss_figures(bench: Bench, platform: LocalPlatform) -> None:
-    runner_rss = []
-    for sock in rd.shared_sockets(platform.home / "runners"):
-        pid = Runner(f"unix:{sock}").health().pid
-        runner_rss.append(psutil.Process(pid).memory_info().rss / 2**20)
+    runner_rss = runner_rss_mb(platform)
     gateway = psutil.Process(platform.processes[0].proc.pid)
     workers = [
         p.memory_info().rss / 2**20
