@@ -157,7 +157,7 @@ def runner_rows(bench: Bench, url: str) -> None:
     rss = _child("rss", wasm, str(count))
     bench.figures["python_executor_rss"] = rss
     bench.row(
-        f"  one executor alone, {count} Python components cached",
+        f"  one executor alone (Winch tier only), {count} Python components cached",
         f"{rss['rss_mb']:.0f} MB ({rss['per_component_mb']:.1f} MB each)",
     )
 

@@ -31,7 +31,7 @@ from common.runners import Runner
 from common.runners.transport import Connections
 from db import migrate
 from gateway.settings import Settings as GatewaySettings
-from tools.platform import LocalPlatform, start_embedded_postgres
+from tools.platform import LocalPlatform, start_embedded_postgres, stop_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -613,6 +613,7 @@ def main() -> None:
         rss_figures(bench, platform)
     finally:
         platform.stop()
+        stop_embedded_postgres(home)
         shutil.rmtree(home, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

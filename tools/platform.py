@@ -29,6 +29,15 @@ def start_embedded_postgres(home: Path) -> str:
     return server.get_uri()
 
 
+def stop_embedded_postgres(home: Path) -> None:
+    """Stop the server `start_embedded_postgres(home)` started (fast: clients are cut
+    off) — before `home` is deleted, or nothing can stop it at exit any more."""
+    from embedded_postgres._commands import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # the package's own rule
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=home / "pgdata", user=user, timeout=30)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

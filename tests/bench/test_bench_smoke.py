@@ -49,7 +49,7 @@ def test_bench_smoke_prints_every_figure_and_writes_json():
         "per cached Python component",
         "Issue 21 (performance, round two):",
         "Python call in the runner: fresh / made-ahead instance",
-        "one executor alone, 1 Python components cached",
+        "one executor alone (Winch tier only), 1 Python components cached",
     ):
         assert figure in run.stdout, figure
     [written] = set((ROOT / "bench" / "results").glob("*-smoke.json")) - before

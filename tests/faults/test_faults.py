@@ -23,7 +23,7 @@ from common.queue import CompilationQueues
 from db import migrate
 from tests.e2e.conftest import free_port
 from tests.integration.helpers import function_body, queue_messages, source
-from tools.platform import LocalPlatform, start_embedded_postgres
+from tools.platform import LocalPlatform, start_embedded_postgres, stop_embedded_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,11 +187,7 @@ def own_postgres(tmp_path):
     url = start_embedded_postgres(home)
     migrate(url)
     yield home / "pgdata", url
-    from embedded_postgres._commands import pg_ctl
-
-    pg_ctl(
-        ["-w", "stop", "-m", "fast"], pgdata=home / "pgdata", user="embedded_postgres", timeout=30
-    )
+    stop_embedded_postgres(home)
 
 
 def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
