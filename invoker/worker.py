@@ -91,14 +91,15 @@ class Invoker:
         while not self.stop_flag.stopping:
             try:
                 mark = self.watch.mark()
-                batch = self.queue.read(vt=self.settings.read_visibility_seconds, poll_seconds=0)
-                if not batch:
+                delivery, more = self.queue.take(vt=self.settings.read_visibility_seconds)
+                if delivery is None:
                     if not wait:
                         return handled
                     self._idle(mark)
                     continue
-                self.watch.wake_one()  # a burst: the next idle slot reads too
-                self.handle(batch[0])
+                if more:  # a burst: the next idle slot reads too
+                    self.watch.wake_one()
+                self.handle(delivery)
                 handled += 1
             except NilError as exc:  # the database is down: the message comes back
                 logger.warning("invoker.error", extra={"error": exc.message})

@@ -2,7 +2,8 @@
 recorded together (group commit) are each durable and fenced as when written alone, a
 refused value fails only its own execution; the pool's checkout check costs no round
 trip and still never hands out a dead connection; an idle invocation worker does not
-poll the queue, and a notification wakes it for a new invocation at once."""
+poll the queue, a notification wakes it for a new invocation at once, and its read of
+the queue says whether to wake another slot."""
 
 from __future__ import annotations
 
@@ -130,9 +131,9 @@ class CountingQueue(ExecutionQueue):
 
     reads = 0
 
-    def read(self, **kwargs):
+    def take(self, **kwargs):
         CountingQueue.reads += 1
-        return super().read(**kwargs)
+        return super().take(**kwargs)
 
 
 def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fid, db, runner_dir):
@@ -161,3 +162,31 @@ def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fi
         worker.join(10)
         runners.close()
     assert not worker.is_alive()
+
+
+def test_take_hides_the_first_visible_message_and_says_whether_another_waits(db):
+    """The invoker's read (common/queue.py, `take`): pgmq's read of one message, plus
+    whether a second is visible — a slot wakes another only then."""
+    queue = ExecutionQueue(db)
+    assert queue.take(vt=30) == (None, False)
+    with connection(db) as conn:
+        sent = [
+            conn.execute(
+                "SELECT pgmq.send('executions', %s::jsonb)", (f'{{"n": {n}}}',)
+            ).fetchone()[0]
+            for n in range(3)
+        ]
+    first, more = queue.take(vt=30)
+    assert (first.msg_id, first.read_ct, first.payload, more) == (sent[0], 1, {"n": 0}, True)
+    with db.connection() as holder, holder.transaction():  # another reader holds the 2nd
+        holder.execute("SELECT 1 FROM pgmq.q_executions WHERE msg_id = %s FOR UPDATE", (sent[1],))
+        third, more = queue.take(vt=30)
+        assert (third.msg_id, more) == (sent[2], False)  # skipped, not waited for
+    second, more = queue.take(vt=0)  # taken and visible again at once
+    assert (second.msg_id, more) == (sent[1], False)
+    again, _ = queue.take(vt=30)
+    assert (again.msg_id, again.read_ct) == (sent[1], 2)
+    assert queue.take(vt=30) == (None, False)  # the others are hidden for 30 s
+    with connection(db) as conn:
+        for msg_id in sent:
+            queue.delete(conn, msg_id)
