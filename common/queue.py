@@ -182,7 +182,8 @@ class ExecutionQueue:
         return None if row is None or row[0] is None else max(0.0, row[0])
 
     def delete(self, conn: psycopg.Connection, msg_id: int) -> None:
-        self._pgmq.delete(EXECUTIONS_QUEUE, msg_id, conn=conn)
+        """pgmq.delete's statement, written out (it plans format()ted SQL per call)."""
+        conn.execute(f"DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s", (msg_id,))
 
     def archive(self, conn: psycopg.Connection, msg_id: int) -> None:
         """The dead letter: kept in pgmq's archive (pruned by retention)."""

@@ -234,11 +234,13 @@ WITH {claim}{target_cte}, queued AS (
     FROM target WHERE target.status = 'READY' AND target.artifact_sha256 IS NOT NULL {gate}
     ON CONFLICT (function_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING function_id, revision, created_at
-), sent AS (
-    SELECT pgmq.send('executions', jsonb_build_object(
+), sent AS (  -- pgmq.send's insert, written out: pgmq.send plans format()ted SQL per call
+    INSERT INTO pgmq.q_executions (vt, message)
+    SELECT clock_timestamp(), jsonb_build_object(
         'executionId', %(id)s::text, 'functionId', queued.function_id,
-        'revision', queued.revision)) AS msg_id
+        'revision', queued.revision)
     FROM queued
+    RETURNING msg_id
 )
 SELECT {TARGET_COLUMNS}, queued.created_at, (SELECT min(msg_id) FROM sent){claimed}
 FROM target LEFT JOIN queued ON true
