@@ -23,6 +23,7 @@ import psutil
 import psycopg
 import requests
 
+from bench import cpu
 from bench.measure import summary, throughput, timed
 from bench.python import python_rows, runner_rss_mb
 from common import runner_dir as rd
@@ -306,7 +307,7 @@ def language_figures(bench: Bench, api: Api) -> None:
         )
 
 
-def warm_figures(bench: Bench, api: Api, fid: str, floor: float) -> float:
+def warm_figures(bench: Bench, api: Api, platform: LocalPlatform, fid: str, floor: float) -> float:
     """Sequential warm executions (p50/p99), their ratio to the in-process floor, and
     throughput at several concurrencies; returns the rate at concurrency 16."""
     for i in range(30):
@@ -324,11 +325,10 @@ def warm_figures(bench: Bench, api: Api, fid: str, floor: float) -> float:
     bench.row("  p50 / in-process floor", f"{ratio:.1f}x", "≤ 15x", ratio <= 15, key="floor_ratio")
     rates = {}
     for concurrency in (1, 8, 16, 32):
-        rate = throughput(
-            lambda n: api.execute(fid, n),
-            concurrency,
-            bench.n(max(600, concurrency * 100), concurrency * 4),
-        )
+        calls = bench.n(max(600, concurrency * 100), concurrency * 4)
+        before = cpu.snapshot(platform)
+        rate = throughput(lambda n: api.execute(fid, n), concurrency, calls)
+        spent = cpu.per_call_ms(before, cpu.snapshot(platform), calls)
         rates[concurrency] = rate
         bench.figures[f"throughput_c{concurrency}"] = rate
         bench.row(
@@ -338,7 +338,17 @@ def warm_figures(bench: Bench, api: Api, fid: str, floor: float) -> float:
             rate >= 600 if concurrency == 16 else None,
             key="c16" if concurrency == 16 else "",
         )
+        if concurrency == 16:
+            cpu_row(bench, "sync_cpu_ms", spent)
     return rates[16]
+
+
+def cpu_row(bench: Bench, key: str, spent: dict[str, float]) -> None:
+    """CPU per call by process, and the rate two cores could give at that cost."""
+    bench.figures[key] = spent
+    ceiling = (os.cpu_count() or 1) * 1000 / max(sum(spent.values()), 1e-9)
+    bench.row("  CPU per call, by process", cpu.describe(spent))
+    bench.row("  the cores ÷ that CPU: the most this machine allows", f"{ceiling:.0f}/s")
 
 
 def route_figures(bench: Bench, api: Api, fid: str) -> None:
@@ -388,7 +398,9 @@ def route_figures(bench: Bench, api: Api, fid: str) -> None:
     )
 
 
-def async_figures(bench: Bench, api: Api, url: str, fid: str, sync_rate: float, workers: int):
+def async_figures(
+    bench: Bench, api: Api, platform: LocalPlatform, fid: str, sync_rate: float, workers: int
+):
     """Asynchronous invocations (SPEC §10) sent at concurrency 16: completed per second,
     from the first POST until the last of them is COMPLETED (invocation workers read
     the queue on a notification, not by polling it)."""
@@ -399,7 +411,7 @@ def async_figures(bench: Bench, api: Api, url: str, fid: str, sync_rate: float, 
         if status != 202:
             raise RuntimeError(f"invocation refused: {status} {raw[:300]!r}")
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(platform.database_url, autocommit=True) as conn:
 
         def done() -> int:
             return conn.execute(
@@ -409,6 +421,7 @@ def async_figures(bench: Bench, api: Api, url: str, fid: str, sync_rate: float, 
             ).fetchone()[0]
 
         before = done()
+        cpu_before = cpu.snapshot(platform)
         started = time.perf_counter()
         throughput(invoke, 16, total)
         deadline = started + 600
@@ -417,6 +430,7 @@ def async_figures(bench: Bench, api: Api, url: str, fid: str, sync_rate: float, 
                 raise RuntimeError(f"only {finished} of {total} invocations completed")
             time.sleep(0.01)
         rate = total / (time.perf_counter() - started)
+        spent = cpu.per_call_ms(cpu_before, cpu.snapshot(platform), total)
     bench.figures["async_per_s"] = rate
     bench.row(
         f"async invocations completed per second ({workers} workers)",
@@ -425,6 +439,7 @@ def async_figures(bench: Bench, api: Api, url: str, fid: str, sync_rate: float, 
         rate >= sync_rate,
         key="async",
     )
+    cpu_row(bench, "async_cpu_ms", spent)
 
 
 def cold_figures(bench: Bench, api: Api) -> float:
@@ -600,9 +615,9 @@ def main() -> None:
             )
         floor = in_process_floor(bench, wasm)
         runner_client_figures(bench, platform, wasm, floor)
-        sync_rate = warm_figures(bench, api, echo_id, floor)
+        sync_rate = warm_figures(bench, api, platform, echo_id, floor)
         route_figures(bench, api, echo_id)
-        async_figures(bench, api, url, echo_id, sync_rate, args.invokers)
+        async_figures(bench, api, platform, echo_id, sync_rate, args.invokers)
         cold = cold_figures(bench, api)
         container_peer(bench, cold, args.runner_image)
         compile_figures(bench, api)
