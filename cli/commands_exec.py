@@ -200,13 +200,15 @@ def _print_one(execution: dict[str, Any], as_json: bool) -> None:
     sys.stdout.flush()
 
 
-@click.command(epilog="Example:\n  nil retry 0b7c…-execution-id")
+@click.command(epilog="Example:\n  nil retry 0b7c…-execution-id --idempotency-key fix-42")
 @click.argument("execution_id")
+@click.option("--idempotency-key", help="Start it at most once for this key (24 h).")
 @json_option
 @pass_context
-def retry(ctx, execution_id, as_json):
+def retry(ctx, execution_id, idempotency_key, as_json):
     """Start a dead letter again (same input and revision choice); print the new id."""
-    execution = ctx.client.post(f"/executions/{execution_id}/retry")
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    execution = ctx.client.post(f"/executions/{execution_id}/retry", headers=headers)
     if as_json:
         return _print_json(execution)
     click.echo(execution["id"])

@@ -213,7 +213,10 @@ def _execution_paths() -> dict[str, Any]:
                 "Run an execution again, asynchronously",
                 description="Enqueues a new execution of the same function with the same "
                 "input and revision choice (`live`, the alias or the revision it named), "
-                "e.g. a dead letter once its cause is fixed.",
+                "e.g. a dead letter once its cause is fixed. With `Idempotency-Key`, a "
+                "repeat returns the execution the first request started (the key is the "
+                "function's, shared with its invocations).",
+                parameters=[c.IDEMPOTENCY_KEY_PARAM],
                 responses={
                     "202": _ok("Accepted, queued", c.ref("Execution"), "Location"),
                     **_errors(400, 404, 409, 503),

@@ -19,6 +19,12 @@ class Settings(RunnerClientSettings):
     read_visibility_seconds: int = env("NIL_INVOKER_READ_VISIBILITY_SECONDS", 30)
     visibility_margin_seconds: float = env("NIL_INVOKER_VISIBILITY_MARGIN_SECONDS", 10.0)
 
+    @property
+    def lease_margin_seconds(self) -> float:
+        """What an attempt's lease adds to the function's timeout: the margin, and the
+        longest wait for a free runner (an attempt waits that long before it runs)."""
+        return self.visibility_margin_seconds + self.runner_wait_ms / 1000
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.concurrency < 1:

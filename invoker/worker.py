@@ -3,10 +3,11 @@ run it on a runner, record the outcome — or schedule a retry, or dead-letter i
 
 Exactly one result per execution, however often a message is delivered: the claim is a
 conditional update (PENDING → RUNNING, attempts + 1; or RUNNING whose lease — the
-revision's timeout plus a margin — ran out, i.e. its worker died), and every later write
-of the attempt is fenced on (RUNNING, attempts = that attempt) and moves the message in
-the same transaction. A message whose execution is finished or gone is deleted without
-running; one whose execution another attempt runs now is hidden until that lease ends.
+revision's timeout plus a margin and the longest runner wait — ran out, i.e. its worker
+died), and every later write of the attempt is fenced on (RUNNING, attempts = that
+attempt) and moves the message in the same transaction. A message whose execution is
+finished or gone is deleted without running; one whose execution another attempt runs
+now is hidden until that lease ends.
 
 Retries (SPEC §10): a platform failure (no runner, runner died) or a timeout is retried
 while attempts remain, after `backoffMs · 2^(attempt-1)` with equal jitter, by making the
@@ -142,7 +143,7 @@ class Invoker:
             with transaction(self.db) as conn:
                 self.queue.archive(conn, delivery.msg_id)
             return
-        margin = self.settings.visibility_margin_seconds
+        margin = self.settings.lease_margin_seconds
         with transaction(self.db) as conn:
             claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
             if claim is None:
@@ -154,7 +155,7 @@ class Invoker:
         self._run(delivery, claim)
 
     def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID) -> None:
-        margin = self.settings.visibility_margin_seconds
+        margin = self.settings.lease_margin_seconds
         state = repo.execution_state(conn, eid, margin_seconds=margin)
         ids = {"executionId": str(eid), "functionId": str(fid), "msgId": delivery.msg_id}
         if state is None or state.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
@@ -164,11 +165,15 @@ class Invoker:
             return
         out_of_attempts = state.attempts >= state.max_attempts
         if state.status == ExecutionStatus.PENDING and not out_of_attempts:
-            if repo.at_concurrency_limit(conn, fid):  # limits.concurrency: not yet
-                self.queue.hide_for(conn, delivery.msg_id, CONCURRENCY_RETRY_SECONDS)
-                metrics.CONCURRENCY_DEFERRED.inc()
-                logger.info("execution.concurrency_deferred", extra=ids)
+            # refused at the function's limits.concurrency — or at a limit an outcome
+            # committed since the claim has freed: then at once, not after a lease
+            if not repo.at_concurrency_limit(conn, fid):
+                self.queue.hide_for(conn, delivery.msg_id, 0)
                 return
+            self.queue.hide_for(conn, delivery.msg_id, CONCURRENCY_RETRY_SECONDS)
+            metrics.CONCURRENCY_DEFERRED.inc()
+            logger.info("execution.concurrency_deferred", extra=ids)
+            return
         lost = state.status == ExecutionStatus.PENDING or state.lease_expired
         if out_of_attempts and lost:
             if repo.dead_letter_lost(conn, eid, state.attempts, LOST):

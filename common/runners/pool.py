@@ -86,11 +86,19 @@ class RunnerPool:
         load_module: Callable[[], bytes],
         dedicated: bool = False,
         waited: Callable[[float], None] | None = None,
+        patient: bool = False,
     ) -> ExecuteReply:
         """Run the call on the first runner of the function's order that admits it.
-        `waited` learns how long the call waited for a runner that took it."""
-        # As long as the call may run (at least MIN_WAIT_SECONDS), never past the longest wait.
+        `waited` learns how long the call waited for a runner that took it.
+
+        A call waits for a free runner as long as it may run (at least MIN_WAIT_SECONDS),
+        never past the longest wait — a client is waiting for it. A `patient` call (an
+        asynchronous attempt: nobody waits on the line) waits the longest wait: runners
+        busy with the platform's own work are not an outage, and giving up would spend
+        one of the execution's attempts on it."""
         budget = min(self.wait_seconds, max(request.limits.timeout_ms / 1000, MIN_WAIT_SECONDS))
+        if patient:
+            budget = self.wait_seconds
         if dedicated:
             budget = max(budget, self.discovery.dedicated_wait_seconds)
         try:

@@ -123,15 +123,19 @@ def list_executions(function_id: str) -> Response:
 @bp.post("/executions/<execution_id>/retry")
 def retry_execution(execution_id: str) -> tuple[Response, int, dict[str, str]]:
     """A new asynchronous execution of the same function, input and revision choice
-    (SPEC §10): how a dead letter is run again once its cause is fixed."""
+    (SPEC §10): how a dead letter is run again once its cause is fixed. Any finished or
+    unfinished execution may be run again; an Idempotency-Key makes a resent request
+    return the execution the first one started (keys are per function, as on
+    invocations)."""
     p = platform()
     eid = parse_uuid(execution_id)
+    key = parse_idempotency_key(request.headers)  # a client that resends runs it once
     with connection(p.db) as conn:
         source = repo.retry_source(conn, eid)
     if source is None:
         raise NotFound(f"execution {eid} not found")
     fid, input_value, choice = source
-    record, _created = enqueue(p.db, fid, input_value, choice)
+    record, _created = enqueue(p.db, fid, input_value, choice, idempotency_key=key)
     location = url_for("executions.get_execution", execution_id=record.id)
     return jsonify(execution_json(record)), 202, {"Location": location}
 

@@ -249,6 +249,10 @@ def test_failures_idempotency_executions_and_retry(url, tmp_path):
         for _ in range(2)
     ]
     assert keyed[0].json()["id"] == keyed[1].json()["id"]
+    resent = [
+        nil(url, "retry", listed[0]["id"], "--idempotency-key", "cli-r1").out for _ in range(2)
+    ]
+    assert resent[0] == resent[1] != retried.out  # one new execution for the key
 
 
 def test_logs_follow_prints_new_executions_until_ctrl_c(url, tmp_path):

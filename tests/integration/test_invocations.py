@@ -372,6 +372,41 @@ def test_wait_returns_when_the_execution_ends_and_at_the_deadline_otherwise(
     assert client.get(f"/executions/{uuid.uuid4()}?wait=1").status_code == 404
 
 
+def test_a_limited_execution_refused_before_a_slot_freed_is_looked_at_again_at_once(
+    client, ready, invoker, db
+):
+    """The claim refused it at limits.concurrency; an outcome committed before the
+    worker looked again freed the slot. It must not be hidden for a whole lease (an
+    outsider saw 17 to 30 s of idle backlog)."""
+    from common.queue import Delivery
+
+    fid = ready(limits={"concurrency": 1, "timeoutMs": 20000})
+    eid = invoke(client, fid, {"input": {"x": 1}}).json["id"]
+    with db.connection() as conn:
+        msg_id, message = conn.execute("SELECT msg_id, message FROM pgmq.q_executions").fetchone()
+        invoker._unclaimable(conn, Delivery(msg_id, 1, message), uuid.UUID(eid), uuid.UUID(fid))
+        hidden = conn.execute(
+            "SELECT extract(epoch FROM vt - clock_timestamp()) FROM pgmq.q_executions"
+        ).fetchone()[0]
+    assert hidden <= 0.5  # visible now, not after timeout + margin + runner wait (22.5 s)
+    drain(invoker, db)
+    assert client.get(f"/executions/{eid}").json["status"] == "COMPLETED"
+
+
+def test_a_retry_resent_with_its_idempotency_key_starts_one_execution(client, ready):
+    fid = ready()
+    eid = invoke(client, fid, {"input": {"r": 1}}).json["id"]
+    headers = {"Idempotency-Key": "retry-once"}
+    first = client.post(f"/executions/{eid}/retry", headers=headers)
+    again = client.post(f"/executions/{eid}/retry", headers=headers)
+    other = client.post(f"/executions/{eid}/retry")
+    assert first.status_code == again.status_code == other.status_code == 202
+    assert first.json["id"] == again.json["id"] != other.json["id"]
+    assert first.json["input"] == {"r": 1}
+    bad = client.post(f"/executions/{eid}/retry", headers={"Idempotency-Key": ""})
+    assert bad.status_code == 400 and bad.json["error"]
+
+
 def test_dead_letters_are_listed_and_retried_with_the_same_input_and_choice(
     client, ready, invoker, db
 ):
