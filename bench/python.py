@@ -60,6 +60,21 @@ def runner_memory_mb(platform: LocalPlatform) -> list[dict[str, float]]:
     return found
 
 
+def settled(platform: LocalPlatform, timeout: float = 300.0) -> None:
+    """Until no runner has a background optimized compile to do, then a second more:
+    a runner mid-upgrade holds the new artifact twice (its bytes and a copy) for a
+    while — busy, not idle."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        healths = [
+            Runner(f"unix:{s}").health() for s in rd.shared_sockets(platform.home / "runners")
+        ]
+        if not any(h.upgrading for h in healths):
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)
+
+
 def python_rows(bench: Bench, api: Api, platform: LocalPlatform) -> None:
     from tools.guide import examples, with_comment
 
@@ -101,7 +116,7 @@ def python_rows(bench: Bench, api: Api, platform: LocalPlatform) -> None:
         warm["p50"] <= WARM_TARGET_MS,
         key="python_warm",
     )
-    time.sleep(1.0)  # idle
+    settled(platform)
     memory = runner_memory_mb(platform)
     rss = [m["rss"] for m in memory]
     each = (max(rss) - baseline) / builds

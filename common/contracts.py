@@ -242,6 +242,7 @@ class RunnerHealth:
     modules: int  # compiled modules held in memory
     calls: int = 0  # calls this worker ran to an outcome
     max_concurrent: int = 0  # the most calls (or loads) this worker ever had in flight at once
+    upgrading: int = 0  # modules waiting for, or in, their background optimized compile
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -251,6 +252,7 @@ class RunnerHealth:
             "modules": self.modules,
             "calls": self.calls,
             "maxConcurrent": self.max_concurrent,
+            "upgrading": self.upgrading,
         }
 
     @classmethod
@@ -262,4 +264,5 @@ class RunnerHealth:
             modules=int(data.get("modules") or 0),
             calls=int(data.get("calls") or 0),
             max_concurrent=int(data.get("maxConcurrent") or 0),
+            upgrading=int(data.get("upgrading") or 0),
         )

@@ -225,6 +225,12 @@ class Executor:
                 extra={"sha256": sha256, "durationMs": (time.perf_counter() - t0) * 1000},
             )
 
+    @property
+    def upgrades_pending(self) -> int:
+        """Modules waiting for, or in, their background optimized compile."""
+        with self._upgrades_changed:
+            return self._upgrades_pending
+
     def wait_for_upgrades(self, timeout: float) -> bool:
         """True once no background compile is pending (for tests and the bench)."""
         with self._upgrades_changed:

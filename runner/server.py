@@ -333,6 +333,7 @@ class RunnerServer:
             modules=len(self.executor.cache),
             calls=self.admission.calls,
             max_concurrent=self.admission.max_in_flight,
+            upgrading=self.executor.upgrades_pending,
         )
 
 

@@ -57,6 +57,7 @@ def test_baseline_first_then_optimized_in_the_background(wasm, tmp_path):
     executor = Executor(Settings(artifact_dir=str(tmp_path)))
     executor.load_module(sha, "python", wasm)
     assert executor.cache.peek(sha).tier == BASELINE
+    assert executor.upgrades_pending == 1  # what a runner's health says as `upgrading`
     # Winch keeps both the deterministic budget and the wall clock
     burnt = call(executor, sha, {"op": "burn"}, limits=Limits(2000, 64, 50_000_000))
     assert burnt.outcome == Outcome.FUEL_EXHAUSTED
@@ -64,6 +65,7 @@ def test_baseline_first_then_optimized_in_the_background(wasm, tmp_path):
     assert late.outcome == Outcome.TIMEOUT
     assert call(executor, sha, {"mark": 1}).outcome == Outcome.OK
     assert executor.wait_for_upgrades(600)
+    assert executor.upgrades_pending == 0
     assert executor.cache.peek(sha).tier == OPTIMIZED
     assert json.loads(call(executor, sha, {"mark": 2}).output)["seen"] == [2]
     timed_out = call(executor, sha, {"op": "burn"}, limits=ENDLESS)
