@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     NIL_BUILDER_HOST=0.0.0.0 NIL_BUILDER_PORT=8081 npm_config_cache=/tmp/npm-cache \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     NIL_ZIG_CACHE_SEED=/opt/nil/zig-cache NIL_ZIG_CACHE_DIR=/tmp/zig-cache \
-    NIL_RUST_DIR=/opt/nil/rust
+    NIL_RUST_DIR=/opt/nil/rust NIL_PYTHON_TEMPLATE_DIR=/tmp/python-template
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       rustc cargo libstd-rust-dev-wasm32 lld-14 librust-serde-json-dev librust-serde-derive-dev \

@@ -1,5 +1,5 @@
 """The builder's settings: compile limits, the job queue's timing, its health address,
-where Zig keeps its cache and Rust its prebuilt crates, and the build sandbox
+where Zig keeps its cache, Rust its prebuilt crates and Python its template, and the build sandbox
 (builder/sandbox)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Settings(ServiceSettings):
     zig_cache_dir: str = env("NIL_ZIG_CACHE_DIR", "")  # "": $XDG_CACHE_HOME/nil/zig
     zig_cache_seed: str = env("NIL_ZIG_CACHE_SEED", "")  # a prebuilt cache (the image's)
     rust_dir: str = env("NIL_RUST_DIR", "")  # "": $XDG_CACHE_HOME/nil/rust (serde, Nil's crate)
+    python_template_dir: str = env("NIL_PYTHON_TEMPLATE_DIR", "")  # "": $XDG_CACHE_HOME/nil/python
     concurrency: int = env("NIL_BUILDER_CONCURRENCY", 2)  # builds at once, each confined
     memory_mb: int = env("NIL_BUILDER_MEMORY_MB", 1024)  # one build's memory cap
     disk_mb: int = env("NIL_BUILDER_DISK_MB", 256)  # all one build may write to its directory
@@ -67,4 +68,8 @@ class Settings(ServiceSettings):
         if os.geteuid() == 0 and values["sandbox"] != "off":
             rust_default = f"/var/cache/nil/rust-{values['sandbox_uid']}"
         values["rust_dir"] = values["rust_dir"] or rust_default
+        python_default = str(cache_home / "nil" / "python")
+        if os.geteuid() == 0:
+            python_default = "/var/cache/nil/python"
+        values["python_template_dir"] = values["python_template_dir"] or python_default
         return values

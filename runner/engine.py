@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi
 
-from common.wasm import engine_config
+from common.wasm import engine_config, use_baseline_compiler
 from runner import metrics
 
 # Compiler tiers. "optimized" is Cranelift (opt level speed); "baseline" is Winch, a
@@ -27,7 +26,6 @@ from runner import metrics
 # artifact of the other tier ("compiled with Winch calling convention").
 OPTIMIZED = "optimized"
 BASELINE = "baseline"
-_WINCH = 2  # wasmtime_strategy_t: Config.strategy's Python setter accepts only auto/cranelift
 
 
 def engine_fingerprint(max_wasm_stack: int, tier: str = OPTIMIZED) -> str:
@@ -45,7 +43,7 @@ def make_engine(
     config.max_wasm_stack = max_wasm_stack
     config.cranelift_opt_level = "speed"
     if tier == BASELINE:
-        _ffi.wasmtime_config_strategy_set(config.ptr(), _WINCH)
+        use_baseline_compiler(config)
     return wasmtime.Engine(config)
 
 

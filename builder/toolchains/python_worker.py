@@ -6,21 +6,26 @@ empty environment so nothing from the builder's own site-packages is bundled: fu
 get the standard library only. The build process (`python_worker.py --build ARGS POLICY`)
 imports componentize-py, then confines itself to the WIT files and its job directory
 before it runs a line of the function (whose top-level code runs at build time).
+
+Most builds take a shortcut: a copy of the host's template, built by componentize-py
+once (python_template.py). Only a source the template cannot serve is built here.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from builder.sandbox.confine import Policy, enter
+from builder.toolchains import python_template
 from builder.toolchains.compile_job import job_directory, run_confined
 from builder.toolchains.worker_protocol import crashed, failed, faulted, limited, ok, serve
 
-DATA = Path(__file__).resolve().parent / "data" / "python"
-WORLD = "nil-function"
+DATA = python_template.DATA
+TEMPLATE = python_template.PythonTemplate(os.environ.get("NIL_PYTHON_TEMPLATE_DIR", ""))
 _APP_PATH = re.compile(r'"/\d+/function\.py"')
 
 
@@ -28,20 +33,23 @@ def compile_one(request: dict) -> dict:
     if not re.search(r"\bhandle\b", request["source"]):
         # A build takes seconds; one that cannot succeed fails at once.
         return failed("function.py must define a function handle(event)")
+    policy = Policy.from_json(request["policy"])
+    wasm = TEMPLATE.build(request["source"], policy)
+    if wasm is not None:
+        return ok(wasm)
     with job_directory("python") as work:
         app = work / "app"
         app.mkdir()
         (app / "function.py").write_text(request["source"], encoding="utf-8")
-        (app / "nil_entry.py").write_bytes((DATA / "nil_entry.py").read_bytes())
-        (work / "env" / "lib" / "site-packages").mkdir(parents=True)
+        for name in ("nil_entry.py", "nil_runtime.py"):
+            (app / name).write_bytes((DATA / name).read_bytes())
         output = work / "function.wasm"
         argv = [
             *(sys.executable, __file__, "--build"),
-            *("-q", "-d", str(DATA / "wit"), "-w", WORLD, "componentize"),
-            *("-p", str(app), "nil_entry", "-o", str(output)),
+            *python_template.build_argv(app, "nil_entry", output),
         ]
-        policy = Policy.from_json(request["policy"]).allowing(read=(str(DATA / "wit"),))
-        env = {"VIRTUAL_ENV": str(work / "env"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        policy = policy.allowing(read=(str(DATA / "wit"),))
+        env = python_template.sandbox_env(work)
         done = run_confined(argv, work, policy, env, self_confining=True)
         if done.fault:
             return faulted(done.fault)
@@ -98,6 +106,11 @@ def _user_frames(report: str) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--build"]:
-        sys.exit(build(sys.argv[2:-1], sys.argv[-1]))
+    modes = {
+        "--build": build,
+        "--check": python_template.check,
+        "--precompile": python_template.precompile,
+    }
+    if sys.argv[1:2] and sys.argv[1] in modes:
+        sys.exit(modes[sys.argv[1]](sys.argv[2:-1], sys.argv[-1]))
     serve(compile_one)

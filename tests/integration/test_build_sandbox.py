@@ -10,6 +10,7 @@ compile error, artifact, execution output or log line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -205,13 +206,21 @@ def hostile_sources(c: Canary) -> list[tuple[str, str, str]]:
         *javascript_sources(c),
         *typescript_sources(c),
         *rust_sources(c),
-        (
-            "python build-time reads",
-            "python",
-            PYTHON_READS.format(
-                files=[c.plain, c.pg_wal, c.environ, "/proc/self/environ", c.py_dir + "/secret.py"],
-                dir=c.py_dir,
-            ),
+        *(
+            (
+                f"python build-time reads{variant}",
+                "python",
+                prefix
+                + PYTHON_READS.format(
+                    files=[
+                        *(c.plain, c.pg_wal, c.environ, "/proc/self/environ"),
+                        c.py_dir + "/secret.py",
+                    ],
+                    dir=c.py_dir,
+                ),
+            )
+            # The template's build, and componentize-py's (a module outside the template).
+            for variant, prefix in (("", ""), (" (componentize-py)", "import fnmatch\n"))
         ),
     ]
 
@@ -533,23 +542,27 @@ def test_a_wat_build_behind_a_hostile_build_is_ready_within_seconds(
     assert client.get(f"/functions/{hostile.json['id']}").json["status"] == "COMPILING"
 
 
+# A module outside the Python template: componentize-py builds it, which takes seconds.
+SLOW_PYTHON = "import fnmatch\n\n\ndef handle(event):\n    return event\n"
+
+
 def test_a_compiler_killed_mid_build_is_retried_not_failed(
     client, consumer, background_builder, caplog
 ):
     import psutil
 
-    fid = client.post(
-        "/functions",
-        json=function_body(language="python", src="def handle(event):\n    return event\n"),
-    ).json["id"]
+    fid = client.post("/functions", json=function_body(language="python", src=SLOW_PYTHON)).json[
+        "id"
+    ]
     _, chains = background_builder(compile_timeout_seconds=120, concurrency=1)
     deadline = time.monotonic() + 60
     victim = None
     while victim is None and time.monotonic() < deadline:
         for pid in chains["python"].pids():
-            children = psutil.Process(pid).children()
-            if children:
-                victim = children[0]
+            for child in psutil.Process(pid).children():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    if "--build" in child.cmdline():  # componentize-py's, not the check
+                        victim = child
         time.sleep(0.05)
     assert victim is not None, "no build process appeared"
     time.sleep(0.5)  # mid-build
@@ -563,10 +576,9 @@ def test_a_job_outliving_its_visibility_is_compiled_once_by_one_builder(
     client, consumer, background_builder, caplog
 ):
     caplog.set_level(logging.INFO, logger="builder.worker")
-    fid = client.post(
-        "/functions",
-        json=function_body(language="python", src="def handle(event):\n    return event\n"),
-    ).json["id"]
+    fid = client.post("/functions", json=function_body(language="python", src=SLOW_PYTHON)).json[
+        "id"
+    ]
     # The job reappears every second while a Python build takes several: the other slot
     # reads it again and must leave it to the slot compiling it.
     background_builder(compile_timeout_seconds=120, concurrency=2, visibility_seconds=1)
@@ -577,6 +589,7 @@ def test_a_job_outliving_its_visibility_is_compiled_once_by_one_builder(
 
 
 DISK_FILLER = """\
+import fnmatch  # outside the Python template: componentize-py runs this module at build time
 import os, sys
 
 def _fill(tag):

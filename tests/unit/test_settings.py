@@ -22,6 +22,7 @@ ENVIRONMENT_BUILDERS = {
     "runner/launchers/process.py",  # a runner process inherits the supervisor's
     "builder/toolchains/base.py",  # a compiler process inherits the builder's
     "builder/toolchains/zig_worker.py",  # zig's own processes
+    "builder/toolchains/python_worker.py",  # its template folder, from the builder
     "tools/platform.py",  # `make dev` and the tests start every service
 }
 
@@ -41,6 +42,7 @@ NOT_IN_CHART = {
     "NIL_RUNNER_PIDS": LOCAL_POOL + " (the pod's resources are its limits)",
     "NIL_RUNNER_ENDPOINTS": "static backend only; the chart uses the kubernetes backend",
     "NIL_ZIG_CACHE_DIR": "set by the builder image (Dockerfile.builder)",
+    "NIL_PYTHON_TEMPLATE_DIR": "set by the builder image (Dockerfile.builder)",
     "NIL_ZIG_CACHE_SEED": "set by the builder image (Dockerfile.builder)",
     "NIL_RUST_DIR": "set by the builder image (Dockerfile.builder)",
     "NIL_DEDICATED_RUNNERS_MAX": LOCAL_POOL,

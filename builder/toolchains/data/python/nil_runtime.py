@@ -1,0 +1,153 @@
+"""What every Python function's component runs before the function: cooperative waits,
+output in pieces the host takes whole, the standard library's lazily imported modules,
+and the function's exceptions as Python prints them. Bundled next to both entry modules
+(nil_entry.py: a function snapshotted at build time; nil_template.py: the shared
+template that loads a function per call) and imported by them first.
+"""
+
+import ast
+import importlib
+import sys
+import traceback
+
+SOURCE_NAME = "function.py"
+# Modules the standard library imports lazily, by name: codecs looked up by encoding
+# name, and datetime.strptime's helper. Imported here so they work at run time too.
+LAZY_STDLIB = (
+    "_strptime",
+    "encodings.ascii",
+    "encodings.cp1252",
+    "encodings.idna",
+    "encodings.latin_1",
+    "encodings.raw_unicode_escape",
+    "encodings.unicode_escape",
+    "encodings.utf_16",
+    "encodings.utf_32",
+)
+
+
+def install():
+    """Cooperative waits, then output in pieces: before the function's modules load."""
+    _cooperative_waits()
+    sys.stdout, sys.stderr = _InPieces(sys.stdout), _InPieces(sys.stderr)
+
+
+def preload_lazy_stdlib():
+    for name in LAZY_STDLIB:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def buffer_output():
+    """Buffer prints from here on (a write to the host per print costs ~0.2 ms); the
+    entry flushes both streams when handle returns, the text layer every 8 KiB."""
+    sys.stdout.reconfigure(write_through=False)
+    sys.stderr.reconfigure(write_through=False)
+
+
+def imported_names(tree):
+    """(line, module name) for every import statement of `tree`, also inside functions;
+    line None for `from pkg import name`'s pkg.name, which may not be a module."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+            for alias in node.names:  # `from pkg import submodule`
+                yield None, f"{node.module}.{alias.name}"
+
+
+def describe(error, path):
+    """The exception as Python prints it, with only the frames of the function's file."""
+    summary = traceback.TracebackException.from_exception(error)
+    frames = [frame for frame in summary.stack if frame.filename == path]
+    summary.stack = traceback.StackSummary.from_list(frames)
+    text = "".join(summary.format() if frames else summary.format_exception_only())
+    return text.replace(path, SOURCE_NAME).strip()
+
+
+# Sleeping and polling, made cooperative. A wait inside one host call cannot be stopped
+# by the runner's deadline (it interrupts wasm, not the host), so every wait the runtime
+# offers — time.sleep, select.select, select.poll — waits in slices of a few milliseconds
+# and runs wasm between them, where the deadline ends the call as a timeout. Patched
+# before anything else is imported, so modules that keep a reference (selectors) keep
+# the cooperative one. The runner's watchdog stops whatever still blocks.
+SLICE_SECONDS = 0.005
+
+
+def _cooperative_waits():
+    import select
+    import time
+
+    host_sleep, host_select, host_poll, monotonic = (
+        time.sleep,
+        select.select,
+        getattr(select, "poll", None),
+        time.monotonic,
+    )
+
+    def next_slice(end):
+        return SLICE_SECONDS if end is None else max(0.0, min(SLICE_SECONDS, end - monotonic()))
+
+    def sleep(seconds):
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        end = monotonic() + seconds
+        while (left := end - monotonic()) > 0:
+            host_sleep(min(left, SLICE_SECONDS))
+
+    def cooperative_select(rlist, wlist, xlist, timeout=None):
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be non-negative")
+        end = None if timeout is None else monotonic() + timeout
+        while True:
+            ready = host_select(rlist, wlist, xlist, next_slice(end))
+            if any(ready) or (end is not None and monotonic() >= end):
+                return ready
+
+    class Poll:
+        def __init__(self):
+            self._poll = host_poll()
+            self.register, self.modify = self._poll.register, self._poll.modify
+            self.unregister = self._poll.unregister
+
+        def poll(self, timeout=None):
+            forever = timeout is None or timeout < 0
+            end = None if forever else monotonic() + timeout / 1000
+            while True:
+                events = self._poll.poll(next_slice(end) * 1000)
+                if events or (end is not None and monotonic() >= end):
+                    return events
+
+    sleep.__doc__, cooperative_select.__doc__ = host_sleep.__doc__, host_select.__doc__
+    time.sleep, select.select = sleep, cooperative_select
+    cooperative_select.__name__ = "select"
+    if host_poll is not None:
+        select.poll = Poll
+
+
+# The host takes at most 8 KiB of one write to stdout or stderr and the rest of a longer
+# write is lost — and a secret cut there would escape the runner's redaction. Every write
+# longer than a piece goes out in pieces that fit (2048 characters are at most 8 KiB of
+# UTF-8), each flushed; shorter ones stay buffered.
+PIECE_CHARS = 2048
+
+
+class _InPieces:
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        if len(text) <= PIECE_CHARS:  # short writes stay buffered (a print is two writes)
+            return self._stream.write(text)
+        self._stream.flush()
+        for start in range(0, len(text), PIECE_CHARS):
+            self._stream.write(text[start : start + PIECE_CHARS])
+            self._stream.flush()
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

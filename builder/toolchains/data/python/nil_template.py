@@ -1,0 +1,129 @@
+"""The shared Python template: one component for every Python function whose imports it
+already holds, so a build needs neither componentize-py nor a snapshot of its own.
+
+componentize-py runs this module once per builder host and snapshots the interpreter
+with the standard library modules below imported, and a slot: a bytes object of
+SLOT_BYTES the builder overwrites in a copy of the component with the function's
+source and its compiled code (builder/toolchains/python_template.py). A function's
+module is executed from the slot on the call's fresh instance, before its `handle`.
+
+The unpatched template is the builder's checker: `handle(source)` parses the source,
+checks that every module it names is in the snapshot, runs its module once and
+answers the marshalled code with the module's run time. Any failure sends the build
+to componentize-py (nil_entry.py), which reports errors as before.
+"""
+
+import ast
+import base64
+import importlib
+import json
+import linecache
+import marshal
+import sys
+import time
+import types
+
+import nil_runtime  # first: it makes waits cooperative before other modules load
+import wit_world
+from componentize_py_types import Err
+from nil_runtime import SOURCE_NAME
+
+nil_runtime.install()
+
+# What functions import most; a function naming any other module is snapshotted alone.
+STDLIB = (
+    *("abc", "array", "base64", "binascii", "bisect", "calendar", "cmath", "collections"),
+    *("collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime"),
+    *("decimal", "difflib", "enum", "fractions", "functools", "hashlib", "heapq"),
+    *("hmac", "html", "io", "itertools", "json", "keyword", "math", "numbers"),
+    *("operator", "os", "pprint", "random", "re", "secrets", "statistics", "string"),
+    *("struct", "sys", "textwrap", "time", "traceback", "types", "typing", "unicodedata"),
+    *("urllib", "urllib.parse", "uuid", "zlib"),
+)
+for _name in STDLIB:
+    importlib.import_module(_name)
+nil_runtime.preload_lazy_stdlib()
+
+# The slot: MARKER, a 4-byte state, the source's and the code's lengths (little-endian
+# u32), then both. Non-zero filler keeps it one run of a data segment in the snapshot.
+MARKER = bytes(reversed(b"tols-nohtyp-lin\x01"))  # not a literal: found once in memory
+TEMPLATE, FUNCTION = b"TMPL", b"FUNC"
+SLOT_BYTES = 3 * 1024 * 1024
+SLOT = bytearray(b"\xa5") * (len(MARKER) + SLOT_BYTES)  # one allocation: one copy
+SLOT[: len(MARKER) + 4] = MARKER + TEMPLATE
+HEADER = len(MARKER) + 12
+PATH = SOURCE_NAME  # the function's code objects name this file
+MAX_MODULE_SECONDS = 0.02  # slower module code is worth its own snapshot
+
+nil_runtime.buffer_output()
+
+
+def _slot():
+    state = SLOT[len(MARKER) : len(MARKER) + 4]
+    if state != FUNCTION:
+        return None, None
+    source_len = int.from_bytes(SLOT[HEADER - 8 : HEADER - 4], "little")
+    code_len = int.from_bytes(SLOT[HEADER - 4 : HEADER], "little")
+    view = memoryview(SLOT)
+    source = str(view[HEADER : HEADER + source_len], "utf-8")
+    code = view[HEADER + source_len : HEADER + source_len + code_len]
+    return source, code
+
+
+def _run_module(code):
+    module = types.ModuleType("function")
+    module.__file__ = PATH
+    sys.modules["function"] = module
+    exec(code, module.__dict__)
+    return module
+
+
+def _missing_modules(tree):
+    for lineno, name in nil_runtime.imported_names(tree):
+        if name in sys.modules:
+            continue
+        if lineno is None:  # `from pkg import name`: a name of pkg, or a submodule
+            package, _, attribute = name.rpartition(".")
+            if hasattr(sys.modules.get(package), attribute):
+                continue
+        yield name
+
+
+def _check(source):
+    """The unpatched template's answer: the function's code, or why it needs its own
+    snapshot (the builder then runs componentize-py, which reports real errors)."""
+    try:
+        tree = ast.parse(source, PATH)
+        missing = sorted(set(_missing_modules(tree)))
+        if missing:
+            raise Err("not in the template: " + ", ".join(missing))
+        code = compile(tree, PATH, "exec")
+        started = time.perf_counter()
+        module = _run_module(code)
+        seconds = time.perf_counter() - started
+    except Err:
+        raise
+    except BaseException as error:
+        raise Err(f"{type(error).__name__}: {error}") from None
+    if not callable(getattr(module, "handle", None)):
+        raise Err("no handle")
+    if seconds > MAX_MODULE_SECONDS:
+        raise Err(f"module code takes {seconds * 1000:.1f} ms")
+    return json.dumps({"code": base64.b64encode(marshal.dumps(code)).decode()})
+
+
+class WitWorld(wit_world.WitWorld):
+    def handle(self, input: str) -> str:
+        source, code = _slot()
+        if source is None:
+            return _check(input)
+        try:
+            function = _run_module(marshal.loads(code) if code else compile(source, PATH, "exec"))
+            return json.dumps(function.handle(json.loads(input)), allow_nan=False)
+        except BaseException as error:
+            # Source lines for the traceback; mtime None: linecache never reads a file.
+            linecache.cache[PATH] = (len(source), None, source.splitlines(True), PATH)
+            raise Err(nil_runtime.describe(error, PATH)) from None
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()

@@ -1,0 +1,255 @@
+"""Python builds in under a second: one componentize-py template per host, a copy per function.
+
+componentize-py takes ~7-10 s per build, most of it Cranelift compiling the interpreter
+it snapshots. The template (data/python/nil_template.py) is built with it once per
+host, with the standard library modules functions import most, and kept here with
+its Winch-compiled form. A function's build is then:
+
+1. the check: the compiled template, in a confined process (`--check`), parses the
+   source, checks that every module it names is in the snapshot, runs the module
+   once under fuel and answers its marshalled code — or why the function needs a
+   snapshot of its own (another module, slow module code, any error);
+2. the copy: the template's bytes with its slot (a bytes object in the snapshot's
+   memory, one run of one data segment) overwritten with the source and the code.
+
+Anything the template cannot serve goes to componentize-py as before (the caller's
+slow path), which reports the source's errors with their usual text. A function built
+here runs its module code on each call's fresh instance (the check keeps that under
+MAX_MODULE_SECONDS in the template); one built by componentize-py runs it at build time.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import stat
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import common.wasm as wasm_settings
+from builder.sandbox.confine import Policy, enter
+from builder.toolchains.compile_job import job_directory, run_confined
+
+DATA = Path(__file__).resolve().parent / "data" / "python"
+WORLD = "nil-function"
+TEMPLATE_FILES = ("nil_template.py", "nil_runtime.py")
+# The slot as nil_template.py lays it out: MARKER, a state, two u32 lengths, the payload.
+MARKER = b"\x01nil-python-slot"
+TEMPLATE, FUNCTION = b"TMPL", b"FUNC"
+SLOT_BYTES = 3 * 1024 * 1024  # after MARKER; nil_template.SLOT_BYTES (a unit test compares)
+HEADER = len(MARKER) + 12
+PRISTINE_SLOT = MARKER + TEMPLATE + b"\xa5" * (SLOT_BYTES - 4)
+CHECK_FUEL = 2_000_000_000  # a module's code runs in the check; ~1-3 s of Python at most
+CHECK_MEMORY_BYTES = 512 << 20
+ARTIFACT_FILE_BYTES = 256 << 20  # the compiled template (~60 MB) exceeds a build's file cap
+
+
+def build_argv(app: Path, entry: str, output: Path) -> list[str]:
+    """componentize-py's arguments for the module `entry` of `app` (python_worker.py)."""
+    return [
+        *("-q", "-d", str(DATA / "wit"), "-w", WORLD, "componentize"),
+        *("-p", str(app), entry, "-o", str(output)),
+    ]
+
+
+def sandbox_env(work: Path) -> dict[str, str]:
+    """An empty virtual environment: nothing of the builder's site-packages is bundled."""
+    (work / "env" / "lib" / "site-packages").mkdir(parents=True, exist_ok=True)
+    return {"VIRTUAL_ENV": str(work / "env"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def template_key() -> str:
+    """Names one template: its modules' text, the WIT world, the engine settings and
+    componentize-py's and wasmtime's versions (a compiled template is only valid for
+    the engine that compiled it)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in TEMPLATE_FILES:
+        digest.update((DATA / name).read_bytes())
+    for module in (__file__, wasm_settings.__file__):  # the engine it is compiled for
+        digest.update(Path(module).read_bytes())
+    for path in sorted((DATA / "wit").iterdir()):
+        digest.update(path.read_bytes())
+    digest.update(f"{version('componentize-py')}|{version('wasmtime')}".encode())
+    return digest.hexdigest()[:24]
+
+
+def patched(template: bytes, offset: int, source: str, code: bytes) -> bytes:
+    """The template with its slot holding `source` and `code` (code dropped when both do
+    not fit: the function then compiles its source per call)."""
+    source_bytes = source.encode()
+    if len(source_bytes) + len(code) > SLOT_BYTES - 12:
+        code = b""
+    lengths = len(source_bytes).to_bytes(4, "little") + len(code).to_bytes(4, "little")
+    payload = FUNCTION + lengths + source_bytes + code
+    wasm = bytearray(template)
+    wasm[offset + len(MARKER) : offset + len(MARKER) + len(payload)] = payload
+    return bytes(wasm)
+
+
+class PythonTemplate:
+    """The template of this host in `directory` (made once, under a lock; shared by the
+    builder's compiler processes and every builder of the host that uses the folder)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory or ".")
+        self.home = self.directory / template_key()
+        self.wasm_path = self.home / "template.wasm"
+        self.compiled_path = self.home / "template.cwasm"
+        self._template: bytes | None = None
+        self._offset = -1
+        # Why builds cannot use it (they then take componentize-py's path).
+        self.problem = None if directory else "no template folder (NIL_PYTHON_TEMPLATE_DIR)"
+
+    def build(self, source: str, policy: Policy) -> bytes | None:
+        """The function's component, or None when the template cannot serve it."""
+        if len(source.encode()) > SLOT_BYTES - 12 or not self._ready(policy):
+            return None
+        with job_directory("python") as work:
+            (work / "function.py").write_text(source, encoding="utf-8")
+            argv = [sys.executable, _WORKER, "--check", str(self.compiled_path), "function.py"]
+            done = run_confined(argv, work, policy, {"LANG": "C.UTF-8"}, self_confining=True)
+            answer_path = work / "check.json"
+            if done.returncode != 0 or not answer_path.exists():
+                print(f"python template check failed: {done.output[-2000:]}", file=sys.stderr)
+                return None
+            answer = json.loads(answer_path.read_text())
+        if "code" not in answer:
+            return None
+        assert self._template is not None
+        return patched(self._template, self._offset, source, base64.b64decode(answer["code"]))
+
+    def _ready(self, policy: Policy) -> bool:
+        if self._template is not None:
+            return True
+        if self.problem is not None:
+            return False
+        try:
+            self.problem = self._load(policy)
+        except OSError as exc:
+            self.problem = f"the template folder: {exc}"
+        if self.problem is not None:
+            print(f"python template unavailable: {self.problem}", file=sys.stderr)
+        return self._template is not None
+
+    def _load(self, policy: Policy) -> str | None:
+        _private_folder(self.directory)
+        _private_folder(self.home)
+        with open(self.directory / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one builder of the host makes it
+            if not self.compiled_path.exists():
+                problem = self._make(policy)
+                if problem is not None:
+                    return problem
+        template = self.wasm_path.read_bytes()
+        offset = template.find(PRISTINE_SLOT)
+        if offset < 0 or template.find(PRISTINE_SLOT, offset + 1) >= 0:
+            return "its slot is not one run of one data segment"
+        self._template, self._offset = template, offset
+        return None
+
+    def _make(self, policy: Policy) -> str | None:
+        """componentize-py on the template (confined like a build), then its compile."""
+        with job_directory("python-template") as work:
+            app = work / "app"
+            app.mkdir()
+            for name in TEMPLATE_FILES:
+                (app / name).write_bytes((DATA / name).read_bytes())
+            output = work / "template.wasm"
+            argv = [sys.executable, _WORKER, "--build", *build_argv(app, "nil_template", output)]
+            build_policy = policy.allowing(read=(str(DATA / "wit"),))
+            done = run_confined(argv, work, build_policy, sandbox_env(work), self_confining=True)
+            if done.returncode != 0 or not output.exists():
+                return f"componentize-py failed: {done.output[-2000:]}"
+            wasm = output.read_bytes()
+            if wasm.count(PRISTINE_SLOT) != 1:
+                return "its slot is not one run of one data segment"
+            compiled = work / "template.cwasm"
+            argv = [sys.executable, _WORKER, "--precompile", output.name, compiled.name]
+            compile_policy = replace(policy, file_bytes=ARTIFACT_FILE_BYTES)
+            env = {"LANG": "C.UTF-8"}
+            done = run_confined(argv, work, compile_policy, env, self_confining=True)
+            if done.returncode != 0 or not compiled.exists():
+                return f"compiling the template failed: {done.output[-2000:]}"
+            for path, final in ((output, self.wasm_path), (compiled, self.compiled_path)):
+                staged = final.with_suffix(".part")
+                staged.write_bytes(path.read_bytes())
+                staged.chmod(0o644)
+                os.replace(staged, final)  # the compiled form last: it says "made"
+        return None
+
+
+def _private_folder(path: Path) -> None:
+    """Made if missing; refused unless this uid owns it and nobody else may write it
+    (a planted template would run as every Python function of the host)."""
+    path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise OSError(f"{path} must be a folder of uid {os.geteuid()} that only it may write")
+
+
+def template_engine():
+    """The engine the template is compiled for and checked on: Winch (~2 s for the
+    template; the check runs one module once), fuel to bound the module's code."""
+    import wasmtime
+
+    from common.wasm import engine_config, use_baseline_compiler
+
+    config = engine_config(component_model=True)
+    config.consume_fuel = True
+    use_baseline_compiler(config)
+    return wasmtime.Engine(config)
+
+
+def precompile(argv: list[str], policy: str) -> int:
+    """`python_worker.py --precompile TEMPLATE OUTPUT POLICY`: the compiled template."""
+    from wasmtime import component
+
+    engine = template_engine()
+    enter(Policy.from_json(policy))
+    wasm_name, output_name = argv
+    with open(wasm_name, "rb") as file:
+        compiled = component.Component(engine, file.read())
+    with open(output_name, "wb") as file:
+        file.write(compiled.serialize())
+    return 0
+
+
+def check(argv: list[str], policy: str) -> int:
+    """`python_worker.py --check COMPILED SOURCE POLICY`: the template's answer for the
+    source, written to check.json ({"code"} or {"problem"}). The compiled template is
+    mapped before the process confines itself; the source's module runs after."""
+    import wasmtime
+    from wasmtime import component
+
+    engine = template_engine()
+    compiled_name, source_name = argv
+    template = component.Component.deserialize_file(engine, compiled_name)
+    linker = component.Linker(engine)
+    linker.add_wasip2()
+    enter(Policy.from_json(policy))
+    with open(source_name, encoding="utf-8") as file:
+        source = file.read()
+    store = wasmtime.Store(engine)
+    store.set_limits(memory_size=CHECK_MEMORY_BYTES)
+    store.set_fuel(CHECK_FUEL)
+    store.set_wasi(wasmtime.WasiConfig())  # no output, no environment, no files
+    try:
+        instance = linker.instantiate(store, template)
+        handle = instance.get_func(store, "handle")
+        result = handle(store, source)
+        answer = {"code": json.loads(result.payload)["code"]} if result.tag == "ok" else None
+        answer = answer or {"problem": str(result.payload)}
+    except wasmtime.WasmtimeError as exc:
+        answer = {"problem": str(exc)[-1500:]}
+    with open("check.json", "w") as file:
+        json.dump(answer, file)
+    return 0
+
+
+_WORKER = str(Path(__file__).resolve().parent / "python_worker.py")

@@ -1,0 +1,142 @@
+"""Python functions built from the host's template (builder/toolchains/python_template.py):
+which sources it serves, which go to componentize-py, and that a function built from
+it behaves as one built by componentize-py — on the real toolchain and a real Executor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from builder.toolchains import python_template
+from common.contracts import ExecuteRequest, Limits
+from runner.executor import Executor
+from runner.settings import Settings
+
+LIMITS = Limits(timeout_ms=5000, memory_mb=128, fuel=20_000_000_000)
+TEMPLATE_SLOT = python_template.MARKER + python_template.FUNCTION
+
+STATEFUL = """\
+import os
+import random
+
+CALLS = []
+AT_IMPORT = os.environ.get("GREETING", "none")
+print("module code ran")
+
+
+def handle(event):
+    CALLS.append(event)
+    if event.get("fail"):
+        return {"x": 1} / 0
+    return {"calls": len(CALLS), "greeting": AT_IMPORT, "r": random.random() < 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def executor():
+    return Executor(Settings(optimize_in_background=False))
+
+
+def build(toolchains, source):
+    output = toolchains["python"].compile(source, timeout=180)
+    assert output.ok, output.error
+    return output.wasm
+
+
+def run(executor, wasm, event, env=None):
+    sha = hashlib.sha256(wasm).hexdigest()
+    executor.load_module(sha, "python", wasm)
+    return executor.execute(ExecuteRequest(sha, json.dumps(event), LIMITS, env=env or {}))
+
+
+def test_the_template_slot_has_the_same_size_on_both_sides():
+    text = (python_template.DATA / "nil_template.py").read_text()
+    size = re.search(r"^SLOT_BYTES = (.+)$", text, re.M).group(1)
+    assert eval(size, {}) == python_template.SLOT_BYTES
+    assert 'reversed(b"tols-nohtyp-lin\\x01")' in text
+    assert bytes(reversed(b"tols-nohtyp-lin\x01")) == python_template.MARKER
+
+
+def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(toolchains, executor):
+    wasm = build(toolchains, STATEFUL)
+    assert TEMPLATE_SLOT in wasm  # built from the template, not by componentize-py
+    for _ in range(3):  # a fresh instance per call: module state never carries over
+        outcome = run(executor, wasm, {"n": 1}, env={"GREETING": "hi"})
+        assert outcome.outcome == "ok", outcome
+        assert json.loads(outcome.output) == {"calls": 1, "greeting": "hi", "r": True}
+        assert "module code ran" in outcome.logs
+
+
+def test_an_exception_in_a_template_function_shows_its_own_lines(toolchains, executor):
+    wasm = build(toolchains, STATEFUL)
+    outcome = run(executor, wasm, {"fail": True})
+    assert outcome.outcome == "exception", outcome
+    assert 'File "function.py", line 12, in handle' in outcome.error
+    assert 'return {"x": 1} / 0' in outcome.error
+    assert outcome.error.strip().endswith(
+        "TypeError: unsupported operand type(s) for /: 'dict' and 'int'"
+    )
+    assert "nil_template" not in outcome.error and "nil_runtime" not in outcome.error
+
+
+@pytest.mark.parametrize(
+    ("case", "source"),
+    [
+        ("a module outside the template", "import fnmatch\n\ndef handle(e):\n    return {}\n"),
+        (
+            "slow module code",
+            "T = sum(i * i for i in range(300_000))\n\ndef handle(e):\n    return {'t': T}\n",
+        ),
+        (
+            "a submodule outside the template, imported inside a function",
+            "def handle(e):\n    from email import utils\n    return {'ok': bool(utils)}\n",
+        ),
+    ],
+)
+def test_sources_the_template_cannot_serve_are_built_by_componentize_py(
+    toolchains, executor, case, source
+):
+    wasm = build(toolchains, source)
+    assert TEMPLATE_SLOT not in wasm, case
+    outcome = run(executor, wasm, {})
+    assert outcome.outcome == "ok", (case, outcome)
+
+
+def test_a_source_near_the_size_limit_is_served_by_the_template(toolchains, executor):
+    text = "".join(f"{i:07d} " for i in range(110_000))  # ~880 KB in one constant
+    handle = "def handle(e):\n    return {'v': TEXT[8 * e['k'] : 8 * e['k'] + 7]}\n"
+    source = f"TEXT = {text!r}\n\n{handle}"
+    assert 800_000 < len(source) < 1_000_000
+    wasm = build(toolchains, source)
+    assert TEMPLATE_SLOT in wasm
+    outcome = run(executor, wasm, {"k": 109_999})
+    assert json.loads(outcome.output) == {"v": "0109999"}
+
+
+def test_a_template_folder_others_may_write_is_not_used(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    template = python_template.PythonTemplate(str(shared))
+    policy = python_template.Policy()
+    assert template.build("def handle(e):\n    return e\n", policy) is None
+    assert "only it may write" in (template.problem or "")
+    assert not any(Path(shared).iterdir())
+
+
+def test_the_template_is_made_once_and_kept(toolchains):
+    build(toolchains, "def handle(e):\n    return e\n")
+    from builder.settings import Settings as BuilderSettings
+
+    folder = Path(BuilderSettings.from_env().python_template_dir) / python_template.template_key()
+    compiled = folder / "template.cwasm"
+    made = compiled.stat().st_mtime_ns
+    build(toolchains, "def handle(e):\n    return {'again': True}\n")
+    assert compiled.stat().st_mtime_ns == made
+    assert oct(folder.stat().st_mode & 0o777) == "0o755"
+    assert os.stat(compiled).st_uid == os.geteuid()
