@@ -21,7 +21,7 @@ from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
 from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
 from common.jsonvalues import NOT_JSON, check_text
 from common.redaction import redact
-from runner import metrics
+from runner import metrics, templates
 from runner.abis import ADAPTER_BY_ABI, AbiAdapter, GuestAbort, GuestException, InvalidOutput
 from runner.abis.context import CallDeadline, calling
 from runner.artifacts import ArtifactStore
@@ -133,7 +133,7 @@ class Executor:
         kind, tier, artifact = adapter.kind, OPTIMIZED, None
         if language in self.baseline_adapters:  # optimized when on disk, else baseline first
             artifact = self._optimized_from_disk(adapter, sha256)
-            if artifact is None:
+            if artifact is None and not templates.template_on_disk(self.artifacts, wasm):
                 tier, adapter = BASELINE, self.baseline_adapters[language]
         store = self.baseline_artifacts if tier == BASELINE else self.artifacts
         in_child = None
@@ -240,7 +240,17 @@ class Executor:
         self, kind: str, wasm: bytes, tier: str = OPTIMIZED, background: bool = False
     ) -> bytes:
         """Compile in a child process (see runner/compile_child.py) with this engine's
-        settings; the child's memory is freed when it exits."""
+        settings; the child's memory is freed when it exits. A Python function made
+        from a template is its compiled template with its slot (runner/templates.py)."""
+        compile_ = functools.partial(self._compile_child, kind, tier=tier, background=background)
+        if kind == "component":
+            store = self.baseline_artifacts if tier == BASELINE else self.artifacts
+            compiled = templates.compiled_from_template(store, wasm, compile_)
+            if compiled is not None:
+                return compiled
+        return compile_(wasm)
+
+    def _compile_child(self, kind: str, wasm: bytes, *, tier: str, background: bool) -> bytes:
         argv = [
             sys.executable,
             "-m",

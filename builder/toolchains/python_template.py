@@ -33,16 +33,11 @@ from pathlib import Path
 import common.wasm as wasm_settings
 from builder.sandbox.confine import Policy, enter
 from builder.toolchains.compile_job import job_directory, run_confined
+from common import python_slot
 
 DATA = Path(__file__).resolve().parent / "data" / "python"
 WORLD = "nil-function"
 TEMPLATE_FILES = ("nil_template.py", "nil_runtime.py")
-# The slot as nil_template.py lays it out: MARKER, a state, two u32 lengths, the payload.
-MARKER = b"\x01nil-python-slot"
-TEMPLATE, FUNCTION = b"TMPL", b"FUNC"
-SLOT_BYTES = 3 * 1024 * 1024  # after MARKER; nil_template.SLOT_BYTES (a unit test compares)
-HEADER = len(MARKER) + 12
-PRISTINE_SLOT = MARKER + TEMPLATE + b"\xa5" * (SLOT_BYTES - 4)
 CHECK_FUEL = 2_000_000_000  # a module's code runs in the check; ~1-3 s of Python at most
 CHECK_MEMORY_BYTES = 512 << 20
 ARTIFACT_FILE_BYTES = 256 << 20  # the compiled template (~60 MB) exceeds a build's file cap
@@ -71,25 +66,12 @@ def template_key() -> str:
     digest = hashlib.sha256()
     for name in TEMPLATE_FILES:
         digest.update((DATA / name).read_bytes())
-    for module in (__file__, wasm_settings.__file__):  # the engine it is compiled for
+    for module in (__file__, wasm_settings.__file__, python_slot.__file__):  # engine, slot
         digest.update(Path(module).read_bytes())
     for path in sorted((DATA / "wit").iterdir()):
         digest.update(path.read_bytes())
     digest.update(f"{version('componentize-py')}|{version('wasmtime')}".encode())
     return digest.hexdigest()[:24]
-
-
-def patched(template: bytes, offset: int, source: str, code: bytes) -> bytes:
-    """The template with its slot holding `source` and `code` (code dropped when both do
-    not fit: the function then compiles its source per call)."""
-    source_bytes = source.encode()
-    if len(source_bytes) + len(code) > SLOT_BYTES - 12:
-        code = b""
-    lengths = len(source_bytes).to_bytes(4, "little") + len(code).to_bytes(4, "little")
-    payload = FUNCTION + lengths + source_bytes + code
-    wasm = bytearray(template)
-    wasm[offset + len(MARKER) : offset + len(MARKER) + len(payload)] = payload
-    return bytes(wasm)
 
 
 class PythonTemplate:
@@ -108,7 +90,7 @@ class PythonTemplate:
 
     def build(self, source: str, policy: Policy) -> bytes | None:
         """The function's component, or None when the template cannot serve it."""
-        if len(source.encode()) > SLOT_BYTES - 12 or not self._ready(policy):
+        if len(source.encode()) > python_slot.CAPACITY or not self._ready(policy):
             return None
         with job_directory("python") as work:
             (work / "function.py").write_text(source, encoding="utf-8")
@@ -122,7 +104,8 @@ class PythonTemplate:
         if "code" not in answer:
             return None
         assert self._template is not None
-        return patched(self._template, self._offset, source, base64.b64decode(answer["code"]))
+        code = base64.b64decode(answer["code"])
+        return python_slot.fill(self._template, self._offset, source, code)
 
     def _ready(self, policy: Policy) -> bool:
         if self._template is not None:
@@ -147,8 +130,8 @@ class PythonTemplate:
                 if problem is not None:
                     return problem
         template = self.wasm_path.read_bytes()
-        offset = template.find(PRISTINE_SLOT)
-        if offset < 0 or template.find(PRISTINE_SLOT, offset + 1) >= 0:
+        offset = template.find(python_slot.PRISTINE)
+        if offset < 0 or template.find(python_slot.PRISTINE, offset + 1) >= 0:
             return "its slot is not one run of one data segment"
         self._template, self._offset = template, offset
         return None
@@ -167,7 +150,7 @@ class PythonTemplate:
             if done.returncode != 0 or not output.exists():
                 return f"componentize-py failed: {done.output[-2000:]}"
             wasm = output.read_bytes()
-            if wasm.count(PRISTINE_SLOT) != 1:
+            if wasm.count(python_slot.PRISTINE) != 1:
                 return "its slot is not one run of one data segment"
             compiled = work / "template.cwasm"
             argv = [sys.executable, _WORKER, "--precompile", output.name, compiled.name]

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from builder.toolchains import python_template
+from common import python_slot
 from common.contracts import ExecuteRequest, Limits
 from runner.executor import Executor
 from runner.settings import Settings
 
 LIMITS = Limits(timeout_ms=5000, memory_mb=128, fuel=20_000_000_000)
-TEMPLATE_SLOT = python_template.MARKER + python_template.FUNCTION
+TEMPLATE_SLOT = python_slot.MARKER + python_slot.FUNCTION
 
 STATEFUL = """\
 import os
@@ -38,8 +39,10 @@ def handle(event):
 
 
 @pytest.fixture(scope="module")
-def executor():
-    return Executor(Settings(optimize_in_background=False))
+def executor(tmp_path_factory):
+    """A runner's executor with an artifact store, as runners have (templates live there)."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    return Executor(Settings(artifact_dir=str(artifacts), optimize_in_background=False))
 
 
 def build(toolchains, source):
@@ -57,9 +60,9 @@ def run(executor, wasm, event, env=None):
 def test_the_template_slot_has_the_same_size_on_both_sides():
     text = (python_template.DATA / "nil_template.py").read_text()
     size = re.search(r"^SLOT_BYTES = (.+)$", text, re.M).group(1)
-    assert eval(size, {}) == python_template.SLOT_BYTES
+    assert eval(size, {}) == python_slot.SLOT_BYTES
     assert 'reversed(b"tols-nohtyp-lin\\x01")' in text
-    assert bytes(reversed(b"tols-nohtyp-lin\x01")) == python_template.MARKER
+    assert bytes(reversed(b"tols-nohtyp-lin\x01")) == python_slot.MARKER
 
 
 def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(toolchains, executor):
@@ -140,3 +143,38 @@ def test_the_template_is_made_once_and_kept(toolchains):
     assert compiled.stat().st_mtime_ns == made
     assert oct(folder.stat().st_mode & 0o777) == "0o755"
     assert os.stat(compiled).st_uid == os.geteuid()
+
+
+def artifacts(folder, kind):
+    return [p for p in folder.glob(f"*.{kind}.*") if not p.name.endswith(".lock")]
+
+
+def test_the_runner_compiles_a_template_once_for_all_its_functions(toolchains, tmp_path):
+    executor = Executor(Settings(artifact_dir=str(tmp_path), optimize_in_background=False))
+    first = build(toolchains, "def handle(e):\n    return {'one': e}\n")
+    second = build(toolchains, "import math\n\ndef handle(e):\n    return {'two': math.e}\n")
+    assert json.loads(run(executor, first, 1).output) == {"one": 1}
+    [template] = artifacts(tmp_path, "template")
+    made = template.stat().st_mtime_ns
+    assert json.loads(run(executor, second, {}).output) == {"two": 2.718281828459045}
+    assert [template] == artifacts(tmp_path, "template")  # not compiled again
+    assert template.stat().st_mtime_ns >= made
+    # each function has its own artifact, made from the template's
+    assert len(artifacts(tmp_path, "component")) == 2
+    # A component without a slot compiles as it is.
+    plain = build(toolchains, "import fnmatch\n\ndef handle(e):\n    return {'three': 3}\n")
+    assert json.loads(run(executor, plain, {}).output) == {"three": 3}
+    assert [template] == artifacts(tmp_path, "template")
+
+
+def test_a_slot_found_twice_is_not_taken_for_a_template():
+    template = b"\0asm" + python_slot.PRISTINE + b"middle" + python_slot.PRISTINE
+    function = python_slot.fill(template, 4, "def handle(e):\n    return e\n", b"")
+    assert python_slot.template_of(function) is None
+    single = b"\0asm" + python_slot.PRISTINE + b"end"
+    function = python_slot.fill(single, 4, "def handle(e):\n    return e\n", b"code")
+    found = python_slot.template_of(function)
+    assert found is not None and found[0] == single
+    compiled = b"ELF" + python_slot.PRISTINE + b"tail"
+    assert python_slot.fill_compiled(compiled, found[1]) == b"ELF" + found[1] + b"tail"
+    assert python_slot.fill_compiled(compiled + python_slot.PRISTINE, found[1]) is None

@@ -70,13 +70,30 @@ def test_baseline_first_then_optimized_in_the_background(wasm, tmp_path):
     assert json.loads(call(executor, sha, {"mark": 2}).output)["seen"] == [2]
     timed_out = call(executor, sha, {"op": "burn"}, limits=ENDLESS)
     assert timed_out.outcome == Outcome.TIMEOUT
-    # both tiers are on disk under names of their own; a neighbour loads the optimized one
+    # both tiers are on disk under names of their own, the function's and its template's
+    # (runner/templates.py); a neighbour loads the optimized one
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
-    assert len(names) == 2 and len({name.rsplit(".", 1)[1] for name in names}) == 2
+    for kind in ("component", "template"):
+        tiers = {name.rsplit(".", 1)[1] for name in names if f".{kind}." in name}
+        assert len(tiers) == 2, names
+    assert len(names) == 4, names
     neighbour = Executor(Settings(artifact_dir=str(tmp_path)))
     neighbour.load_module(sha, "python", wasm)
     assert neighbour.cache.peek(sha).tier == OPTIMIZED
     assert neighbour.wait_for_upgrades(1)  # nothing to do
+
+
+def test_a_function_of_a_compiled_template_starts_on_the_optimized_tier(wasm, toolchains, tmp_path):
+    first = Executor(Settings(artifact_dir=str(tmp_path)))
+    first.load_module(hashlib.sha256(wasm).hexdigest(), "python", wasm)
+    assert first.wait_for_upgrades(600)  # the optimized template is on disk now
+    other = toolchains["python"].compile("def handle(e):\n    return {'other': e}\n", timeout=300)
+    sha = hashlib.sha256(other.wasm).hexdigest()
+    executor = Executor(Settings(artifact_dir=str(tmp_path)))
+    executor.load_module(sha, "python", other.wasm)
+    assert executor.cache.peek(sha).tier == OPTIMIZED
+    assert executor.upgrades_pending == 0
+    assert json.loads(call(executor, sha, 5).output) == {"other": 5}
 
 
 def test_an_instance_made_ahead_serves_one_call_and_leaks_nothing(wasm):
