@@ -33,6 +33,10 @@ from dataclasses import dataclass
 from builder.sandbox.confine import cpu_seconds
 from builder.sandbox.outcome import OUTPUT, PlatformFault, SourceCrash, crash_message, limit_hit
 
+# A line on a compiler's stderr that starts with this is logged (`compiler.warning`);
+# the rest of its stderr is only kept for when it crashes.
+WARNING_PREFIX = "nil-warning: "
+
 logger = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 48 * 1024 * 1024  # a 32 MiB module in base64, and some
@@ -250,7 +254,11 @@ class CompilerProcess:
         assert proc.stderr is not None
         try:
             for raw in proc.stderr:
-                self._stderr_tail.append(raw.decode(errors="replace").rstrip()[:500])
+                line = raw.decode(errors="replace").rstrip()
+                if line.startswith(WARNING_PREFIX):
+                    message = line[len(WARNING_PREFIX) :][:2000]
+                    logger.warning("compiler.warning", extra={"message": message})
+                self._stderr_tail.append(line[:500])
         except (ValueError, OSError):  # closed by _kill
             pass
 

@@ -27,12 +27,14 @@ import json
 import os
 import stat
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import common.wasm as wasm_settings
 from builder.sandbox.confine import Policy, enter
 from builder.toolchains.compile_job import job_directory, run_confined
+from builder.toolchains.worker_protocol import warn
 from common import python_slot
 
 DATA = Path(__file__).resolve().parent / "data" / "python"
@@ -41,6 +43,8 @@ TEMPLATE_FILES = ("nil_template.py", "nil_runtime.py")
 CHECK_FUEL = 2_000_000_000  # a module's code runs in the check; ~1-3 s of Python at most
 CHECK_MEMORY_BYTES = 512 << 20
 ARTIFACT_FILE_BYTES = 256 << 20  # the compiled template (~60 MB) exceeds a build's file cap
+CHECK_SECONDS = 10  # the check's wall clock: a module that sleeps is left to componentize-py
+RETRY_SECONDS = 60.0  # a template that could not be used is tried again after this
 
 
 def build_argv(app: Path, entry: str, output: Path) -> list[str]:
@@ -76,15 +80,24 @@ def template_key() -> str:
 
 class PythonTemplate:
     """The template of this host in `directory` (made once, under a lock; shared by the
-    builder's compiler processes and every builder of the host that uses the folder)."""
+    builder's compiler processes and every builder of the host that uses the folder).
+
+    A manifest names the digests of both files; they are checked when the template is
+    loaded, and the compiled one again by every check, which reads it once, verified
+    (a folder or file swapped while the builder runs is never run). A template that
+    cannot be used is reported (`compiler.warning`) and tried again a minute later;
+    meanwhile builds take componentize-py's path."""
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory or ".")
         self.home = self.directory / template_key()
         self.wasm_path = self.home / "template.wasm"
         self.compiled_path = self.home / "template.cwasm"
+        self.manifest_path = self.home / "template.json"
         self._template: bytes | None = None
         self._offset = -1
+        self._compiled_digest = ""
+        self._retry_at = 0.0
         # Why builds cannot use it (they then take componentize-py's path).
         self.problem = None if directory else "no template folder (NIL_PYTHON_TEMPLATE_DIR)"
 
@@ -92,49 +105,75 @@ class PythonTemplate:
         """The function's component, or None when the template cannot serve it."""
         if len(source.encode()) > python_slot.CAPACITY or not self._ready(policy):
             return None
+        assert self._template is not None
         with job_directory("python") as work:
             (work / "function.py").write_text(source, encoding="utf-8")
-            argv = [sys.executable, _WORKER, "--check", str(self.compiled_path), "function.py"]
+            argv = [
+                *(sys.executable, _WORKER, "--check", str(self.compiled_path)),
+                *(self._compiled_digest, "function.py"),
+            ]
             done = run_confined(argv, work, policy, {"LANG": "C.UTF-8"}, self_confining=True)
-            answer_path = work / "check.json"
-            if done.returncode != 0 or not answer_path.exists():
-                print(f"python template check failed: {done.output[-2000:]}", file=sys.stderr)
+            code = _answered_code(work / "check.json")
+            if done.returncode != 0 or code is None:
+                if done.returncode != 0:
+                    self._unusable(f"its check ended with {done.returncode}: {done.output[-500:]}")
                 return None
-            answer = json.loads(answer_path.read_text())
-        if "code" not in answer:
-            return None
-        assert self._template is not None
-        code = base64.b64decode(answer["code"])
         return python_slot.fill(self._template, self._offset, source, code)
 
     def _ready(self, policy: Policy) -> bool:
         if self._template is not None:
-            return True
-        if self.problem is not None:
+            try:  # the folder again: it may have been swapped since it was loaded
+                _private_folder(self.directory)
+                _private_folder(self.home)
+            except OSError as exc:
+                self._unusable(f"the template folder: {exc}")
+            return self._template is not None
+        if self.problem is not None and time.monotonic() < self._retry_at:
             return False
         try:
-            self.problem = self._load(policy)
+            problem = self._load(policy)
         except OSError as exc:
-            self.problem = f"the template folder: {exc}"
-        if self.problem is not None:
-            print(f"python template unavailable: {self.problem}", file=sys.stderr)
+            problem = f"the template folder: {exc}"
+        if problem is not None:
+            self._unusable(problem)
         return self._template is not None
+
+    def _unusable(self, problem: str) -> None:
+        self._template, self.problem = None, problem
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        warn(f"the Python template is not used, builds take componentize-py: {problem}")
 
     def _load(self, policy: Policy) -> str | None:
         _private_folder(self.directory)
         _private_folder(self.home)
         with open(self.directory / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one builder of the host makes it
-            if not self.compiled_path.exists():
+            made = self._verified()
+            if made is None:
                 problem = self._make(policy)
                 if problem is not None:
                     return problem
-        template = self.wasm_path.read_bytes()
+                made = self._verified()
+                if made is None:
+                    return "the template made now does not match its manifest"
+        template, self._compiled_digest = made
         offset = template.find(python_slot.PRISTINE)
         if offset < 0 or template.find(python_slot.PRISTINE, offset + 1) >= 0:
             return "its slot is not one run of one data segment"
-        self._template, self._offset = template, offset
+        self._template, self._offset, self.problem = template, offset, None
         return None
+
+    def _verified(self) -> tuple[bytes, str] | None:
+        """(the template, the compiled template's digest) when both match the manifest."""
+        try:
+            manifest = json.loads(self.manifest_path.read_text())
+            template = self.wasm_path.read_bytes()
+            compiled = hashlib.sha256(self.compiled_path.read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            return None
+        if manifest != {"wasm": hashlib.sha256(template).hexdigest(), "compiled": compiled}:
+            return None
+        return template, compiled
 
     def _make(self, policy: Policy) -> str | None:
         """componentize-py on the template (confined like a build), then its compile."""
@@ -159,11 +198,30 @@ class PythonTemplate:
             done = run_confined(argv, work, compile_policy, env, self_confining=True)
             if done.returncode != 0 or not compiled.exists():
                 return f"compiling the template failed: {done.output[-2000:]}"
-            for path, final in ((output, self.wasm_path), (compiled, self.compiled_path)):
+            manifest = work / "template.json"
+            digests = {
+                "wasm": hashlib.sha256(wasm).hexdigest(),
+                "compiled": hashlib.sha256(compiled.read_bytes()).hexdigest(),
+            }
+            manifest.write_text(json.dumps(digests))
+            for path, final in (
+                (output, self.wasm_path),
+                (compiled, self.compiled_path),
+                (manifest, self.manifest_path),  # last: it says "made"
+            ):
                 staged = final.with_suffix(".part")
                 staged.write_bytes(path.read_bytes())
                 staged.chmod(0o644)
-                os.replace(staged, final)  # the compiled form last: it says "made"
+                os.replace(staged, final)
+        return None
+
+
+def _answered_code(path: Path) -> bytes | None:
+    """The marshalled code of a check's answer; None for a refusal or anything else."""
+    try:
+        answer = json.loads(path.read_text())
+        return base64.b64decode(answer["code"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -204,15 +262,26 @@ def precompile(argv: list[str], policy: str) -> int:
 
 
 def check(argv: list[str], policy: str) -> int:
-    """`python_worker.py --check COMPILED SOURCE POLICY`: the template's answer for the
-    source, written to check.json ({"code"} or {"problem"}). The compiled template is
-    mapped before the process confines itself; the source's module runs after."""
+    """`python_worker.py --check COMPILED DIGEST SOURCE POLICY`: the template's answer
+    for the source, written to check.json ({"code"} or {"problem"}). The compiled
+    template is read and verified against DIGEST before the process confines itself;
+    the source's module runs after, under fuel and CHECK_SECONDS of wall-clock time
+    (a module that sleeps burns no fuel: the alarm ends the process)."""
+    import signal
+
     import wasmtime
     from wasmtime import component
 
     engine = template_engine()
-    compiled_name, source_name = argv
-    template = component.Component.deserialize_file(engine, compiled_name)
+    compiled_name, digest, source_name = argv
+    fd = os.open(compiled_name, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as file:
+        compiled = file.read()
+    if hashlib.sha256(compiled).hexdigest() != digest:
+        print("the compiled template does not match its digest", file=sys.stderr)
+        return 3
+    template = component.Component.deserialize(engine, compiled)
+    del compiled
     linker = component.Linker(engine)
     linker.add_wasip2()
     enter(Policy.from_json(policy))
@@ -222,14 +291,15 @@ def check(argv: list[str], policy: str) -> int:
     store.set_limits(memory_size=CHECK_MEMORY_BYTES)
     store.set_fuel(CHECK_FUEL)
     store.set_wasi(wasmtime.WasiConfig())  # no output, no environment, no files
+    signal.alarm(CHECK_SECONDS)
     try:
         instance = linker.instantiate(store, template)
-        handle = instance.get_func(store, "handle")
-        result = handle(store, source)
-        answer = {"code": json.loads(result.payload)["code"]} if result.tag == "ok" else None
-        answer = answer or {"problem": str(result.payload)}
+        result = instance.get_func(store, "handle")(store, source)
+        payload = str(result.payload)
+        ok = result.tag == "ok" and payload.startswith("code:")
+        answer = {"code": payload[5:]} if ok else {"problem": payload[:500]}
     except wasmtime.WasmtimeError as exc:
-        answer = {"problem": str(exc)[-1500:]}
+        answer = {"problem": str(exc)[-500:]}
     with open("check.json", "w") as file:
         json.dump(answer, file)
     return 0

@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from builder.compiler_process import WARNING_PREFIX
+
 
 def ok(wasm: bytes) -> dict:
     return {"ok": True, "wasm": base64.b64encode(wasm).decode()}
@@ -31,6 +33,11 @@ def crashed(message: str) -> dict:
 
 def faulted(reason: str) -> dict:
     return {"ok": False, "fault": reason}
+
+
+def warn(message: str) -> None:
+    """Something the builder's operators should see (the build itself goes on)."""
+    print(WARNING_PREFIX + message.replace("\n", " "), file=sys.stderr, flush=True)
 
 
 def serve(compile_one: Callable[[dict], dict]) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,12 @@ def handle(event):
     CALLS.append(event)
     if event.get("fail"):
         return {"x": 1} / 0
-    return {"calls": len(CALLS), "greeting": AT_IMPORT, "r": random.random() < 2}
+    return {
+        "calls": len(CALLS),
+        "at_import": AT_IMPORT,
+        "greeting": os.environ.get("GREETING"),
+        "r": random.random() < 2,
+    }
 """
 
 
@@ -71,7 +77,13 @@ def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(to
     for _ in range(3):  # a fresh instance per call: module state never carries over
         outcome = run(executor, wasm, {"n": 1}, env={"GREETING": "hi"})
         assert outcome.outcome == "ok", outcome
-        assert json.loads(outcome.output) == {"calls": 1, "greeting": "hi", "r": True}
+        # module code sees no environment (as at build time); handle sees the call's
+        assert json.loads(outcome.output) == {
+            "calls": 1,
+            "at_import": "none",
+            "greeting": "hi",
+            "r": True,
+        }
         assert "module code ran" in outcome.logs
 
 
@@ -178,3 +190,56 @@ def test_a_slot_found_twice_is_not_taken_for_a_template():
     compiled = b"ELF" + python_slot.PRISTINE + b"tail"
     assert python_slot.fill_compiled(compiled, found[1]) == b"ELF" + found[1] + b"tail"
     assert python_slot.fill_compiled(compiled + python_slot.PRISTINE, found[1]) is None
+
+
+TAMPERING = """\
+import binascii
+import builtins
+import marshal
+import time
+
+_dumps = marshal.dumps
+HIDDEN = compile("def handle(e):\\n    return 'hidden'\\n", "x", "exec")
+marshal.dumps = lambda code, *rest: _dumps(HIDDEN)
+binascii.b2a_base64 = lambda *a, **k: b"AAAA"
+builtins.callable = lambda thing: True
+time.perf_counter = lambda: 0.0
+SLOW = sum(i * i for i in range(SPIN))
+
+
+def handle(event):
+    return {"benign": True}
+"""
+
+
+@pytest.mark.parametrize("spin", [10, 300_000])
+def test_module_code_cannot_change_what_the_check_answers(toolchains, executor, spin):
+    wasm = build(toolchains, TAMPERING.replace("SPIN", str(spin)))
+    # the code built is the source's; slow module code still gets its own snapshot
+    assert (TEMPLATE_SLOT in wasm) == (spin == 10)
+    outcome = run(executor, wasm, {})
+    assert json.loads(outcome.output) == {"benign": True}, outcome
+
+
+def test_a_changed_template_folder_is_made_again_or_refused(tmp_path, capsys):
+    from builder.settings import Settings as BuilderSettings
+
+    source = python_template.PythonTemplate(BuilderSettings.from_env().python_template_dir)
+    policy = BuilderSettings.from_env().sandbox_config().policy(timeout=120, read=())
+    assert source.build("def handle(e):\n    return e\n", policy) is not None
+    copy = tmp_path / "templates"
+    shutil.copytree(source.home, copy / source.home.name)
+    copy.chmod(0o755)
+    compiled = copy / source.home.name / "template.cwasm"
+    good = compiled.read_bytes()
+    # changed before it is loaded: the manifest does not match, so it is made again
+    compiled.write_bytes(good[:1000] + b"x" + good[1001:])
+    template = python_template.PythonTemplate(str(copy))
+    assert template.build("def handle(e):\n    return {'again': e}\n", policy) is not None
+    assert compiled.read_bytes() != good[:1000] + b"x" + good[1001:]
+    # changed after it was loaded: the check refuses it, and says so
+    made = compiled.read_bytes()
+    compiled.write_bytes(made[:1000] + bytes([made[1000] ^ 1]) + made[1001:])
+    assert template.build("def handle(e):\n    return e\n", policy) is None
+    assert "does not match its digest" in (template.problem or "")
+    assert "nil-warning: the Python template is not used" in capsys.readouterr().err

@@ -23,6 +23,7 @@ ENVIRONMENT_BUILDERS = {
     "builder/toolchains/base.py",  # a compiler process inherits the builder's
     "builder/toolchains/zig_worker.py",  # zig's own processes
     "builder/toolchains/python_worker.py",  # its template folder, from the builder
+    "builder/toolchains/data/python/nil_template.py",  # a function's, hidden from its module
     "tools/platform.py",  # `make dev` and the tests start every service
 }
 

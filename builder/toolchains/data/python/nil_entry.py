@@ -55,7 +55,10 @@ def _preload(path, source):
 
 PATH, SOURCE = _source_path()
 _preload(PATH, SOURCE)
-import function  # noqa: E402  (the user's module, imported once, at build time)
+try:
+    import function  # the user's module, imported once, at build time
+except SystemExit as stop:  # not an error of its own: say what happened
+    raise BuildError(f"{SOURCE_NAME} called sys.exit({stop.code!r}) at module level") from None
 
 if not callable(getattr(function, "handle", None)):
     raise BuildError(f"{SOURCE_NAME} must define a function handle(event)")

@@ -14,11 +14,12 @@ to componentize-py (nil_entry.py), which reports errors as before.
 """
 
 import ast
-import base64
+import binascii
 import importlib
 import json
 import linecache
 import marshal
+import os
 import sys
 import time
 import types
@@ -70,11 +71,20 @@ def _slot():
     return source, code
 
 
-def _run_module(code):
+def _run_module(code, _environ=os.environ):
+    """The function's module, run as a module of its own. The environment is hidden
+    while it runs, as it is from a module snapshotted at build time: configuration and
+    secrets are read in `handle`, the same whichever way the function was built."""
     module = types.ModuleType("function")
     module.__file__ = PATH
     sys.modules["function"] = module
-    exec(code, module.__dict__)
+    environment = dict(_environ)
+    _environ.clear()
+    try:
+        exec(code, module.__dict__)
+    finally:
+        _environ.clear()
+        _environ.update(environment)
     return module
 
 
@@ -89,27 +99,46 @@ def _missing_modules(tree):
         yield name
 
 
-def _check(source):
+def _check(
+    source,
+    *,
+    _dumps=marshal.dumps,
+    _b64=binascii.b2a_base64,
+    _clock=time.perf_counter,
+    _callable=callable,
+    _getattr=getattr,
+    _limit=MAX_MODULE_SECONDS,
+    _refusal=Err,
+):
     """The unpatched template's answer: the function's code, or why it needs its own
-    snapshot (the builder then runs componentize-py, which reports real errors)."""
+    snapshot (the builder then runs componentize-py, which reports real errors).
+
+    The answer is made before the module runs, and what decides after it are locals
+    bound here: module code that patches `marshal`, `time`, builtins or this module
+    cannot change the code the function is built with, nor how fast it seems."""
     try:
         tree = ast.parse(source, PATH)
         missing = sorted(set(_missing_modules(tree)))
         if missing:
             raise Err("not in the template: " + ", ".join(missing))
         code = compile(tree, PATH, "exec")
-        started = time.perf_counter()
-        module = _run_module(code)
-        seconds = time.perf_counter() - started
+        answer = "code:" + _b64(_dumps(code), newline=False).decode("ascii")
     except Err:
         raise
     except BaseException as error:
         raise Err(f"{type(error).__name__}: {error}") from None
-    if not callable(getattr(module, "handle", None)):
-        raise Err("no handle")
-    if seconds > MAX_MODULE_SECONDS:
-        raise Err(f"module code takes {seconds * 1000:.1f} ms")
-    return json.dumps({"code": base64.b64encode(marshal.dumps(code)).decode()})
+    try:
+        started = _clock()
+        module = _run_module(code)
+        seconds = _clock() - started
+        runnable = _callable(_getattr(module, "handle", None))
+    except BaseException:
+        raise _refusal("the module failed") from None
+    if not runnable:
+        raise _refusal("no handle")
+    if seconds > _limit:
+        raise _refusal("slow module code")
+    return answer
 
 
 class WitWorld(wit_world.WitWorld):
