@@ -257,7 +257,7 @@ class CompilerProcess:
                 line = raw.decode(errors="replace").rstrip()
                 if line.startswith(WARNING_PREFIX):
                     message = line[len(WARNING_PREFIX) :][:2000]
-                    logger.warning("compiler.warning", extra={"message": message})
+                    logger.warning("compiler.warning", extra={"detail": message})
                 self._stderr_tail.append(line[:500])
         except (ValueError, OSError):  # closed by _kill
             pass

@@ -30,6 +30,8 @@ for line in sys.stdin:
         sys.exit(1)
     if request["source"] == "sleep":
         import time; time.sleep(30)
+    if request["source"] == "warn":
+        sys.stderr.write("nil-warning: the template is gone\nnoise\n"); sys.stderr.flush()
     served += 1
     sys.stdout.write(json.dumps({"ok": False, "error": "fine"}) + "\n"); sys.stdout.flush()
 """
@@ -88,3 +90,14 @@ def test_a_compiler_killed_from_outside_is_a_platform_fault(process):
         process.compile({"source": "sleep"}, timeout=20)
     killer.join()
     assert process.compile({"source": "ok"}, timeout=20).error == "fine"
+
+
+def test_a_compilers_warning_line_is_logged_and_the_rest_of_stderr_is_not(process, caplog):
+    caplog.set_level("WARNING", logger="builder.compiler_process")
+    assert process.compile({"source": "warn"}, timeout=20).error == "fine"
+    deadline = time.monotonic() + 10  # stderr is read by a thread of its own
+    while "compiler.warning" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    warnings = [r for r in caplog.records if r.getMessage() == "compiler.warning"]
+    assert [r.detail for r in warnings] == ["the template is gone"]
+    assert "noise" not in caplog.text
