@@ -197,6 +197,7 @@ class Executor:
                     "artifact.optimize_failed", extra={"sha256": sha256, "error": str(exc)}
                 )
             finally:
+                wasm = b""  # not kept while the next upgrade is awaited (~20 MB)
                 with self._upgrades_changed:
                     self._upgrades_pending -= 1
                     self._upgrades_changed.notify_all()

@@ -188,6 +188,9 @@ class RunnerServer:
                 finally:
                     conn.in_frame = False
                     conn.last_active = time.monotonic()
+                    # not kept while the next frame is awaited: a LOAD's body is a
+                    # whole module (a Python component: ~20 MB per idle connection)
+                    frame = None
         except (OSError, protocol.ProtocolError, ValueError) as exc:
             logger.debug("runner.connection_dropped", extra={"error": str(exc)})
         finally:
