@@ -43,6 +43,14 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
     if offset < 0 or offset + len(PRISTINE) > len(wasm):
         return None
     slot = wasm[offset : offset + len(PRISTINE)]
+    lengths = len(MARKER) + 4
+    used = (
+        lengths
+        + 8
+        + sum(int.from_bytes(slot[at : at + 4], "little") for at in (lengths, lengths + 4))
+    )
+    if used > len(PRISTINE) or slot[used:] != PRISTINE[used:]:
+        return None  # the marker's bytes, but not a slot the builder filled
     template = wasm[:offset] + PRISTINE + wasm[offset + len(PRISTINE) :]
     if template.count(PRISTINE) != 1:
         return None

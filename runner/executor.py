@@ -246,7 +246,11 @@ class Executor:
         compile_ = functools.partial(self._compile_child, kind, tier=tier, background=background)
         if kind == "component":
             store = self.baseline_artifacts if tier == BASELINE else self.artifacts
-            compiled = templates.compiled_from_template(store, wasm, compile_)
+            try:
+                compiled = templates.compiled_from_template(store, wasm, compile_)
+            except ModuleRejected as exc:  # not a template after all: compiled as it is
+                logger.warning("artifact.template_unusable", extra={"error": str(exc)})
+                compiled = None
             if compiled is not None:
                 return compiled
         return compile_(wasm)

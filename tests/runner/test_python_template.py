@@ -187,6 +187,10 @@ def test_a_slot_found_twice_is_not_taken_for_a_template():
     function = python_slot.fill(single, 4, "def handle(e):\n    return e\n", b"code")
     found = python_slot.template_of(function)
     assert found is not None and found[0] == single
+    # the marker's bytes elsewhere (a string of a componentize-py build) are no slot
+    lookalike = bytearray(function)
+    lookalike[4 + 100] ^= 0xFF  # filler past the payload changed
+    assert python_slot.template_of(bytes(lookalike)) is None
     compiled = b"ELF" + python_slot.PRISTINE + b"tail"
     assert python_slot.fill_compiled(compiled, found[1]) == b"ELF" + found[1] + b"tail"
     assert python_slot.fill_compiled(compiled + python_slot.PRISTINE, found[1]) is None
