@@ -161,9 +161,11 @@ def test_a_host_call_that_overruns_anyway_meets_the_watchdog(client, function, a
     assert (response.status_code, response.json["status"]) == (200, "FAILED")
     assert response.json["errorMessage"] == "function exceeded its time limit of 2000 ms"
     # The runner answered at the deadline + its watchdog's grace (200 ms); the rest is the
-    # gateway's two statements and the test client, on a shared machine.
+    # gateway's two statements and the test client, on a shared machine (a CI run under
+    # load took 2,573 ms): as generous as the sleeping test's bound, and still far from
+    # the 30 s the host call would take without the watchdog.
     assert response.json["durationMs"] <= 2000 + 250, response.json["durationMs"]
-    assert elapsed_ms <= 2000 + 500, elapsed_ms
+    assert elapsed_ms <= 2000 + 1500, elapsed_ms
     while (health := fresh_health(target)) is None or health.pid == before.pid:
         assert time.perf_counter() - answered < 2, "the runner's address did not serve again"
         time.sleep(0.002)
