@@ -30,9 +30,8 @@ def fill(template: bytes, offset: int, source: str, code: bytes) -> bytes:
         code = b""
     lengths = len(source_bytes).to_bytes(4, "little") + len(code).to_bytes(4, "little")
     payload = FUNCTION + lengths + source_bytes + code
-    wasm = bytearray(template)
-    wasm[offset + len(MARKER) : offset + len(MARKER) + len(payload)] = payload
-    return bytes(wasm)
+    start = offset + len(MARKER)
+    return template[:start] + payload + template[start + len(payload) :]
 
 
 def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:

@@ -130,15 +130,17 @@ class Executor:
         if not wasm.startswith(preamble):
             raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
         t0 = time.perf_counter()
-        kind, tier, artifact = adapter.kind, OPTIMIZED, None
+        kind, tier, artifact, made = adapter.kind, OPTIMIZED, None, None
         if language in self.baseline_adapters:  # optimized when on disk, else baseline first
             artifact = self._optimized_from_disk(adapter, sha256)
-            if artifact is None and not templates.template_on_disk(self.artifacts, wasm):
-                tier, adapter = BASELINE, self.baseline_adapters[language]
+            if artifact is None:
+                made = templates.find(wasm) if kind == "component" else None
+                if not (made and templates.on_disk(self.artifacts, made)):
+                    tier, adapter = BASELINE, self.baseline_adapters[language]
         store = self.baseline_artifacts if tier == BASELINE else self.artifacts
         in_child = None
         if len(wasm) >= self.settings.compile_in_child_bytes:
-            in_child = functools.partial(self._compile_in_child, kind, wasm, tier)
+            in_child = functools.partial(self._compile_in_child, kind, wasm, tier, made=made)
         try:
             if artifact is None:
                 artifact = store.load(
@@ -238,16 +240,24 @@ class Executor:
             return self._upgrades_changed.wait_for(lambda: self._upgrades_pending == 0, timeout)
 
     def _compile_in_child(
-        self, kind: str, wasm: bytes, tier: str = OPTIMIZED, background: bool = False
+        self,
+        kind: str,
+        wasm: bytes,
+        tier: str = OPTIMIZED,
+        background: bool = False,
+        made: templates.FromTemplate | None = None,
     ) -> bytes:
         """Compile in a child process (see runner/compile_child.py) with this engine's
         settings; the child's memory is freed when it exits. A Python function made
-        from a template is its compiled template with its slot (runner/templates.py)."""
+        from a template (`made`, looked up here when the caller has not) is its compiled
+        template with its slot (runner/templates.py)."""
         compile_ = functools.partial(self._compile_child, kind, tier=tier, background=background)
-        if kind == "component":
+        if made is None and kind == "component":
+            made = templates.find(wasm)
+        if made is not None:
             store = self.baseline_artifacts if tier == BASELINE else self.artifacts
             try:
-                compiled = templates.compiled_from_template(store, wasm, compile_)
+                compiled = templates.compiled_from_template(store, made, wasm, compile_)
             except ModuleRejected as exc:  # not a template after all: compiled as it is
                 logger.warning("artifact.template_unusable", extra={"error": str(exc)})
                 compiled = None

@@ -12,6 +12,7 @@ exactly once — is compiled as it is.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from common import python_slot
 from runner.artifacts import ArtifactStore
@@ -19,30 +20,45 @@ from runner.artifacts import ArtifactStore
 KIND = "template"
 
 
-def compiled_from_template(
-    store: ArtifactStore, wasm: bytes, compile_serialized: Callable[[bytes], bytes]
-) -> bytes | None:
-    """The serialized artifact of `wasm` made from its template's, or None."""
+@dataclass(frozen=True)
+class FromTemplate:
+    """A function made from a template: the template's digest and the function's slot
+    (found once per load: the search and the digest read the whole ~20 MB component)."""
+
+    digest: str
+    slot: bytes
+
+
+def find(wasm: bytes) -> FromTemplate | None:
     found = python_slot.template_of(wasm)
     if found is None:
         return None
     template, slot = found
-    compiled = store.load(
-        python_slot.digest(template),
-        KIND,
-        lambda: compile_serialized(template),
-        _same,
-        _same,
-        lambda: compile_serialized(template),
-    )
-    return python_slot.fill_compiled(compiled, slot)
+    return FromTemplate(python_slot.digest(template), slot)
 
 
-def template_on_disk(store: ArtifactStore, wasm: bytes) -> bool:
-    """Whether `wasm`'s template is compiled in `store` already (its function is then
-    made from it in a fraction of a second)."""
-    found = python_slot.template_of(wasm)
-    return found is not None and store.peek(python_slot.digest(found[0]), KIND) is not None
+def on_disk(store: ArtifactStore, made: FromTemplate) -> bool:
+    """Whether the template is compiled in `store` already (its function is then made
+    from it in a fraction of a second)."""
+    return store.peek(made.digest, KIND) is not None
+
+
+def compiled_from_template(
+    store: ArtifactStore,
+    made: FromTemplate,
+    wasm: bytes,
+    compile_serialized: Callable[[bytes], bytes],
+) -> bytes | None:
+    """The serialized artifact of `wasm` (made from a template) made from its
+    template's, or None. The template is compiled the first time only."""
+
+    def compile_template() -> bytes:
+        found = python_slot.template_of(wasm)
+        assert found is not None
+        return compile_serialized(found[0])
+
+    compiled = store.load(made.digest, KIND, compile_template, _same, _same, compile_template)
+    return python_slot.fill_compiled(compiled, made.slot)
 
 
 def _same(data: bytes) -> bytes:
