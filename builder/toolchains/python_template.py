@@ -239,11 +239,9 @@ def template_engine():
     template; the check runs one module once), fuel to bound the module's code."""
     import wasmtime
 
-    from common.wasm import engine_config, use_baseline_compiler
-
-    config = engine_config(component_model=True)
+    config = wasm_settings.engine_config(component_model=True)
     config.consume_fuel = True
-    use_baseline_compiler(config)
+    wasm_settings.use_baseline_compiler(config)
     return wasmtime.Engine(config)
 
 
