@@ -253,8 +253,6 @@ def _dispatch(
     target: Target,
     input_json: str,
     secrets: dict[str, str],
-    *,
-    patient: bool = False,
 ) -> ExecuteReply:
     sha256, limits, language = target.wasm_sha256, target.limits, target.language
     assert sha256 is not None and limits is not None and language is not None
@@ -277,7 +275,6 @@ def _dispatch(
             load_module=load_module,
             dedicated=target.isolation == "dedicated",
             waited=_WAITED.observe,
-            patient=patient,
         )
     except NoRunnerAvailable:  # the wait that ends in a 503 is the one that matters most
         _GAVE_UP.observe(time.monotonic() - started)
@@ -456,14 +453,12 @@ def run_attempt(
     keyring: Keyring | None = None,
 ) -> ExecuteReply:
     """One call of `target` on a runner, observed like a synchronous execution's; the
-    caller (the asynchronous invocation workers, invoker/) records the outcome. It waits
-    for a free runner up to the whole NIL_RUNNER_WAIT_MS, not just the function's
-    timeout (RunnerPool.run, `patient`). Raises
+    caller (the asynchronous invocation workers, invoker/) records the outcome. Raises
     ServiceUnavailable for a platform failure (SecretsKeyError when the function's
     secrets cannot be opened). Its logs and error come back with the secrets redacted."""
     try:
         secrets = open_secrets(keyring, target)
-        result = _dispatch(db, runners, target, input_json, secrets, patient=True)
+        result = _dispatch(db, runners, target, input_json, secrets)
     except ServiceUnavailable:
         EXECUTIONS.labels(target.language or "", Outcome.PLATFORM_ERROR.value).inc()
         raise
