@@ -1,9 +1,9 @@
 """The slot of the Python template (builder/toolchains/data/python/nil_template.py): a bytes
 object in the template's snapshot that the builder overwrites, in a copy, with a
 function's source and code. The builder writes slots (builder/toolchains/python_template.py);
-the runner recognises them and compiles a template once per host instead of every
-function made from it (runner/templates.py): a function differs from its template only
-in the slot's bytes, which a compiled artifact keeps verbatim as data.
+the runner recognises them and runs every function made from a template on that one
+compiled template, handing it the slot's source and code with each call's input
+(runner/templates.py).
 
 Layout: MARKER, a 4-byte state (TEMPLATE in the template, FUNCTION in a function), the
 source's and the code's lengths (u32, little-endian), then both; the rest is filler.
@@ -11,6 +11,7 @@ source's and the code's lengths (u32, little-endian), then both; the rest is fil
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 MARKER = b"\x01nil-python-slot"  # nil_template.py builds it reversed: found once in memory
@@ -18,6 +19,7 @@ TEMPLATE, FUNCTION = b"TMPL", b"FUNC"
 SLOT_BYTES = 3 * 1024 * 1024  # after MARKER; nil_template.SLOT_BYTES (a unit test compares)
 PRISTINE = MARKER + TEMPLATE + b"\xa5" * (SLOT_BYTES - 4)  # the template's slot, as made
 CAPACITY = SLOT_BYTES - 12  # source and code together
+CALL = "\0nil-call\0"  # a call of the pristine template: nil_template.CALL (a unit test compares)
 
 
 def fill(template: bytes, offset: int, source: str, code: bytes) -> bytes:
@@ -56,13 +58,19 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
     return template, slot
 
 
-def fill_compiled(compiled: bytes, slot: bytes) -> bytes | None:
-    """A compiled template with its slot's bytes replaced by a function's: the compiled
-    function, when the artifact holds the slot verbatim exactly once (else None)."""
-    offset = compiled.find(PRISTINE)
-    if offset < 0 or compiled.find(PRISTINE, offset + 1) >= 0:
+def call_prefix(slot: bytes) -> str | None:
+    """What precedes a call's input when a runner calls the pristine template for the
+    function whose slot this is (runner/templates.py): CALL, the code in base64, NUL,
+    the source, NUL. None when the source holds a NUL (it could not be told apart)."""
+    header = len(MARKER) + 4
+    source_len = int.from_bytes(slot[header : header + 4], "little")
+    code_len = int.from_bytes(slot[header + 4 : header + 8], "little")
+    body = slot[header + 8 :]
+    source = body[:source_len].decode()
+    if "\0" in source:
         return None
-    return compiled[:offset] + slot + compiled[offset + len(slot) :]
+    code = base64.b64encode(body[source_len : source_len + code_len]).decode("ascii")
+    return f"{CALL}{code}\0{source}\0"
 
 
 def digest(data: bytes) -> str:

@@ -77,6 +77,7 @@ class CachedModule:
     size: int
     abi_problem: str | None = None  # checked once when cached
     tier: str = OPTIMIZED  # which engine compiled `artifact` (and must run it)
+    prefix: str = ""  # what precedes each call's input: a function run on its template
 
 
 class ModuleCache:

@@ -97,7 +97,7 @@ class Executor:
                 for language, abi in ABI_BY_LANGUAGE.items()
                 if abi.name in baseline_by_abi
             }
-        self._upgrades: queue.SimpleQueue[tuple[str, str, bytes]] = queue.SimpleQueue()
+        self._upgrades: queue.SimpleQueue[functools.partial] = queue.SimpleQueue()
         self._upgrades_pending = 0
         self._upgrades_changed = threading.Condition()
         self._upgrader: threading.Thread | None = None
@@ -105,6 +105,8 @@ class Executor:
         self._next: tuple[str, Limits] | None = None  # what idle() prepares
         self._spent: list[wasmtime.Store] = []  # stores of answered calls, closed by idle()
         self._instantiated = False
+        self._templates: dict[str, templates.Compiled] = {}  # by digest (runner/templates.py)
+        self._templates_lock = threading.Lock()
 
     def adapter_for(self, entry: CachedModule) -> AbiAdapter:
         """The adapter on the engine that compiled `entry`."""
@@ -116,7 +118,8 @@ class Executor:
 
     def load_module(self, sha256: str, language: str, wasm: bytes) -> None:
         """Compile bytes once (after checking their hash and ABI) and cache them. A
-        compile another runner of this host already did is read from disk instead."""
+        compile another runner of this host already did is read from disk instead; a
+        Python function made from a template runs on its template (runner/templates.py)."""
         adapter = self.adapters.get(language)
         if adapter is None:
             raise ModuleRejected(f"unsupported language {language!r}")
@@ -130,17 +133,30 @@ class Executor:
         if not wasm.startswith(preamble):
             raise ModuleRejected(f"not a WebAssembly {adapter.kind}")
         t0 = time.perf_counter()
-        kind, tier, artifact, made = adapter.kind, OPTIMIZED, None, None
-        if language in self.baseline_adapters:  # optimized when on disk, else baseline first
+        made = templates.find(wasm) if adapter.kind == "component" else None
+        with self._templates_lock:  # an upgrade swaps a template and its entries at once
+            entry, upgrade = self._from_template(sha256, language, wasm, made)
+            if entry is None:
+                entry, upgrade = self._compiled(sha256, language, wasm, adapter)
+            metrics.LOAD_SECONDS.labels(adapter.kind).observe(time.perf_counter() - t0)
+            self._cache(entry)
+        if upgrade is not None:
+            self._queue_upgrade(upgrade)
+
+    def _compiled(
+        self, sha256: str, language: str, wasm: bytes, adapter: AbiAdapter
+    ) -> tuple[CachedModule, functools.partial | None]:
+        """The module compiled as it is (a component: optimized when on disk, else on
+        the baseline tier first), and its optimized compile to do in the background."""
+        kind, tier, artifact = adapter.kind, OPTIMIZED, None
+        if language in self.baseline_adapters:
             artifact = self._optimized_from_disk(adapter, sha256)
             if artifact is None:
-                made = templates.find(wasm) if kind == "component" else None
-                if not (made and templates.on_disk(self.artifacts, made)):
-                    tier, adapter = BASELINE, self.baseline_adapters[language]
+                tier, adapter = BASELINE, self.baseline_adapters[language]
         store = self.baseline_artifacts if tier == BASELINE else self.artifacts
         in_child = None
         if len(wasm) >= self.settings.compile_in_child_bytes:
-            in_child = functools.partial(self._compile_in_child, kind, wasm, tier, made=made)
+            in_child = functools.partial(self._compile_in_child, kind, wasm, tier)
         try:
             if artifact is None:
                 artifact = store.load(
@@ -154,15 +170,80 @@ class Executor:
                 )
         except wasmtime.WasmtimeError as exc:
             raise ModuleRejected(f"invalid WebAssembly: {_first_line(exc)}") from exc
-        metrics.LOAD_SECONDS.labels(kind).observe(time.perf_counter() - t0)
         entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact), tier)
-        for evicted in self.cache.put(entry):
-            self.adapter_for(evicted).forget(evicted.sha256)
-            if self._prepared is not None and self._prepared.artifact is evicted.artifact:
-                self._spent.append(self._prepared.store)
-                self._prepared = None
+        upgrade = None
         if tier == BASELINE and entry.abi_problem is None and self.settings.optimize_in_background:
-            self._queue_upgrade(sha256, language, wasm)
+            upgrade = functools.partial(self._upgrade, sha256, language, wasm)
+        return entry, upgrade
+
+    def _from_template(
+        self, sha256: str, language: str, wasm: bytes, made: templates.FromTemplate | None
+    ) -> tuple[CachedModule | None, functools.partial | None]:
+        """The function on its compiled template (compiled now if this runner has not
+        got it: optimized when on disk, else on the baseline tier first, with the
+        template's optimized compile to do in the background); None when it is not
+        made from a template or its template cannot be compiled."""
+        if made is None:
+            return None, None
+        compiled, upgrade = self._templates.get(made.digest), None
+        if compiled is None:
+            try:
+                compiled = self._compile_template(language, made.digest, wasm)
+            except (ModuleRejected, wasmtime.WasmtimeError) as exc:  # compiled as it is
+                logger.warning("artifact.template_unusable", extra={"error": str(exc)})
+                return None, None
+            self._templates[made.digest] = compiled
+            if compiled.tier == BASELINE and self.settings.optimize_in_background:
+                upgrade = functools.partial(self._upgrade_template, made.digest, language, wasm)
+        adapters = self.baseline_adapters if compiled.tier == BASELINE else self.adapters
+        check = adapters[language].check(compiled.artifact)
+        size = len(made.prefix)  # the template's own memory is shared by its functions
+        entry = CachedModule(
+            sha256, language, compiled.artifact, size, check, compiled.tier, made.prefix
+        )
+        return entry, upgrade
+
+    def _compile_template(self, language: str, digest: str, wasm: bytes) -> templates.Compiled:
+        adapter = self.adapters[language]
+        path = self.artifacts.peek(digest, templates.KIND)
+        if path is not None:
+            try:
+                return templates.Compiled(adapter.deserialize_file(path), OPTIMIZED)
+            except Exception as exc:  # stale or foreign: compiled again below
+                logger.warning("artifact.unusable", extra={"sha256": digest, "error": str(exc)})
+        tier, store = OPTIMIZED, self.artifacts
+        if language in self.baseline_adapters:
+            tier, store = BASELINE, self.baseline_artifacts
+            adapter = self.baseline_adapters[language]
+        compile_ = functools.partial(
+            self._compile_in_child, "component", templates.template_bytes(wasm), tier
+        )
+        artifact = store.load(
+            digest,
+            templates.KIND,
+            lambda: adapter.deserialize(compile_()),
+            adapter.serialize,
+            adapter.deserialize,
+            compile_,
+            adapter.deserialize_file,
+        )
+        return templates.Compiled(artifact, tier)
+
+    def _cache(self, entry: CachedModule) -> None:
+        """Cache `entry`; what it evicts is forgotten, and so is a template no cached
+        function runs on any more (and an instance made ahead of one)."""
+        evicted = self.cache.put(entry)
+        for old in evicted:
+            self.adapter_for(old).forget(old.sha256)
+        if not evicted:
+            return
+        in_use = {id(cached.artifact) for cached in self.cache.entries()}
+        if self._prepared is not None and id(self._prepared.artifact) not in in_use:
+            self._spent.append(self._prepared.store)
+            self._prepared = None
+        for digest, compiled in list(self._templates.items()):
+            if id(compiled.artifact) not in in_use:
+                del self._templates[digest]
 
     def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str):
         """The optimized artifact a runner of this host compiled before, or None."""
@@ -177,9 +258,9 @@ class Executor:
 
     # ---------------------------------------------------------------- the optimized tier
 
-    def _queue_upgrade(self, sha256: str, language: str, wasm: bytes) -> None:
-        """Compile `sha256` on the optimized tier in the background (one at a time: a
-        Python component's compile takes ~400 MB), then swap it into the cache."""
+    def _queue_upgrade(self, upgrade: functools.partial) -> None:
+        """Run `upgrade` (an optimized compile, then its swap into the cache) in the
+        background; one at a time: a Python component's compile takes ~400 MB."""
         with self._upgrades_changed:
             self._upgrades_pending += 1
             if self._upgrader is None:
@@ -187,19 +268,19 @@ class Executor:
                     target=self._upgrade_loop, name="optimizer", daemon=True
                 )
                 self._upgrader.start()
-        self._upgrades.put((sha256, language, wasm))
+        self._upgrades.put(upgrade)
 
     def _upgrade_loop(self) -> None:
         while True:
-            sha256, language, wasm = self._upgrades.get()
+            upgrade = self._upgrades.get()
             try:
-                self._upgrade(sha256, language, wasm)
+                upgrade()
             except Exception as exc:  # the function keeps running on the baseline tier
                 logger.warning(
-                    "artifact.optimize_failed", extra={"sha256": sha256, "error": str(exc)}
+                    "artifact.optimize_failed", extra={"sha256": upgrade.args[0], "error": str(exc)}
                 )
             finally:
-                wasm = b""  # not kept while the next upgrade is awaited (~20 MB)
+                upgrade = None  # not kept while the next upgrade is awaited (~20 MB)
                 with self._upgrades_changed:
                     self._upgrades_pending -= 1
                     self._upgrades_changed.notify_all()
@@ -228,6 +309,38 @@ class Executor:
                 extra={"sha256": sha256, "durationMs": (time.perf_counter() - t0) * 1000},
             )
 
+    def _upgrade_template(self, digest: str, language: str, wasm: bytes) -> None:
+        """The template on the optimized tier, in place of its baseline artifact for
+        every cached function made from it."""
+        baseline = self._templates.get(digest)
+        if baseline is None or baseline.tier == OPTIMIZED:
+            return  # no function runs on it any more (runner/executor._cache), or done
+        t0 = time.perf_counter()
+        template = templates.template_bytes(wasm)
+        compile_ = functools.partial(self._compile_in_child, "component", template, OPTIMIZED, True)
+        adapter = self.adapters[language]
+        artifact = self.artifacts.load(
+            digest,
+            templates.KIND,
+            lambda: adapter.deserialize(compile_()),
+            adapter.serialize,
+            adapter.deserialize,
+            compile_,
+            adapter.deserialize_file,
+        )
+        del template
+        with self._templates_lock:
+            self._templates[digest] = templates.Compiled(artifact, OPTIMIZED)
+            for entry in self.cache.entries():
+                if entry.artifact is baseline.artifact:
+                    upgraded = dataclasses.replace(entry, artifact=artifact, tier=OPTIMIZED)
+                    if self.cache.upgrade(upgraded) is not None:
+                        self.baseline_adapters[language].forget(entry.sha256)
+        logger.info(
+            "artifact.optimized",
+            extra={"sha256": digest, "durationMs": (time.perf_counter() - t0) * 1000},
+        )
+
     @property
     def upgrades_pending(self) -> int:
         """Modules waiting for, or in, their background optimized compile."""
@@ -240,32 +353,10 @@ class Executor:
             return self._upgrades_changed.wait_for(lambda: self._upgrades_pending == 0, timeout)
 
     def _compile_in_child(
-        self,
-        kind: str,
-        wasm: bytes,
-        tier: str = OPTIMIZED,
-        background: bool = False,
-        made: templates.FromTemplate | None = None,
+        self, kind: str, wasm: bytes, tier: str = OPTIMIZED, background: bool = False
     ) -> bytes:
         """Compile in a child process (see runner/compile_child.py) with this engine's
-        settings; the child's memory is freed when it exits. A Python function made
-        from a template (`made`, looked up here when the caller has not) is its compiled
-        template with its slot (runner/templates.py)."""
-        compile_ = functools.partial(self._compile_child, kind, tier=tier, background=background)
-        if made is None and kind == "component":
-            made = templates.find(wasm)
-        if made is not None:
-            store = self.baseline_artifacts if tier == BASELINE else self.artifacts
-            try:
-                compiled = templates.compiled_from_template(store, made, wasm, compile_)
-            except ModuleRejected as exc:  # not a template after all: compiled as it is
-                logger.warning("artifact.template_unusable", extra={"error": str(exc)})
-                compiled = None
-            if compiled is not None:
-                return compiled
-        return compile_(wasm)
-
-    def _compile_child(self, kind: str, wasm: bytes, *, tier: str, background: bool) -> bytes:
+        settings; the child's memory is freed when it exits."""
         argv = [
             sys.executable,
             "-m",
@@ -303,7 +394,8 @@ class Executor:
         adapter.prepare_store(store, capture, request.env)
         self._instantiated = False
         with calling(capture, limits.timeout_ms, request.env):
-            reply = self._run(adapter, entry, store, request.input, limits, instance)
+            text = entry.prefix + request.input if entry.prefix else request.input
+            reply = self._run(adapter, entry, store, text, limits, instance)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
             error = f"{error} (stderr: {hint})"

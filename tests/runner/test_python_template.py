@@ -16,6 +16,7 @@ import pytest
 from builder.toolchains import python_template
 from common import python_slot
 from common.contracts import ExecuteRequest, Limits
+from runner import templates
 from runner.executor import Executor
 from runner.settings import Settings
 
@@ -69,6 +70,8 @@ def test_the_template_slot_has_the_same_size_on_both_sides():
     assert eval(size, {}) == python_slot.SLOT_BYTES
     assert 'reversed(b"tols-nohtyp-lin\\x01")' in text
     assert bytes(reversed(b"tols-nohtyp-lin\x01")) == python_slot.MARKER
+    call = re.search(r"^CALL = (\S+)", text, re.M).group(1)
+    assert eval(call, {}) == python_slot.CALL
 
 
 def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(toolchains, executor):
@@ -161,7 +164,9 @@ def artifacts(folder, kind):
     return [p for p in folder.glob(f"*.{kind}.*") if not p.name.endswith(".lock")]
 
 
-def test_the_runner_compiles_a_template_once_for_all_its_functions(toolchains, tmp_path):
+def test_the_runner_runs_every_function_of_a_template_on_one_compiled_template(
+    toolchains, tmp_path
+):
     executor = Executor(Settings(artifact_dir=str(tmp_path), optimize_in_background=False))
     first = build(toolchains, "def handle(e):\n    return {'one': e}\n")
     second = build(toolchains, "import math\n\ndef handle(e):\n    return {'two': math.e}\n")
@@ -169,14 +174,35 @@ def test_the_runner_compiles_a_template_once_for_all_its_functions(toolchains, t
     [template] = artifacts(tmp_path, "template")
     made = template.stat().st_mtime_ns
     assert json.loads(run(executor, second, {}).output) == {"two": 2.718281828459045}
+    assert json.loads(run(executor, first, 2).output) == {"one": 2}
     assert [template] == artifacts(tmp_path, "template")  # not compiled again
     assert template.stat().st_mtime_ns >= made
-    # each function has its own artifact, made from the template's
-    assert len(artifacts(tmp_path, "component")) == 2
+    # one artifact object for both: its machine code is mapped once
+    entries = [executor.cache.peek(hashlib.sha256(w).hexdigest()) for w in (first, second)]
+    assert entries[0].artifact is entries[1].artifact
+    assert artifacts(tmp_path, "component") == []
     # A component without a slot compiles as it is.
     plain = build(toolchains, "import fnmatch\n\ndef handle(e):\n    return {'three': 3}\n")
     assert json.loads(run(executor, plain, {}).output) == {"three": 3}
     assert [template] == artifacts(tmp_path, "template")
+    assert len(artifacts(tmp_path, "component")) == 1
+
+
+def test_a_function_made_from_a_template_also_runs_as_it_is(toolchains, tmp_path, monkeypatch):
+    """Its component holds its source and code: should a runner not find or compile
+    its template, the function is compiled and runs as it is, the same."""
+    wasm = build(toolchains, STATEFUL)
+    monkeypatch.setattr(templates, "find", lambda wasm: None)
+    executor = Executor(Settings(artifact_dir=str(tmp_path), optimize_in_background=False))
+    outcome = run(executor, wasm, {"n": 1}, env={"GREETING": "hi"})
+    assert json.loads(outcome.output) == {
+        "calls": 1,
+        "at_import": "none",
+        "greeting": "hi",
+        "r": True,
+    }
+    assert artifacts(tmp_path, "template") == []
+    assert len(artifacts(tmp_path, "component")) == 1
 
 
 def test_a_slot_found_twice_is_not_taken_for_a_template():
@@ -191,9 +217,11 @@ def test_a_slot_found_twice_is_not_taken_for_a_template():
     lookalike = bytearray(function)
     lookalike[4 + 100] ^= 0xFF  # filler past the payload changed
     assert python_slot.template_of(bytes(lookalike)) is None
-    compiled = b"ELF" + python_slot.PRISTINE + b"tail"
-    assert python_slot.fill_compiled(compiled, found[1]) == b"ELF" + found[1] + b"tail"
-    assert python_slot.fill_compiled(compiled + python_slot.PRISTINE, found[1]) is None
+    # what a runner's calls of the template are preceded by: the code, then the source
+    prefix = python_slot.call_prefix(found[1])
+    assert prefix == python_slot.CALL + "Y29kZQ==\0def handle(e):\n    return e\n\0"
+    with_nul = python_slot.fill(single, 4, "x = '\0'\n", b"")
+    assert python_slot.call_prefix(python_slot.template_of(with_nul)[1]) is None
 
 
 TAMPERING = """\

@@ -5,7 +5,9 @@ componentize-py runs this module once per builder host and snapshots the interpr
 with the standard library modules below imported, and a slot: a bytes object of
 SLOT_BYTES the builder overwrites in a copy of the component with the function's
 source and its compiled code (builder/toolchains/python_template.py). A function's
-module is executed from the slot on the call's fresh instance, before its `handle`.
+module is executed from the slot on the call's fresh instance, before its `handle`. A
+runner runs every function of a template on the pristine template, called with CALL,
+the function's code and source, then the input: its compiled code is mapped once.
 
 The unpatched template is the builder's checker: `handle(source)` parses the source,
 checks that every module it names is in the snapshot, runs its module once and
@@ -53,6 +55,7 @@ SLOT_BYTES = 3 * 1024 * 1024
 SLOT = bytearray(b"\xa5") * (len(MARKER) + SLOT_BYTES)  # one allocation: one copy
 SLOT[: len(MARKER) + 4] = MARKER + TEMPLATE
 HEADER = len(MARKER) + 12
+CALL = "\0nil-call\0"  # a runner's call of the pristine template: CALL code NUL source NUL input
 PATH = SOURCE_NAME  # the function's code objects name this file
 MAX_MODULE_SECONDS = 0.02  # slower module code is worth its own snapshot
 
@@ -141,11 +144,20 @@ def _check(
     return answer
 
 
+def _call(input):
+    """(source, code, input) of a runner's call of the pristine template: one compiled
+    template serves every function made from it (runner/templates.py)."""
+    code, source, input = input[len(CALL) :].split("\0", 2)
+    return source, binascii.a2b_base64(code), input
+
+
 class WitWorld(wit_world.WitWorld):
     def handle(self, input: str) -> str:
         source, code = _slot()
         if source is None:
-            return _check(input)
+            if not input.startswith(CALL):
+                return _check(input)
+            source, code, input = _call(input)
         try:
             function = _run_module(marshal.loads(code) if code else compile(source, PATH, "exec"))
             return json.dumps(function.handle(json.loads(input)), allow_nan=False)
