@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from bench.measure import summary, timed
+from common import python_slot
 from common import runner_dir as rd
 from common.runners import Runner
 
@@ -45,13 +46,18 @@ def runner_rss_mb(platform: LocalPlatform) -> list[float]:
     return [memory["rss"] for memory in runner_memory_mb(platform)]
 
 
+def runners(platform: LocalPlatform) -> list[Runner]:
+    """The platform's shared runners."""
+    return [Runner(f"unix:{sock}") for sock in rd.shared_sockets(platform.home / "runners")]
+
+
 def runner_memory_mb(platform: LocalPlatform) -> list[dict[str, float]]:
     """Each runner's RSS, and the part of it that is file-backed (mapped artifacts'
     code and data: page cache, shared by every process mapping the file, reclaimable
     by the kernel), in MB."""
     found = []
-    for sock in rd.shared_sockets(platform.home / "runners"):
-        pid = Runner(f"unix:{sock}").health().pid
+    for runner in runners(platform):
+        pid = runner.health().pid
         status = Path(f"/proc/{pid}/status")
         fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
         file_kb = int(fields.get("RssFile", "0 kB").split()[0])
@@ -66,10 +72,7 @@ def settled(platform: LocalPlatform, timeout: float = 300.0) -> None:
     while — busy, not idle."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        healths = [
-            Runner(f"unix:{s}").health() for s in rd.shared_sockets(platform.home / "runners")
-        ]
-        if not any(h.upgrading for h in healths):
+        if not any(runner.health().upgrading for runner in runners(platform)):
             break
         time.sleep(0.5)
     time.sleep(1.0)
@@ -202,7 +205,15 @@ def _child(what: str, wasm: bytes, arg: str) -> dict:
 
 
 def variant(wasm: bytes, n: int) -> bytes:
-    """`wasm` with a custom section naming `n`: another sha256, the same code."""
+    """`wasm` as another function (another sha256) with the same code: a function made
+    from a template gets a comment in its slot's source (it still runs on the same
+    template), any other component a custom section naming `n`."""
+    found = python_slot.template_of(wasm)
+    if found is not None:
+        template, slot = found
+        source, code = python_slot.contents(slot)
+        offset = wasm.find(python_slot.MARKER + python_slot.FUNCTION)
+        return python_slot.fill(template, offset, f"{source}\n# variant {n}\n", code)
     name, payload = b"nil-bench", str(n).encode()
     body = _leb(len(name)) + name + payload
     return wasm + b"\x00" + _leb(len(body)) + body

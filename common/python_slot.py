@@ -58,19 +58,23 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
     return template, slot
 
 
-def call_prefix(slot: bytes) -> str | None:
-    """What precedes a call's input when a runner calls the pristine template for the
-    function whose slot this is (runner/templates.py): CALL, the code in base64, NUL,
-    the source, NUL. None when the source holds a NUL (it could not be told apart)."""
+def contents(slot: bytes) -> tuple[str, bytes]:
+    """The source and the code a filled slot holds."""
     header = len(MARKER) + 4
     source_len = int.from_bytes(slot[header : header + 4], "little")
     code_len = int.from_bytes(slot[header + 4 : header + 8], "little")
     body = slot[header + 8 :]
-    source = body[:source_len].decode()
+    return body[:source_len].decode(), body[source_len : source_len + code_len]
+
+
+def call_prefix(slot: bytes) -> str | None:
+    """What precedes a call's input when a runner calls the pristine template for the
+    function whose slot this is (runner/templates.py): CALL, the code in base64, NUL,
+    the source, NUL. None when the source holds a NUL (it could not be told apart)."""
+    source, code = contents(slot)
     if "\0" in source:
         return None
-    code = base64.b64encode(body[source_len : source_len + code_len]).decode("ascii")
-    return f"{CALL}{code}\0{source}\0"
+    return f"{CALL}{base64.b64encode(code).decode('ascii')}\0{source}\0"
 
 
 def digest(data: bytes) -> str:
