@@ -13,6 +13,8 @@ import threading
 from common.redaction import largest_form_bytes, redact, redact_cut
 
 TRUNCATION_MARKER = "\n[logs truncated]"
+# what a Rust runtime (componentize-py's) prints after its panic: never the hint
+RUST_BACKTRACE_NOTE = "note: run with `RUST_BACKTRACE=1`"
 
 
 class OutputCapture:
@@ -48,6 +50,7 @@ class OutputCapture:
             tail = redact(self._stderr_tail.decode("utf-8", "replace"), self.redact_values)
         assert tail is not None
         lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        lines = [line for line in lines if not line.startswith(RUST_BACKTRACE_NOTE)]
         panics = [line for line in lines if line.startswith("panic: ")]
         hint = panics[-1] if panics else (lines[-1] if lines else None)
         if hint and len(hint) > 300:

@@ -496,14 +496,14 @@ class Executor:
             self._instantiated = True
             output = adapter.call(store, instance, text)
         except wasmtime.Trap as trap:
-            return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits)
+            return self._trap_outcome(trap.trap_code, trap, adapter, store, instance, limits, text)
         except CallDeadline:  # a host call (a sleep) reached the deadline
             return _timeout(limits)
         except GuestException as exc:
             message = str(exc).strip() or "the function raised an error"
             return ExecuteReply(Outcome.EXCEPTION, error=message)
         except GuestAbort as exc:
-            if self._memory_exhausted(adapter, store, instance, limits):
+            if self._memory_exhausted(adapter, store, instance, limits, text):
                 return _memory_limit(limits)
             return ExecuteReply(Outcome.TRAP, error=f"function aborted: {exc}")
         except InvalidOutput as exc:
@@ -513,13 +513,15 @@ class Executor:
                 return _memory_limit(limits)
             code = _component_trap_code(exc)
             if code is not None:  # components report traps as errors with the trap inside
-                return self._trap_outcome(code, exc, adapter, store, instance, limits)
+                return self._trap_outcome(code, exc, adapter, store, instance, limits, text)
+            if self._memory_exhausted(adapter, store, instance, limits, text):
+                return _memory_limit(limits)  # e.g. the guest could not take the input
             what = "instantiation failed" if instance is None else "function failed"
             return ExecuteReply(Outcome.TRAP, error=f"{what}: {_first_line(exc)}")
         return _check_output(output, self.settings.max_output_bytes)
 
     def _trap_outcome(
-        self, code, error: Exception, adapter, store, instance, limits: Limits
+        self, code, error: Exception, adapter, store, instance, limits: Limits, text: str
     ) -> ExecuteReply:
         if code == wasmtime.TrapCode.INTERRUPT:
             return _timeout(limits)
@@ -527,7 +529,7 @@ class Executor:
             return ExecuteReply(
                 Outcome.FUEL_EXHAUSTED, error=f"function exhausted its fuel budget of {limits.fuel}"
             )
-        if self._memory_exhausted(adapter, store, instance, limits):
+        if self._memory_exhausted(adapter, store, instance, limits, text):
             return _memory_limit(limits)
         if code == wasmtime.TrapCode.STACK_OVERFLOW:
             reason = "call stack exhausted (recursion too deep)"
@@ -536,10 +538,15 @@ class Executor:
         return ExecuteReply(Outcome.TRAP, error=f"wasm trap: {reason}")
 
     @staticmethod
-    def _memory_exhausted(adapter: AbiAdapter, store, instance, limits: Limits) -> bool:
-        """True when linear memory is within one page of its cap: a failed grow is why."""
+    def _memory_exhausted(adapter: AbiAdapter, store, instance, limits: Limits, text: str) -> bool:
+        """True when linear memory is near its cap: a failed grow is why. Near is within
+        a page, or within what taking the input may ask for at once (its UTF-8 bytes,
+        twice: a guest copies it as it decodes it; a Python function run on its
+        template also takes its code and source with the input)."""
         size = adapter.memory_size(store, instance)
-        return size is not None and size + WASM_PAGE > limits.memory_mb * 1024 * 1024
+        if size is None:
+            return False
+        return size + max(WASM_PAGE, 2 * len(text.encode())) > limits.memory_mb * 1024 * 1024
 
 
 def _timeout(limits: Limits) -> ExecuteReply:

@@ -30,17 +30,18 @@ _APP_PATH = re.compile(r'"/\d+/function\.py"')
 
 
 def compile_one(request: dict) -> dict:
-    if not re.search(r"\bhandle\b", request["source"]):
+    source = request["source"].removeprefix("\ufeff")  # a BOM, as a .py file may start
+    if not re.search(r"\bhandle\b", source):
         # A build takes seconds; one that cannot succeed fails at once.
         return failed("function.py must define a function handle(event)")
     policy = Policy.from_json(request["policy"])
-    wasm = TEMPLATE.build(request["source"], policy)
+    wasm = TEMPLATE.build(source, policy)
     if wasm is not None:
         return ok(wasm)
     with job_directory("python") as work:
         app = work / "app"
         app.mkdir()
-        (app / "function.py").write_text(request["source"], encoding="utf-8")
+        (app / "function.py").write_text(source, encoding="utf-8")
         for name in ("nil_entry.py", "nil_runtime.py"):
             (app / name).write_bytes((DATA / name).read_bytes())
         output = work / "function.wasm"

@@ -102,6 +102,45 @@ def test_an_exception_in_a_template_function_shows_its_own_lines(toolchains, exe
     assert "nil_template" not in outcome.error and "nil_runtime" not in outcome.error
 
 
+@pytest.mark.parametrize("module", ["", "import fnmatch\n"])  # the template, componentize-py
+def test_a_traceback_shows_the_line_python_numbers_after_a_form_feed_or_a_bom(
+    toolchains, executor, module
+):
+    source = f"\ufeff# a \x0c b\n{module}X = 1\ndef handle(event):\n    raise ValueError('here')\n"
+    wasm = build(toolchains, source)
+    assert (TEMPLATE_SLOT in wasm) == (not module)
+    outcome = run(executor, wasm, {})
+    assert outcome.outcome == "exception", outcome
+    line = 5 if module else 4
+    assert f'File "function.py", line {line}, in handle' in outcome.error
+    assert "raise ValueError('here')" in outcome.error, outcome.error
+    assert "def handle" not in outcome.error
+
+
+def test_memory_a_template_function_needs_as_the_docs_say(toolchains, executor):
+    """docs/writing-functions.md: a Python function needs 16 MB to start, and a 1 MiB
+    input fits in 32 MB; below that, the call fails with the guest's own message (a
+    component's memory is not visible to the runner), never a Rust backtrace note."""
+    source = "import json\n\ndef handle(event):\n    return {'n': len(event['x'])}\n"
+    wasm = build(toolchains, source)
+    sha = hashlib.sha256(wasm).hexdigest()
+    executor.load_module(sha, "python", wasm)
+    big = json.dumps({"x": "é" * 524_238})
+
+    def call(event, memory_mb):
+        limits = Limits(timeout_ms=5000, memory_mb=memory_mb, fuel=20_000_000_000)
+        return executor.execute(ExecuteRequest(sha, event, limits))
+
+    too_small = call('{"x": ""}', 15)
+    assert too_small.error == "function exceeded its memory limit of 15 MB", too_small
+    assert json.loads(call('{"x": "abc"}', 16).output) == {"n": 3}
+    assert json.loads(call(big, 32).output) == {"n": 524_238}
+    for memory_mb in (16, 20, 24):
+        tight = call(big, memory_mb)
+        assert tight.outcome != "ok" or json.loads(tight.output) == {"n": 524_238}
+        assert "RUST_BACKTRACE" not in (tight.error or ""), tight
+
+
 @pytest.mark.parametrize(
     ("case", "source"),
     [

@@ -38,7 +38,7 @@ def _source_path():
 
 def _preload(path, source):
     # Source lines for tracebacks; mtime None means linecache never re-reads the file.
-    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    linecache.cache[path] = (len(source), None, nil_runtime.source_lines(source), path)
     nil_runtime.preload_lazy_stdlib()
     tree = ast.parse(source, path)  # a SyntaxError names the file as the import would
     for lineno, name in nil_runtime.imported_names(tree):

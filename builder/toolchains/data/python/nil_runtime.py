@@ -60,6 +60,12 @@ def imported_names(tree):
                 yield None, f"{node.module}.{alias.name}"
 
 
+def source_lines(source):
+    """The source's lines as Python numbers them, for tracebacks: only \\n, \\r\\n and
+    \\r end a line (str.splitlines also splits at form feeds and other separators)."""
+    return [line + "\n" for line in source.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
 def describe(error, path):
     """The exception as Python prints it, with only the frames of the function's file."""
     summary = traceback.TracebackException.from_exception(error)

@@ -163,7 +163,7 @@ class WitWorld(wit_world.WitWorld):
             return json.dumps(function.handle(json.loads(input)), allow_nan=False)
         except BaseException as error:
             # Source lines for the traceback; mtime None: linecache never reads a file.
-            linecache.cache[PATH] = (len(source), None, source.splitlines(True), PATH)
+            linecache.cache[PATH] = (len(source), None, nil_runtime.source_lines(source), PATH)
             raise Err(nil_runtime.describe(error, PATH)) from None
         finally:
             sys.stdout.flush()
