@@ -73,11 +73,15 @@ class Keeper:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK)
         self._beat_r, self._beat_w = os.pipe2(os.O_NONBLOCK)
 
-    def run(self) -> int:
+    def run(self, terminated: list[int] | None = None) -> int:
+        """Serve until drained. `terminated` holds the signals that came before the
+        keeper had its handler (runner/__main__.py): it drains at once then."""
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the select below
+        if terminated:
+            self._on_term(terminated[0], None)
         try:
             while True:
                 if self.child is None:
@@ -225,7 +229,7 @@ def _empty(fd: int) -> bytes:
     return read
 
 
-def main() -> int:
+def main(terminated: list[int] | None = None) -> int:
     from common.logging import configure_logging
 
     settings = Settings.from_env()
@@ -233,4 +237,4 @@ def main() -> int:
     malloc.return_large_blocks()  # before the fork: the worker inherits it
     keeper = Keeper(settings)
     logger.info("runner.started", extra={"bind": settings.bind, "pid": os.getpid()})
-    return keeper.run()
+    return keeper.run(terminated)

@@ -120,6 +120,7 @@ class DockerLauncher:
                 f"{LABEL}.function": function_id or "",
             },
             network_mode="none",
+            init=True,  # docker-init as PID 1: it reaps, and passes SIGTERM on
             read_only=True,
             tmpfs={"/tmp": f"size={self.limits.tmpfs_size},mode=1777"},
             cap_drop=["ALL"],

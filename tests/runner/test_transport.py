@@ -380,3 +380,30 @@ def test_the_client_dispatches_under_gevent_without_blocking_the_hub(runners):
     # hub (a blocking call would stall it for a whole 20 ms call at a time)
     assert result["median_gap"] < 0.015, result
     assert [Runner(a).health().max_concurrent for a in addresses] == [1, 1]
+
+
+def test_a_sigterm_while_the_runner_starts_is_a_clean_exit(tmp_path):
+    """The runner catches SIGTERM from its first line (as PID 1 it would drop one that
+    came before its handler, and live until a kill): stopped while it still imports,
+    before it has bound its socket, it exits with 0 at once."""
+    sock = tmp_path / "runner.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner"], env={**os.environ, "NIL_RUNNER_BIND": f"unix:{sock}"}
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _catches(proc.pid, signal.SIGTERM):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.002)
+        assert not sock.exists()  # still starting: the keeper has not bound yet
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _catches(pid: int, signum: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    [caught] = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
+    return bool(int(caught, 16) >> (signum - 1) & 1)
