@@ -215,19 +215,33 @@ class Executor:
         if language in self.baseline_adapters:
             tier, store = BASELINE, self.baseline_artifacts
             adapter = self.baseline_adapters[language]
-        compile_ = functools.partial(
-            self._compile_in_child, "component", templates.template_bytes(wasm), tier
-        )
-        artifact = store.load(
-            digest,
-            templates.KIND,
-            lambda: adapter.deserialize(compile_()),
+        template = templates.template_bytes(wasm)
+        artifact = self._in_child(store, adapter, digest, templates.KIND, template, tier)
+        return templates.Compiled(artifact, tier)
+
+    def _in_child(
+        self,
+        store: ArtifactStore,
+        adapter: AbiAdapter,
+        key: str,
+        kind: str,
+        wasm: bytes,
+        tier: str,
+        background: bool = False,
+    ) -> Any:
+        """The component `wasm` on `tier`, from `store` when a runner of this host
+        compiled it before, else compiled in a child process and written there.
+        Thread-safe: deserializing touches no store and calls no host function."""
+        compile_ = functools.partial(self._compile_in_child, "component", wasm, tier, background)
+        return store.load(
+            key,
+            kind,
+            lambda: adapter.deserialize(compile_()),  # no directory: compiled, in memory
             adapter.serialize,
             adapter.deserialize,
             compile_,
             adapter.deserialize_file,
         )
-        return templates.Compiled(artifact, tier)
 
     def _cache(self, entry: CachedModule) -> None:
         """Cache `entry`; what it evicts is forgotten, and so is a template no cached
@@ -289,17 +303,9 @@ class Executor:
         if sha256 not in self.cache:  # evicted meanwhile
             return
         t0 = time.perf_counter()
-        compile_ = functools.partial(self._compile_in_child, "component", wasm, OPTIMIZED, True)
         adapter = self.adapters[language]
-        # thread-safe: deserializing touches no store and calls no host function
-        artifact = self.artifacts.load(
-            sha256,
-            "component",
-            lambda: adapter.deserialize(compile_()),  # no directory: compiled, in memory
-            adapter.serialize,
-            adapter.deserialize,
-            compile_,
-            adapter.deserialize_file,
+        artifact = self._in_child(
+            self.artifacts, adapter, sha256, "component", wasm, OPTIMIZED, background=True
         )
         entry = CachedModule(sha256, language, artifact, len(wasm), adapter.check(artifact))
         if self.cache.upgrade(entry) is not None:
@@ -317,16 +323,14 @@ class Executor:
             return  # no function runs on it any more (runner/executor._cache), or done
         t0 = time.perf_counter()
         template = templates.template_bytes(wasm)
-        compile_ = functools.partial(self._compile_in_child, "component", template, OPTIMIZED, True)
-        adapter = self.adapters[language]
-        artifact = self.artifacts.load(
+        artifact = self._in_child(
+            self.artifacts,
+            self.adapters[language],
             digest,
             templates.KIND,
-            lambda: adapter.deserialize(compile_()),
-            adapter.serialize,
-            adapter.deserialize,
-            compile_,
-            adapter.deserialize_file,
+            template,
+            OPTIMIZED,
+            background=True,
         )
         del template
         with self._templates_lock:
