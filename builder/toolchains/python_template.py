@@ -29,9 +29,9 @@ import stat
 import sys
 import time
 from dataclasses import replace
-from importlib.util import find_spec
 from pathlib import Path
 
+import common.wasm as wasm_settings
 from builder.sandbox.confine import Policy, enter
 from builder.toolchains.compile_job import job_directory, run_confined
 from builder.toolchains.worker_protocol import warn
@@ -45,9 +45,6 @@ CHECK_MEMORY_BYTES = 512 << 20
 ARTIFACT_FILE_BYTES = 256 << 20  # the compiled template (~60 MB) exceeds a build's file cap
 CHECK_SECONDS = 10  # the check's wall clock: a module that sleeps is left to componentize-py
 RETRY_SECONDS = 60.0  # a template that could not be used is tried again after this
-# the engine's settings, hashed into the template's key; imported only where an engine is
-# made (template_engine: the precompile and check processes), not by every build worker
-WASM_SETTINGS = find_spec("common.wasm").origin
 
 
 def build_argv(app: Path, entry: str, output: Path) -> list[str]:
@@ -73,7 +70,7 @@ def template_key() -> str:
     digest = hashlib.sha256()
     for name in TEMPLATE_FILES:
         digest.update((DATA / name).read_bytes())
-    for module in (__file__, WASM_SETTINGS, python_slot.__file__):  # engine, slot
+    for module in (__file__, wasm_settings.__file__, python_slot.__file__):  # engine, slot
         digest.update(Path(module).read_bytes())
     for path in sorted((DATA / "wit").iterdir()):
         digest.update(path.read_bytes())
@@ -241,8 +238,6 @@ def template_engine():
     """The engine the template is compiled for and checked on: Winch (~2 s for the
     template; the check runs one module once), fuel to bound the module's code."""
     import wasmtime
-
-    import common.wasm as wasm_settings
 
     config = wasm_settings.engine_config(component_model=True)
     config.consume_fuel = True
