@@ -105,54 +105,25 @@ class ExecutionWatch:
             wake()
 
     def _listen(self) -> None:
-        listen(
-            self._url,
-            CHANNEL,
-            self._stopping,
-            self.connected,
-            on_connect=self._wake_all,  # anything may have ended while disconnected
-            on_notify=self._on_notify,
-            on_disconnect=lambda: None,
-            event="execution_watch.disconnected",
-        )
-
-    def _on_notify(self, payload: str) -> None:
-        try:
-            self._ended(UUID(payload))
-        except ValueError:
-            pass
-
-
-def listen(
-    url: str,
-    channel: str,
-    stopping: threading.Event,
-    connected: threading.Event,
-    *,
-    on_connect: Callable[[], None],
-    on_notify: Callable[[str], None],
-    on_disconnect: Callable[[], None],
-    event: str,
-) -> None:
-    """LISTEN on `channel` until `stopping` is set, reconnecting with a back-off; every
-    notification's payload goes to `on_notify`. `connected` is set while listening."""
-    backoff = 0.1
-    while not stopping.is_set():
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f"LISTEN {channel}")
-                connected.set()
-                backoff = 0.1
-                on_connect()
-                while not stopping.is_set():
-                    for notify in conn.notifies(timeout=1.0):
-                        on_notify(notify.payload)
-        except psycopg.Error as exc:
-            connected.clear()
-            on_disconnect()
-            logger.warning(event, extra={"error": str(exc)})
-            stopping.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    backoff = 0.1
+                    self._wake_all()  # anything may have ended while disconnected
+                    while not self._stopping.is_set():
+                        for notify in conn.notifies(timeout=1.0):
+                            try:
+                                self._ended(UUID(notify.payload))
+                            except ValueError:
+                                continue
+            except psycopg.Error as exc:
+                self.connected.clear()
+                logger.warning("execution_watch.disconnected", extra={"error": str(exc)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 QUEUED_CHANNEL = "nil_executions_queued"
@@ -219,13 +190,20 @@ class QueueWatch:
             self._cond.notify_all()
 
     def _listen(self) -> None:
-        listen(
-            self._url,
-            QUEUED_CHANNEL,
-            self._stopping,
-            self.connected,
-            on_connect=self.wake_all,  # anything may have been sent while disconnected
-            on_notify=lambda payload: self.wake_one(),
-            on_disconnect=self.wake_all,
-            event="queue_watch.disconnected",
-        )
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {QUEUED_CHANNEL}")
+                    self.connected.set()
+                    backoff = 0.1
+                    self.wake_all()  # anything may have been sent while disconnected
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake_one()
+            except psycopg.Error as exc:
+                self.connected.clear()
+                self.wake_all()
+                logger.warning("queue_watch.disconnected", extra={"error": str(exc)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
