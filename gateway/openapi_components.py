@@ -785,10 +785,11 @@ EXECUTION_FILTER_PARAMS = [
 IDEMPOTENCY_KEY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
-    "description": "1-255 characters (400 otherwise). A repeat with the same key for the "
+    "description": "1-255 printable characters (400 otherwise; visible ASCII is what every "
+    "HTTP client sends as it is). A repeat with the same key for the "
     "same function within 24 h returns the original execution and runs nothing; the same "
     "key with a different input or revision choice is 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
 REVISION_PAGE_PARAMS = [
     {
