@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 MARKER = b"\x01nil-python-slot"  # nil_template.py builds it reversed: found once in memory
 TEMPLATE, FUNCTION = b"TMPL", b"FUNC"
 SLOT_BYTES = 3 * 1024 * 1024  # after MARKER; nil_template.SLOT_BYTES (a unit test compares)
 PRISTINE = MARKER + TEMPLATE + b"\xa5" * (SLOT_BYTES - 4)  # the template's slot, as made
 CAPACITY = SLOT_BYTES - 12  # source and code together
+HEADER = len(MARKER) + 12  # MARKER, the state, the two lengths
 CALL = "\0nil-call\0"  # a call of the pristine template: nil_template.CALL (a unit test compares)
+# An instance made ahead of a call is primed first (answered PRIMED); the call after
+# that brings its environment: ENV_CALL, the environment as JSON, NUL, then the call.
+# nil_template.PRIME, PRIMED and ENV_CALL (a unit test compares).
+PRIME = "\0nil-prime\0"
+PRIMED = "primed"
+ENV_CALL = "\0nil-env\0"
 
 
 def fill(template: bytes, offset: int, source: str, code: bytes) -> bytes:
@@ -44,12 +52,7 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
     if offset < 0 or offset + len(PRISTINE) > len(wasm):
         return None
     slot = wasm[offset : offset + len(PRISTINE)]
-    lengths = len(MARKER) + 4
-    used = (
-        lengths
-        + 8
-        + sum(int.from_bytes(slot[at : at + 4], "little") for at in (lengths, lengths + 4))
-    )
+    used = HEADER + sum(_lengths(slot))
     if used > len(PRISTINE) or slot[used:] != PRISTINE[used:]:
         return None  # the marker's bytes, but not a slot the builder filled
     template = wasm[:offset] + PRISTINE + wasm[offset + len(PRISTINE) :]
@@ -58,12 +61,18 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
     return template, slot
 
 
+def _lengths(slot: bytes) -> tuple[int, int]:
+    """The source's and the code's lengths in a slot's header."""
+    at = len(MARKER) + 4
+    return int.from_bytes(slot[at : at + 4], "little"), int.from_bytes(
+        slot[at + 4 : HEADER], "little"
+    )
+
+
 def contents(slot: bytes) -> tuple[str, bytes]:
     """The source and the code a filled slot holds."""
-    header = len(MARKER) + 4
-    source_len = int.from_bytes(slot[header : header + 4], "little")
-    code_len = int.from_bytes(slot[header + 4 : header + 8], "little")
-    body = slot[header + 8 :]
+    source_len, code_len = _lengths(slot)
+    body = slot[HEADER:]
     return body[:source_len].decode(), body[source_len : source_len + code_len]
 
 
@@ -75,6 +84,18 @@ def call_prefix(slot: bytes) -> str | None:
     if "\0" in source:
         return None
     return f"{CALL}{base64.b64encode(code).decode('ascii')}\0{source}\0"
+
+
+def primes(template: bytes) -> bool:
+    """Whether the template answers PRIME (templates made before it existed do not): its
+    text is in the snapshot only if the template's code names it. A slot cannot hold it,
+    the template's slot is pristine."""
+    return PRIME.encode() in template
+
+
+def with_environment(env: dict[str, str]) -> str:
+    """What precedes a primed instance's call (the call's prefix, then its input)."""
+    return f"{ENV_CALL}{json.dumps(env)}\0"
 
 
 def digest(data: bytes) -> str:

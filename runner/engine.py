@@ -78,6 +78,7 @@ class CachedModule:
     abi_problem: str | None = None  # checked once when cached
     tier: str = OPTIMIZED  # which engine compiled `artifact` (and must run it)
     prefix: str = ""  # what precedes each call's input: a function run on its template
+    primes: bool = False  # its instances made ahead are primed (runner/executor.py)
 
 
 class ModuleCache:

@@ -17,6 +17,7 @@ from typing import Any
 
 import wasmtime
 
+from common import python_slot
 from common.abi import ABI_BY_LANGUAGE, COMPONENT_PREAMBLE, MODULE_PREAMBLE
 from common.contracts import ExecuteReply, ExecuteRequest, Limits, Outcome
 from common.jsonvalues import NOT_JSON, check_text
@@ -39,6 +40,7 @@ from runner.settings import Settings
 
 logger = logging.getLogger(__name__)
 WASM_PAGE = 65536
+PRIMING_TIMEOUT_MS = 1000  # the priming takes ~1-2 ms; its own deadline, not the call's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +51,7 @@ class _Prepared:
     limits: Limits
     store: wasmtime.Store
     instance: Any
+    primed: bool  # it ran the template's priming call (python_slot.PRIME)
 
 
 class ModuleRejected(Exception):
@@ -199,18 +202,22 @@ class Executor:
         check = adapters[language].check(compiled.artifact)
         size = len(made.prefix)  # the template's own memory is shared by its functions
         entry = CachedModule(
-            sha256, language, compiled.artifact, size, check, compiled.tier, made.prefix
+            sha256,
+            language,
+            compiled.artifact,
+            size,
+            check,
+            compiled.tier,
+            made.prefix,
+            made.primes,
         )
         return entry, upgrade
 
     def _compile_template(self, language: str, digest: str, wasm: bytes) -> templates.Compiled:
         adapter = self.adapters[language]
-        path = self.artifacts.peek(digest, templates.KIND)
-        if path is not None:
-            try:
-                return templates.Compiled(adapter.deserialize_file(path), OPTIMIZED)
-            except Exception as exc:  # stale or foreign: compiled again below
-                logger.warning("artifact.unusable", extra={"sha256": digest, "error": str(exc)})
+        artifact = self._optimized_from_disk(adapter, digest, templates.KIND)
+        if artifact is not None:
+            return templates.Compiled(artifact, OPTIMIZED)
         tier, store = OPTIMIZED, self.artifacts
         if language in self.baseline_adapters:
             tier, store = BASELINE, self.baseline_artifacts
@@ -259,9 +266,10 @@ class Executor:
             if id(compiled.artifact) not in in_use:
                 del self._templates[digest]
 
-    def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str):
-        """The optimized artifact a runner of this host compiled before, or None."""
-        path = self.artifacts.peek(sha256, adapter.kind)
+    def _optimized_from_disk(self, adapter: AbiAdapter, sha256: str, kind: str = ""):
+        """The optimized artifact (of `kind`: the adapter's by default) a runner of this
+        host compiled before, or None."""
+        path = self.artifacts.peek(sha256, kind or adapter.kind)
         if path is None:
             return None
         try:
@@ -390,15 +398,18 @@ class Executor:
         adapter = self.adapter_for(entry)
         capture = OutputCapture(self.settings.max_log_bytes, request.redact)
         prepared = self._take_prepared(entry, limits)
+        text = entry.prefix + request.input if entry.prefix else request.input
         if prepared is not None:  # made while the runner was idle; never used before
             store, instance = prepared.store, prepared.instance
+            if prepared.primed:  # its fuel went to the priming; the host's env was read then
+                store.set_fuel(limits.fuel)
+                text = python_slot.with_environment(request.env) + text
         else:
             store, instance = self._new_store(adapter, limits), None
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
         adapter.prepare_store(store, capture, request.env)
         self._instantiated = False
         with calling(capture, limits.timeout_ms, request.env):
-            text = entry.prefix + request.input if entry.prefix else request.input
             reply = self._run(adapter, entry, store, text, limits, instance)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
@@ -466,11 +477,23 @@ class Executor:
         except Exception:  # the call instantiates (and reports why it fails) itself
             store.close()
             return
-        if made.text() is not None:  # it printed while instantiated: that is the call's log
-            store.close()
+        primed = entry.primes and self._prime(adapter, store, instance)
+        if made.text() is not None or (entry.primes and not primed):
+            store.close()  # it printed (that is the call's log), or its priming failed
             return
-        self._prepared = _Prepared(entry.artifact, limits, store, instance)
+        self._prepared = _Prepared(entry.artifact, limits, store, instance, primed)
         metrics.PREPARED_INSTANCES.inc()
+
+    def _prime(self, adapter: AbiAdapter, store: wasmtime.Store, instance: Any) -> bool:
+        """Run the template's priming call on an instance made ahead: it writes, before
+        the call, the memory pages every call writes (a fresh instance's first call
+        spends most of its time copying them from the snapshot). Platform code on a
+        constant input: the function's call finds nothing of it but those pages."""
+        store.set_epoch_deadline(self.ticker.ticks_for(PRIMING_TIMEOUT_MS))
+        try:
+            return adapter.call(store, instance, python_slot.PRIME) == python_slot.PRIMED
+        except Exception:  # a trap (the call's fuel or memory), an error: not primed
+            return False
 
     def _take_prepared(self, entry: CachedModule, limits: Limits) -> _Prepared | None:
         prepared, self._prepared = self._prepared, None

@@ -28,6 +28,7 @@ class FromTemplate:
 
     digest: str
     prefix: str
+    primes: bool  # the template primes instances made ahead (python_slot.PRIME)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def find(wasm: bytes) -> FromTemplate | None:
     prefix = python_slot.call_prefix(slot)
     if prefix is None:
         return None
-    return FromTemplate(python_slot.digest(template), prefix)
+    return FromTemplate(python_slot.digest(template), prefix, python_slot.primes(template))
 
 
 def template_bytes(wasm: bytes) -> bytes:

@@ -70,8 +70,9 @@ def test_the_template_slot_has_the_same_size_on_both_sides():
     assert eval(size, {}) == python_slot.SLOT_BYTES
     assert 'reversed(b"tols-nohtyp-lin\\x01")' in text
     assert bytes(reversed(b"tols-nohtyp-lin\x01")) == python_slot.MARKER
-    call = re.search(r"^CALL = (\S+)", text, re.M).group(1)
-    assert eval(call, {}) == python_slot.CALL
+    for name in ("CALL", "ENV_CALL", "PRIME", "PRIMED"):
+        value = re.search(rf"^{name} = (\S+)", text, re.M).group(1)
+        assert eval(value, {}) == getattr(python_slot, name), name
 
 
 def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(toolchains, executor):
@@ -88,6 +89,45 @@ def test_a_function_from_the_template_runs_its_module_on_every_fresh_instance(to
             "r": True,
         }
         assert "module code ran" in outcome.logs
+
+
+RANDOM = """\
+import os
+import random
+
+print("module code ran")
+
+
+def handle(event):
+    return {"greeting": os.environ.get("GREETING"), "r": random.random()}
+"""
+
+
+def test_an_instance_made_ahead_is_primed_and_its_call_gets_its_own_environment(
+    toolchains, executor
+):
+    """idle() makes the next instance and primes it (python_slot.PRIME): the call on it
+    sees its own environment, not the priming's nor the last call's, prints to its own
+    log, gets a seed of its own, and pays for less of the instance's first call."""
+    wasm = build(toolchains, RANDOM)
+    assert python_slot.primes(python_slot.template_of(wasm)[0])
+    first = run(executor, wasm, {}, env={"GREETING": "one"})  # a fresh instance
+    replies = [first]
+    for env in ({"GREETING": "two"}, {}, {"GREETING": "three"}):
+        executor.idle()
+        assert executor._prepared is not None and executor._prepared.primed
+        replies.append(run(executor, wasm, {}, env=env))
+    outputs = [json.loads(r.output) for r in replies]
+    assert [o["greeting"] for o in outputs] == ["one", "two", None, "three"]
+    assert len({o["r"] for o in outputs}) == 4  # seeded per instance, not per snapshot
+    assert all(r.logs == "module code ran\n" for r in replies), replies
+    assert all(r.fuel_used < first.fuel_used for r in replies[1:]), replies
+
+
+def test_a_template_that_does_not_prime_is_not_primed():
+    """Functions built from a template made before priming existed run as before."""
+    assert not python_slot.primes(python_slot.PRISTINE + b"\0nil-call\0")
+    assert python_slot.primes(b"..." + python_slot.PRIME.encode() + b"...")
 
 
 def test_an_exception_in_a_template_function_shows_its_own_lines(toolchains, executor):

@@ -112,7 +112,9 @@ def test_an_instance_made_ahead_serves_one_call_and_leaks_nothing(wasm):
     assert executor._prepared is not None and executor._prepared is not made
     third = call(executor, sha, {"mark": "c"}, {"TOKEN": "third"})
     assert json.loads(third.output)["seen"] == ["c"] and third.logs == "token third\n"
-    assert third.fuel_used == pytest.approx(first.fuel_used, rel=0.05)
+    # Charged its own work only: not the priming's (its fuel is set again after it), and
+    # less than a fresh instance's first call, whose interpreter setup the priming ran.
+    assert 0.5 * first.fuel_used < third.fuel_used < first.fuel_used
 
 
 def test_an_instance_made_ahead_is_dropped_for_other_limits_and_after_a_failure(wasm):
