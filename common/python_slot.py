@@ -22,9 +22,9 @@ PRISTINE = MARKER + TEMPLATE + b"\xa5" * (SLOT_BYTES - 4)  # the template's slot
 CAPACITY = SLOT_BYTES - 12  # source and code together
 HEADER = len(MARKER) + 12  # MARKER, the state, the two lengths
 CALL = "\0nil-call\0"  # a call of the pristine template: nil_template.CALL (a unit test compares)
-# An instance made ahead of a call is primed first (answered PRIMED); the call after
-# that brings its environment: ENV_CALL, the environment as JSON, NUL, then the call.
-# nil_template.PRIME, PRIMED and ENV_CALL (a unit test compares).
+# An instance made ahead of a call is primed first (answered PRIMED); the call's
+# environment is then handed over in a call of its own: ENV_CALL, the environment as
+# JSON (answered PRIMED). nil_template.PRIME, PRIMED and ENV_CALL (a unit test compares).
 PRIME = "\0nil-prime\0"
 PRIMED = "primed"
 ENV_CALL = "\0nil-env\0"
@@ -93,9 +93,9 @@ def primes(template: bytes) -> bool:
     return PRIME.encode() in template
 
 
-def with_environment(env: dict[str, str]) -> str:
-    """What precedes a primed instance's call (the call's prefix, then its input)."""
-    return f"{ENV_CALL}{json.dumps(env)}\0"
+def environment_call(env: dict[str, str]) -> str:
+    """What hands a primed instance the environment of the call that follows."""
+    return f"{ENV_CALL}{json.dumps(env)}"
 
 
 def digest(data: bytes) -> str:

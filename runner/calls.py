@@ -109,6 +109,10 @@ class ExecutorThread:
         meanwhile runs right after it."""
         self._jobs.put(job)
 
+    def waiting(self) -> bool:
+        """Whether a job waits behind the running one (idle work leaves out what can wait)."""
+        return not self._jobs.empty()
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
@@ -398,18 +399,21 @@ class Executor:
         adapter = self.adapter_for(entry)
         capture = OutputCapture(self.settings.max_log_bytes, request.redact)
         prepared = self._take_prepared(entry, limits)
-        text = entry.prefix + request.input if entry.prefix else request.input
+        if prepared is not None and prepared.primed:
+            if self._hand_environment(adapter, prepared, request.env):
+                prepared.store.set_fuel(limits.fuel)  # neither took the call's fuel
+            else:
+                self._spent.append(prepared.store)
+                prepared = None
         if prepared is not None:  # made while the runner was idle; never used before
             store, instance = prepared.store, prepared.instance
-            if prepared.primed:  # its fuel went to the priming; the host's env was read then
-                store.set_fuel(limits.fuel)
-                text = python_slot.with_environment(request.env) + text
         else:
             store, instance = self._new_store(adapter, limits), None
         store.set_epoch_deadline(self.ticker.ticks_for(limits.timeout_ms))
         adapter.prepare_store(store, capture, request.env)
         self._instantiated = False
         with calling(capture, limits.timeout_ms, request.env):
+            text = entry.prefix + request.input if entry.prefix else request.input
             reply = self._run(adapter, entry, store, text, limits, instance)
         error = reply.error
         if reply.outcome == Outcome.TRAP and (hint := capture.trap_hint()):
@@ -451,13 +455,15 @@ class Executor:
     def has_idle_work(self) -> bool:
         return bool(self._spent) or self._next is not None
 
-    def idle(self) -> None:
+    def idle(self, call_waiting: Callable[[], bool] = lambda: False) -> None:
         """Between calls (on the executor thread, after the reply went out): free the
         last calls' stores, and make the next instance of the component called last, in
         a store of its own with that call's limits. It serves one call at most — the
         next call of that artifact with the same limits, which gets its environment and
         output capture then — and is dropped otherwise: never two calls on one instance,
-        and no call's environment or secrets kept past it."""
+        and no call's environment or secrets kept past it. A template's instance is
+        primed too, unless a call already waits (`call_waiting`): it takes the instance
+        as it is rather than wait for the priming."""
         while self._spent:
             self._spent.pop().close()
         wanted, self._next = self._next, None
@@ -477,9 +483,14 @@ class Executor:
         except Exception:  # the call instantiates (and reports why it fails) itself
             store.close()
             return
-        primed = entry.primes and self._prime(adapter, store, instance)
-        if made.text() is not None or (entry.primes and not primed):
-            store.close()  # it printed (that is the call's log), or its priming failed
+        primed = False
+        if made.text() is None and entry.primes and not call_waiting():
+            primed = self._prime(adapter, store, instance)
+            if not primed:  # it ran something else than the priming: not used
+                store.close()
+                return
+        if made.text() is not None:  # it printed while instantiated: that is the call's log
+            store.close()
             return
         self._prepared = _Prepared(entry.artifact, limits, store, instance, primed)
         metrics.PREPARED_INSTANCES.inc()
@@ -493,6 +504,19 @@ class Executor:
         try:
             return adapter.call(store, instance, python_slot.PRIME) == python_slot.PRIMED
         except Exception:  # a trap (the call's fuel or memory), an error: not primed
+            return False
+
+    def _hand_environment(self, adapter: AbiAdapter, prepared: _Prepared, env: dict) -> bool:
+        """Give a primed instance the call's environment, in a call of its own: the host's
+        was read at the priming (componentize-py reads it at an instance's first call).
+        Outside the call's fuel, so a call is charged the same whatever its environment's
+        way in; False when it fails (the call then takes a fresh instance)."""
+        prepared.store.set_epoch_deadline(self.ticker.ticks_for(PRIMING_TIMEOUT_MS))
+        prepared.store.set_fuel(prepared.limits.fuel)
+        call = python_slot.environment_call(env)
+        try:
+            return adapter.call(prepared.store, prepared.instance, call) == python_slot.PRIMED
+        except Exception:  # a trap (memory): this instance is not used
             return False
 
     def _take_prepared(self, entry: CachedModule, limits: Limits) -> _Prepared | None:

@@ -19,6 +19,7 @@ watchdog fired drains the same way (briefly), while its successor already serves
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -265,7 +266,8 @@ class RunnerServer:
         self._finish(conn, job, Kind.RESULT, *reply.frame())
         if not job.fatal and self.executor.has_idle_work():  # after the answer went out
             deadline = time.monotonic() + request.limits.timeout_ms / 1000
-            self.jobs.post(Job(self.executor.idle, deadline, lambda: None, self._replaced))
+            idle = functools.partial(self.executor.idle, self.jobs.waiting)
+            self.jobs.post(Job(idle, deadline, lambda: None, self._replaced))
 
     def _load(self, conn: Connection, frame: Frame) -> None:
         sha256, language = str(frame.head.get("sha256")), str(frame.head.get("language"))

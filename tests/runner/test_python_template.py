@@ -122,6 +122,28 @@ def test_an_instance_made_ahead_is_primed_and_its_call_gets_its_own_environment(
     assert len({o["r"] for o in outputs}) == 4  # seeded per instance, not per snapshot
     assert all(r.logs == "module code ran\n" for r in replies), replies
     assert all(r.fuel_used < first.fuel_used for r in replies[1:]), replies
+    # A call already waits: the instance is made, not primed (the call reads the host's
+    # environment at its instance's first call, as before priming existed).
+    executor.idle(call_waiting=lambda: True)
+    assert executor._prepared is not None and not executor._prepared.primed
+    unprimed = run(executor, wasm, {}, env={"GREETING": "four"})
+    assert json.loads(unprimed.output)["greeting"] == "four"
+    assert unprimed.fuel_used == pytest.approx(first.fuel_used, rel=0.05)
+
+
+def test_a_primed_call_costs_no_more_fuel_than_a_fresh_one_whatever_its_environment(
+    toolchains, executor
+):
+    """The environment is handed to a primed instance outside the call's fuel: a call
+    that fits its fuel on a fresh instance fits it on a primed one (outside attack)."""
+    wasm = build(toolchains, "import os\n\ndef handle(e):\n    return {'n': len(os.environ)}\n")
+    env = {f"V{i:02}": "z" * 480 for i in range(64)}  # the documented maximum, ~31 KiB
+    fresh = run(executor, wasm, {}, env=env)
+    executor.idle()
+    assert executor._prepared.primed
+    primed = run(executor, wasm, {}, env=env)
+    assert json.loads(fresh.output) == json.loads(primed.output) == {"n": 64}
+    assert primed.fuel_used < fresh.fuel_used, (primed.fuel_used, fresh.fuel_used)
 
 
 def test_a_template_that_does_not_prime_is_not_primed():

@@ -14,7 +14,8 @@ function through the path every call takes, so the pages of memory that path wri
 copied from the snapshot before the call, not during it (a fresh instance's first call
 spends most of its time in those page faults). The priming is the instance's first call,
 the one at which componentize-py reads the environment from the host and reseeds
-`random`; so the call after it brings its environment along (ENV_CALL).
+`random`; so the runner hands the call's environment over in a call of its own
+(ENV_CALL), before the function's call and outside its fuel.
 
 The unpatched template is the builder's checker: `handle(source)` parses the source,
 checks that every module it names is in the snapshot, runs its module once and
@@ -63,9 +64,9 @@ SLOT = bytearray(b"\xa5") * (len(MARKER) + SLOT_BYTES)  # one allocation: one co
 SLOT[: len(MARKER) + 4] = MARKER + TEMPLATE
 HEADER = len(MARKER) + 12
 CALL = "\0nil-call\0"  # a runner's call of the pristine template: CALL code NUL source NUL input
-ENV_CALL = "\0nil-env\0"  # a primed instance's call: ENV_CALL environment-JSON NUL CALL ...
+ENV_CALL = "\0nil-env\0"  # a primed instance's environment: ENV_CALL environment-JSON
 PRIME = "\0nil-prime\0"  # a runner priming an instance it made ahead of a call
-PRIMED = "primed"  # the answer to PRIME
+PRIMED = "primed"  # the answer to PRIME and to ENV_CALL
 PATH = SOURCE_NAME  # the function's code objects name this file
 MAX_MODULE_SECONDS = 0.02  # slower module code is worth its own snapshot
 
@@ -162,12 +163,11 @@ def _call(input):
 
 
 def _environment(input, _environ=os.environ, _loads=json.loads):
-    """The call after a priming: its environment (the host's was read at the priming),
-    then the call as any other."""
-    environment, call = input[len(ENV_CALL) :].split("\0", 1)
+    """A primed instance's environment, for the call that follows (the host's was read
+    at the priming)."""
     _environ.clear()
-    _environ.update(_loads(environment))
-    return call
+    _environ.update(_loads(input[len(ENV_CALL) :]))
+    return PRIMED
 
 
 _PRIMER = "def handle(event):\n    return event\n"
@@ -203,7 +203,7 @@ class WitWorld(wit_world.WitWorld):
             if input == PRIME:
                 return _prime()
             if input.startswith(ENV_CALL):
-                input = _environment(input)
+                return _environment(input)
             if not input.startswith(CALL):
                 return _check(input)
             source, code, input = _call(input)
