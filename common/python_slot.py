@@ -64,9 +64,9 @@ def template_of(wasm: bytes) -> tuple[bytes, bytes] | None:
 def _lengths(slot: bytes) -> tuple[int, int]:
     """The source's and the code's lengths in a slot's header."""
     at = len(MARKER) + 4
-    return int.from_bytes(slot[at : at + 4], "little"), int.from_bytes(
-        slot[at + 4 : HEADER], "little"
-    )
+    source = int.from_bytes(slot[at : at + 4], "little")
+    code = int.from_bytes(slot[at + 4 : HEADER], "little")
+    return source, code
 
 
 def contents(slot: bytes) -> tuple[str, bytes]:
