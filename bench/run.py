@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,17 +31,16 @@ from common.runners import Runner
 from common.runners.transport import Connections
 from db import migrate
 from gateway.settings import Settings as GatewaySettings
-from tools.platform import LocalPlatform, start_embedded_postgres, stop_embedded_postgres
+from tools.platform import (
+    LocalPlatform,
+    free_port,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 RESULTS = ROOT / "bench" / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Api:

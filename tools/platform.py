@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,10 +39,24 @@ def stop_embedded_postgres(home: Path) -> None:
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=home / "pgdata", user=user, timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports for local services come from below Linux's ephemeral range (32768-60999 by
+# default), the range bind(0) picks from: a port bind(0) found free can become a client
+# connection's source port before the service binds it ("Address already in use": one
+# CI run lost test_cluster.py's five tests to it).
+SERVICE_PORTS = range(20000, 32768)
+
+
+def free_port() -> int:
+    """A loopback port nothing is bound to, outside the ephemeral range."""
+    for _ in range(500):
+        port = random.choice(SERVICE_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass
@@ -83,17 +98,17 @@ class LocalPlatform:
 
     def __post_init__(self) -> None:
         if not self.supervisor_port:
-            self.supervisor_port = _free_port()
+            self.supervisor_port = free_port()
         if not self.invoker_port:
-            self.invoker_port = _free_port()
+            self.invoker_port = free_port()
         if not self.scheduler_port:
-            self.scheduler_port = _free_port()
+            self.scheduler_port = free_port()
 
     @classmethod
     def on_free_ports(cls, database_url: str, home: Path, **options) -> LocalPlatform:
         """A platform beside any other on this machine (the tests'): every port free."""
         ports = ("port", "builder_port", "consumer_port")
-        return cls(database_url, home, **{name: _free_port() for name in ports}, **options)
+        return cls(database_url, home, **{name: free_port() for name in ports}, **options)
 
     def env(self) -> dict[str, str]:
         return {
@@ -145,7 +160,7 @@ class LocalPlatform:
         for managed in self.processes:
             chosen = {"gateway": self.gateway_env(), "builder": env}.get(managed.name, keyed)
             if managed.name.startswith("invoker") and managed.name != "invoker":
-                chosen = {**chosen, "NIL_INVOKER_PORT": str(_free_port())}
+                chosen = {**chosen, "NIL_INVOKER_PORT": str(free_port())}
             managed.proc = subprocess.Popen(
                 managed.argv,
                 cwd=ROOT,

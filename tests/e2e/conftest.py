@@ -4,20 +4,13 @@ result consumer, builder — on a fresh database, driven over HTTP."""
 from __future__ import annotations
 
 import io
-import socket
 import time
 
 import pytest
 import requests
 
 from tests.conftest import temporary_database
-from tools.platform import LocalPlatform
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tools.platform import LocalPlatform, free_port  # noqa: F401 — the tests' import
 
 
 class Api:
