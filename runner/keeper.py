@@ -100,6 +100,7 @@ class Keeper:
                 if REPLACE_ME in beats and self.child is not None and not self.draining:
                     self._successor()
                 self._reap()
+                self._orphaned()
                 self._check(time.monotonic())
         finally:
             self._close()
@@ -116,6 +117,14 @@ class Keeper:
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
+
+    def _orphaned(self) -> None:
+        """A local runner's supervisor is gone (killed, so it could not stop its runners;
+        they are in sessions of their own): drain and exit rather than serve no one."""
+        parent = self.settings.parent_pid
+        if parent and not self.draining and os.getppid() != parent:
+            logger.warning("runner.orphaned", extra={"supervisorPid": parent})
+            self._on_term(signal.SIGTERM, None)
 
     def _check(self, now: float) -> None:
         if self.child is None:

@@ -24,6 +24,9 @@ class Settings(ServiceSettings):
     # bind's socket, and no metrics listener beside a TCP bind (give host:port there).
     metrics_bind: str = env("NIL_RUNNER_METRICS_BIND", "")
     graceful_seconds: float = env("NIL_RUNNER_GRACEFUL_SECONDS", GRACEFUL_SECONDS)
+    # The supervisor that launched this runner as a local process (0: none, as in a
+    # container or a pod): a runner whose parent is gone drains and exits (runner/keeper.py).
+    parent_pid: int = env("NIL_RUNNER_PARENT_PID", 0)
     # a module load (a compile: seconds for a Python component) past this replaces the worker
     load_timeout_seconds: int = env("NIL_RUNNER_LOAD_TIMEOUT", 120)
     cache_bytes: int = env("NIL_RUNNER_CACHE_BYTES", 256 * 1024 * 1024)

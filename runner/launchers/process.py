@@ -73,6 +73,7 @@ class ProcessLauncher:
         env = {k: v for k, v in os.environ.items() if k not in dropped}
         env["NIL_RUNNER_BIND"] = rd.socket_address(directory)
         env.setdefault("NIL_RUNNER_ARTIFACT_DIR", str(directory.parent / ARTIFACTS))
+        env["NIL_RUNNER_PARENT_PID"] = str(os.getpid())  # it drains if this process dies
         proc = subprocess.Popen([sys.executable, "-m", "runner"], env=env, start_new_session=True)
         if self.limits is not None:
             placed = cgroups.apply(proc.pid, name, self.limits)

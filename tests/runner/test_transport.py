@@ -407,3 +407,42 @@ def _catches(pid: int, signum: int) -> bool:
     status = Path(f"/proc/{pid}/status").read_text()
     [caught] = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
     return bool(int(caught, 16) >> (signum - 1) & 1)
+
+
+def test_a_local_runner_whose_supervisor_is_killed_drains_and_exits(tmp_path):
+    """A local runner lives in a session of its own, so a supervisor killed with SIGKILL
+    (it could not stop its runners) would leave it serving no one: its keeper sees its
+    parent gone and drains, its worker with it."""
+    import psutil
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from runner.launchers import ProcessLauncher\n"
+        "handle = ProcessLauncher().launch('orphan', Path(sys.argv[1]))\n"
+        "print(handle.proc.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    keeper = worker = None
+    try:
+        keeper = psutil.Process(int(supervisor.stdout.readline()))
+        runner = Runner(f"unix:{tmp_path / 'runner.sock'}")
+        deadline = time.monotonic() + 30
+        while not runner.healthy():
+            assert time.monotonic() < deadline and keeper.is_running()
+            time.sleep(0.05)
+        worker = psutil.Process(runner.health().pid)
+        supervisor.kill()
+        supervisor.wait()
+        _, alive = psutil.wait_procs([keeper, worker], timeout=15)
+        assert not alive, alive
+    finally:
+        for process in (keeper, worker):
+            if process is not None and process.is_running():
+                process.kill()
+        supervisor.kill()
+        supervisor.wait()
+        supervisor.stdout.close()

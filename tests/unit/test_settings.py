@@ -36,6 +36,7 @@ NOT_IN_CHART = {
     "NIL_RUNNERS": LOCAL_POOL,
     "NIL_RUNNERS_MAX": LOCAL_POOL,
     "NIL_RUNNER_IDLE_SECONDS": LOCAL_POOL,
+    "NIL_RUNNER_PARENT_PID": LOCAL_POOL + " (set by the process launcher)",
     "NIL_RUNNER_IMAGE": LOCAL_POOL,
     "NIL_POOL_NAME": LOCAL_POOL,
     "NIL_RUNNER_MEMORY_MB": LOCAL_POOL + " (the pod's resources are its limits)",
