@@ -611,6 +611,9 @@ def main() -> None:
                     (echo_id,),
                 ).fetchone()[0]
             )
+        waited = cpu.quiet(platform)
+        bench.figures["quiet_s"] = waited
+        bench.row("(waited for the platform to go idle: toolchain warm-up)", f"{waited:.0f} s")
         floor = in_process_floor(bench, wasm)
         runner_client_figures(bench, platform, wasm, floor)
         sync_rate = warm_figures(bench, api, platform, echo_id, floor)
