@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from common.db import connection, open_pool
-from common.errors import DataRejected
+from common.errors import ConcurrencyLimited, DataRejected
 from common.execution import GroupCommit
 from common.queue import ExecutionQueue
 from common.runners import make_runners
@@ -41,6 +41,24 @@ def start(db, fid: UUID):
         )
     assert started is not None and started.running is not None
     return started.running
+
+
+def test_a_start_runs_alone_unless_its_function_is_limited_then_the_limit_holds(client, db, fid):
+    """An unlimited function's start is one statement whose own transaction commits
+    without a WAL flush (the connection's setting stays on for what follows); once the
+    function is limited, its starts take the locked path, which counts what runs."""
+    first = start(db, fid)
+    with connection(db) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    limited = client.put(f"/functions/{fid}", json=function_body(limits={"concurrency": 1}))
+    assert limited.status_code == 200, limited.json
+    with pytest.raises(ConcurrencyLimited):
+        start(db, fid)  # the first still runs
+    with connection(db) as conn:
+        assert repo.finish(conn, finish(first)) is not None
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    second = start(db, fid)  # the first ended: the limit lets one more run
+    assert stored(db, second.id)[0] == "RUNNING"
 
 
 def finish(running, output: str = '{"ok": true}') -> repo.Finish:
