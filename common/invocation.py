@@ -1,5 +1,5 @@
 """Starting an asynchronous execution (SPEC §10): the PENDING row and its message on the
-queue `executions`, in one transaction. Shared by everything that enqueues (the gateway's
+queue `executions`, in one statement. Shared by everything that enqueues (the gateway's
 POST /functions/{id}/invocations and retries; schedules and routes next); the invocation
 workers (invoker/) run what is enqueued. `nil.invoke` (migration 0007) does the same
 from SQL."""
@@ -12,7 +12,7 @@ from uuid import UUID
 
 import psycopg_pool
 
-from common.db import transaction
+from common.db import connection
 from common.errors import Conflict, NotFound
 from common.execution import refusal
 from common.idempotency import fingerprint
@@ -40,7 +40,7 @@ def enqueue(
     choice = choice or RevisionChoice()
     input_json = compact(input_value)
     print_ = fingerprint(input_json, choice) if idempotency_key is not None else None
-    with transaction(db) as conn:
+    with connection(db) as conn:  # one statement (two for a reused key): no BEGIN
         enqueued = repo.enqueue_execution(
             conn,
             function_id,
