@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-from common.contracts import ExecutionStatus
+from common.contracts import EXECUTIONS_QUEUE, ExecutionStatus
 from common.errors import ConcurrencyLimited
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
@@ -389,6 +389,32 @@ SELECT {TARGET_COLUMNS}, claimed.* FROM target JOIN claimed ON true
 """
 
 
+# The claim of an unlimited function's execution and the hiding of its message for the
+# attempt's lease (the timeout plus the margin), in one statement and one transaction
+# that makes no WAL flush of its own: what claim_execution and ExecutionQueue.hide_for
+# do in a transaction, for the common case. A limited function's execution is never
+# claimed by it (its claims take turns under `_LOCK_LIMITED`).
+_CLAIM_UNLIMITED = f"""
+WITH {TARGET_CTES["revision"]}, claimed AS (
+    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
+        started_at = clock_timestamp()
+    FROM functions f, target
+    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
+      AND f.concurrency IS NULL
+      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
+           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+    RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
+              e.input, e.started_at, e.created_at
+), hidden AS (
+    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
+        + make_interval(secs => coalesce(target.timeout_ms, 0) / 1000.0 + %(margin)s)
+    FROM target WHERE m.msg_id = %(message)s AND EXISTS (SELECT FROM claimed)
+)
+SELECT {TARGET_COLUMNS}, claimed.*, set_config('synchronous_commit', 'off', true)
+FROM target JOIN claimed ON true
+"""
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One attempt at an asynchronous execution, owned by the worker that claimed it."""
@@ -432,7 +458,35 @@ def claim_execution(
         conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(_LOCK_LIMITED["id"], {**params, "lock_class": _LOCK_CLASS})
         cursor = conn.execute(_CLAIM, params)
-    row = cursor.fetchone()
+    return _claim(cursor.fetchone(), execution_id, function_id, revision)
+
+
+def claim_unlimited(
+    conn: psycopg.Connection,
+    execution_id: UUID,
+    function_id: UUID,
+    revision: int,
+    *,
+    margin_seconds: float,
+    message: int,
+) -> Claim | None:
+    """claim_execution and the hiding of the attempt's `message` for its lease, in one
+    statement of its own (no transaction around it) — for an unlimited function only.
+    None when nothing was claimed: a limited function's execution, or one that cannot
+    run now; claim_execution, in its transaction, decides then."""
+    params = {
+        "id": execution_id,
+        "function_id": function_id,
+        "revision": revision,
+        "bucket": 0,
+        "margin": margin_seconds,
+        "message": message,
+    }
+    row = conn.execute(_CLAIM_UNLIMITED, params).fetchone()
+    return _claim(row, execution_id, function_id, revision)
+
+
+def _claim(row: tuple | None, execution_id: UUID, function_id: UUID, revision: int) -> Claim | None:
     if row is None:
         return None
     target = Target.from_row(row)
@@ -509,6 +563,20 @@ def storable(text: str | None) -> str | None:
     return text
 
 
+_FINISH = (
+    "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
+    " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
+    " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
+    " RETURNING completed_at"
+)
+_FINISH_DELETING_MESSAGE = f"""
+WITH finished AS ({_FINISH}), settled AS (  -- pgmq.delete's statement, written out
+    DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s AND EXISTS (SELECT FROM finished)
+)
+SELECT completed_at FROM finished
+"""
+
+
 def finish_execution(
     conn: psycopg.Connection,
     running: ExecutionRecord,
@@ -519,30 +587,31 @@ def finish_execution(
     fuel_used: int | None,
     logs: str | None = None,
     dead_lettered: bool = False,
+    message: int | None = None,
 ) -> ExecutionRecord | None:
     """RUNNING → COMPLETED (output) or FAILED (error) for the attempt `running` holds, in
     one statement fenced on its attempt number: a late answer cannot overwrite what the
     sweeper or another attempt decided. None when another attempt owns the row or it is
-    finished. (A synchronous execution is attempt 1.)"""
+    finished. (A synchronous execution is attempt 1.) With `message`, the attempt's
+    message on the queue `executions` is deleted by the same statement, only if the
+    row was updated: an asynchronous attempt settled in one round trip."""
     status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
     error_message, logs = storable(error_message), storable(logs)
-    row = conn.execute(
-        "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
-        " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
-        " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
-        " RETURNING completed_at",
-        (
-            status,
-            output_json,
-            error_message,
-            duration_ms,
-            fuel_used,
-            logs,
-            dead_lettered,
-            running.id,
-            running.attempts,
-        ),
-    ).fetchone()
+    values = [
+        status,
+        output_json,
+        error_message,
+        duration_ms,
+        fuel_used,
+        logs,
+        dead_lettered,
+        running.id,
+        running.attempts,
+    ]
+    statement = _FINISH
+    if message is not None:
+        statement, values = _FINISH_DELETING_MESSAGE, [*values, message]
+    row = conn.execute(statement, values).fetchone()
     if row is None:
         return None
     return dataclasses.replace(
@@ -571,7 +640,11 @@ class Finish:
 
 
 def finish(
-    conn: psycopg.Connection, f: Finish, *, dead_lettered: bool = False
+    conn: psycopg.Connection,
+    f: Finish,
+    *,
+    dead_lettered: bool = False,
+    message: int | None = None,
 ) -> ExecutionRecord | None:
     """finish_execution for the outcome `f`."""
     return finish_execution(
@@ -583,6 +656,7 @@ def finish(
         fuel_used=f.fuel_used,
         logs=f.logs,
         dead_lettered=dead_lettered,
+        message=message,
     )
 
 

@@ -27,7 +27,7 @@ from uuid import UUID
 import psycopg_pool
 
 from common.contracts import ExecuteReply, ExecutionStatus, Outcome
-from common.db import transaction
+from common.db import connection, transaction
 from common.errors import DataRejected, NilError, ServiceUnavailable
 from common.execution import run_attempt
 from common.lifecycle import StopFlag
@@ -144,14 +144,19 @@ class Invoker:
                 self.queue.archive(conn, delivery.msg_id)
             return
         margin = self.settings.lease_margin_seconds
-        with transaction(self.db) as conn:
-            claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
-            if claim is None:
-                self._unclaimable(conn, delivery, eid, fid)
-                return
-            limits = claim.target.limits
-            lease = (limits.timeout_ms / 1000 if limits else 0) + margin
-            self.queue.hide_for(conn, delivery.msg_id, lease)
+        with connection(self.db) as conn:  # the common case: one statement
+            claim = repo.claim_unlimited(
+                conn, eid, fid, revision, margin_seconds=margin, message=delivery.msg_id
+            )
+        if claim is None:  # a limited function's execution, or none to run now
+            with transaction(self.db) as conn:
+                claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
+                if claim is None:
+                    self._unclaimable(conn, delivery, eid, fid)
+                    return
+                limits = claim.target.limits
+                lease = (limits.timeout_ms / 1000 if limits else 0) + margin
+                self.queue.hide_for(conn, delivery.msg_id, lease)
         self._run(delivery, claim)
 
     def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID) -> None:
@@ -256,23 +261,25 @@ class Invoker:
         dead: bool,
         ids: dict[str, str],
     ) -> ExecutionRecord | None:
-        """Record the attempt's outcome and settle its message, in one transaction; None
-        when another attempt owns the row now."""
-        with transaction(self.db) as conn:
-            outcome = repo.Finish(
-                running,
-                output_json=output,
-                error_message=error,
-                duration_ms=result.duration_ms if result else None,
-                fuel_used=result.fuel_used if result else None,
-                logs=logs,
-            )
-            record = repo.finish(conn, outcome, dead_lettered=dead)
-            if record is None:
-                logger.warning("execution.attempt_fenced", extra=ids)
-                return None
-            if dead:
-                self.queue.archive(conn, delivery.msg_id)
-            else:
-                self.queue.delete(conn, delivery.msg_id)
+        """Record the attempt's outcome and settle its message, in one transaction (an
+        outcome that is not a dead letter: in one statement); None when another attempt
+        owns the row now."""
+        outcome = repo.Finish(
+            running,
+            output_json=output,
+            error_message=error,
+            duration_ms=result.duration_ms if result else None,
+            fuel_used=result.fuel_used if result else None,
+            logs=logs,
+        )
+        if dead:
+            with transaction(self.db) as conn:
+                record = repo.finish(conn, outcome, dead_lettered=True)
+                if record is not None:
+                    self.queue.archive(conn, delivery.msg_id)
+        else:
+            with connection(self.db) as conn:
+                record = repo.finish(conn, outcome, message=delivery.msg_id)
+        if record is None:
+            logger.warning("execution.attempt_fenced", extra=ids)
         return record

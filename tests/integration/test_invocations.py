@@ -393,6 +393,58 @@ def test_a_limited_execution_refused_before_a_slot_freed_is_looked_at_again_at_o
     assert client.get(f"/executions/{eid}").json["status"] == "COMPLETED"
 
 
+def test_one_statement_claims_an_unlimited_execution_and_hides_its_message_for_the_lease(
+    client, ready, db
+):
+    """claim_unlimited: the claim and the lease in one statement, for an unlimited
+    function; nothing for an execution another attempt holds, nor for a limited one."""
+    from db import executions as repo
+
+    def claim(eid: str, fid: str, msg_id: int):
+        with db.connection() as conn:
+            return repo.claim_unlimited(
+                conn,
+                uuid.UUID(eid),
+                uuid.UUID(fid),
+                1,
+                margin_seconds=2.5,
+                message=msg_id,
+            )
+
+    def hidden_for(msg_id: int) -> float:
+        with db.connection() as conn:
+            return conn.execute(
+                "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
+                " FROM pgmq.q_executions WHERE msg_id = %s",
+                (msg_id,),
+            ).fetchone()[0]
+
+    fid = ready(limits={"timeoutMs": 4000})
+    eid = invoke(client, fid, {"input": {"x": 1}}).json["id"]
+    with db.connection() as conn:
+        [msg_id] = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.q_executions")]
+    claimed = claim(eid, fid, msg_id)
+    assert claimed is not None and claimed.attempt == 1 and claimed.input_json == '{"x": 1}'
+    assert claimed.target.limits.timeout_ms == 4000
+    assert 6.0 < hidden_for(msg_id) <= 6.5  # the lease: the timeout plus the margin
+    assert client.get(f"/executions/{eid}").json["status"] == "RUNNING"
+    assert claim(eid, fid, msg_id) is None  # this attempt holds it until its lease ends
+
+    limited = ready(limits={"concurrency": 1})
+    other = invoke(client, limited, {"input": {}}).json["id"]
+    with db.connection() as conn:
+        [msg_id] = [
+            r[0]
+            for r in conn.execute(
+                "SELECT msg_id FROM pgmq.q_executions WHERE message->>'executionId' = %s",
+                (other,),
+            )
+        ]
+    assert claim(other, limited, msg_id) is None  # its claims take turns under the lock
+    assert client.get(f"/executions/{other}").json["status"] == "PENDING"
+    assert hidden_for(msg_id) <= 0.1  # left as it was
+
+
 def test_a_retry_resent_with_its_idempotency_key_starts_one_execution(client, ready):
     fid = ready()
     eid = invoke(client, fid, {"input": {"r": 1}}).json["id"]
