@@ -331,7 +331,22 @@ def _record(
     logs: str | None,
 ) -> ExecutionRecord | None:
     """The finished row; None when it is gone (its function was deleted)."""
-    finish = repo.Finish(
+    record = group_commit(db).write(outcome_of(running, output, error, result, logs))
+    if record is None:  # the sweeper failed it meanwhile, or it was deleted
+        with connection(db) as conn:
+            record = repo.get_execution(conn, running.id)
+    return record
+
+
+def outcome_of(
+    running: ExecutionRecord,
+    output: str | None,
+    error: str | None,
+    result: ExecuteReply | None,
+    logs: str | None,
+) -> repo.Finish:
+    """What recording `running`'s outcome writes: `result` is None for a platform error."""
+    return repo.Finish(
         running,
         output_json=output,
         error_message=error,
@@ -339,11 +354,6 @@ def _record(
         fuel_used=result.fuel_used if result else None,
         logs=logs,
     )
-    record = group_commit(db).write(finish)
-    if record is None:  # the sweeper failed it meanwhile, or it was deleted
-        with connection(db) as conn:
-            record = repo.get_execution(conn, running.id)
-    return record
 
 
 def _finish_alone(db: psycopg_pool.ConnectionPool, f: repo.Finish) -> ExecutionRecord | None:

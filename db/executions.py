@@ -443,13 +443,7 @@ def claim_execution(
     None: nothing to run now (finished, gone, running, out of attempts, or the function's
     concurrency limit reached: `at_concurrency_limit`). Inside the caller's transaction
     (the lock that makes concurrent starts of a limited function take turns)."""
-    params = {
-        "id": execution_id,
-        "function_id": function_id,
-        "revision": revision,
-        "bucket": 0,
-        "margin": margin_seconds,
-    }
+    params = _claim_params(execution_id, function_id, revision, margin_seconds)
     # The claim needs no WAL flush of its own (like an execution's RUNNING row): lost in
     # a crash, the message comes back after its visibility timeout and the execution is
     # claimed again; the synchronous commit that records the outcome flushes the WAL up
@@ -474,16 +468,22 @@ def claim_unlimited(
     statement of its own (no transaction around it) — for an unlimited function only.
     None when nothing was claimed: a limited function's execution, or one that cannot
     run now; claim_execution, in its transaction, decides then."""
-    params = {
+    params = _claim_params(execution_id, function_id, revision, margin_seconds)
+    params["message"] = message
+    row = conn.execute(_CLAIM_UNLIMITED, params).fetchone()
+    return _claim(row, execution_id, function_id, revision)
+
+
+def _claim_params(
+    execution_id: UUID, function_id: UUID, revision: int, margin_seconds: float
+) -> dict:
+    return {
         "id": execution_id,
         "function_id": function_id,
         "revision": revision,
         "bucket": 0,
         "margin": margin_seconds,
-        "message": message,
     }
-    row = conn.execute(_CLAIM_UNLIMITED, params).fetchone()
-    return _claim(row, execution_id, function_id, revision)
 
 
 def _claim(row: tuple | None, execution_id: UUID, function_id: UUID, revision: int) -> Claim | None:

@@ -29,7 +29,7 @@ import psycopg_pool
 from common.contracts import ExecuteReply, ExecutionStatus, Outcome
 from common.db import connection, transaction
 from common.errors import DataRejected, NilError, ServiceUnavailable
-from common.execution import run_attempt
+from common.execution import outcome_of, run_attempt
 from common.lifecycle import StopFlag
 from common.notifications import QueueWatch
 from common.queue import Delivery, ExecutionQueue
@@ -264,14 +264,7 @@ class Invoker:
         """Record the attempt's outcome and settle its message, in one transaction (an
         outcome that is not a dead letter: in one statement); None when another attempt
         owns the row now."""
-        outcome = repo.Finish(
-            running,
-            output_json=output,
-            error_message=error,
-            duration_ms=result.duration_ms if result else None,
-            fuel_used=result.fuel_used if result else None,
-            logs=logs,
-        )
+        outcome = outcome_of(running, output, error, result, logs)
         if dead:
             with transaction(self.db) as conn:
                 record = repo.finish(conn, outcome, dead_lettered=True)
