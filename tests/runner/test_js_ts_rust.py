@@ -50,9 +50,13 @@ export function handle(event) {
       console.log("x".repeat(10000));
       console.error("é".repeat(3000));
       return 1;
+    case "random":
+      return { a: Math.random(), b: Math.random(), built: DRAWN_AT_BUILD };
   }
   throw new Error("unknown op " + event.op);
 }
+
+const DRAWN_AT_BUILD = Math.random();
 """
 
 TYPESCRIPT = """\
@@ -157,6 +161,18 @@ def test_javascript_echo_with_console_captured(executor, built):
     assert (json.loads(unicode.output), unicode.logs) == ({"s": "héllo 🌍"}, "héllo 🌍\n")
 
 
+def test_math_random_differs_between_calls_though_the_engine_is_a_snapshot(executor, built):
+    """QuickJS seeded Math.random at build time, inside the snapshot: every fresh
+    instance would draw the same numbers. A call draws from the host's random source."""
+    drawn = [
+        json.loads(call(executor, built["javascript"], {"op": "random"}).output) for _ in "xyz"
+    ]
+    values = [d[k] for d in drawn for k in ("a", "b")]
+    assert len(set(values)) == len(values), drawn
+    assert all(0 <= v < 1 for v in values)
+    assert len({d["built"] for d in drawn}) == 1  # what module code drew at build time stays
+
+
 def test_long_console_lines_are_written_whole(executor, built):
     """WASI's blocking-write-and-flush takes 4096 bytes at most: longer lines go in pieces."""
     outcome = call(executor, built["javascript"], {"op": "long"})
@@ -179,7 +195,7 @@ def test_a_thrown_non_error_is_reported_as_uncaught(executor, built):
     outcome = call(executor, built["javascript"], {"op": "throw-value"})
     assert (outcome.outcome, outcome.error) == ("exception", 'Uncaught {"code":42}')
     outcome = call(executor, built["javascript"], {"op": "nope"})
-    assert outcome.error.startswith("Error: unknown op nope\n    at handle (function.js:36:")
+    assert outcome.error.startswith("Error: unknown op nope\n    at handle (function.js:38:")
 
 
 def test_javascript_results_json_cannot_encode_are_failed(executor, built):

@@ -8,6 +8,7 @@
 // to WASI stdout (log, info, debug) and stderr (warn, error), which the runner captures.
 import stdoutApi from "wasi:cli/stdout@0.2.0";
 import stderrApi from "wasi:cli/stderr@0.2.0";
+import randomApi from "wasi:random/random@0.2.0";
 import { SOURCE, LINES } from "./positions.js";
 import * as user from "./function.js";
 
@@ -52,6 +53,20 @@ function writer(toStderr) {
     }
   };
 }
+
+// QuickJS seeds Math.random once, when the engine starts: at build time, so the seed is
+// in the snapshot and every call of every instance would draw the same numbers. While a
+// call runs, they come from the host's random source instead: 53 of 56 random bits, over
+// 2^53, exactly as V8 makes a double in [0, 1).
+const buildTimeRandom = Math.random;
+
+function hostRandom() {
+  const b = randomApi.getRandomBytes(7);
+  const high = (b[0] & 0x1f) * 2 ** 48 + b[1] * 2 ** 40 + b[2] * 2 ** 32;
+  return (high + b[3] * 2 ** 24 + b[4] * 2 ** 16 + b[5] * 2 ** 8 + b[6]) / 2 ** 53;
+}
+
+Math.random = () => (serving ? hostRandom() : buildTimeRandom());
 
 globalThis.console = {
   log: writer(false),
