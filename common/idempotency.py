@@ -61,7 +61,8 @@ def repeat(
     print_: str,
 ) -> ExecutionRecord | None:
     """A synchronous repeat: the holder once it has ended (waiting at most its timeout
-    plus a margin on `watch`); None when the key was free after all."""
+    plus a margin on `watch`); None when the key was free after all, or its holder is
+    gone (its function deleted)."""
     record = held_by(db, target.function_id, key, print_)
     if record is None or record.status in FINISHED or watch is None:
         return record
@@ -74,9 +75,10 @@ def wait_until_ended(
     watch: ExecutionWatch,
     record: ExecutionRecord,
     deadline: float,
-) -> ExecutionRecord:
+) -> ExecutionRecord | None:
     """`record` read again once it has ended or at `deadline` (a wake-up without an end,
-    after the listener reconnected, waits again)."""
+    after the listener reconnected, waits again); None once it is gone (deleted with its
+    function, which wakes its waiters too)."""
     while record.status not in FINISHED:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -85,6 +87,6 @@ def wait_until_ended(
         with connection(db) as conn:
             found = repo.get_execution(conn, record.id)
         if found is None:
-            break
+            return None
         record = found
     return record

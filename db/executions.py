@@ -68,10 +68,12 @@ def _start_statement(target_cte: str, *, locked: bool) -> str:
     # `authorized` gates a route call: a function that is not `public` runs only for a
     # caller with an API key (SPEC §11); every other start passes true.
     limit = _at_limit("target.function_id") if locked else _limited("target.function_id")
-    if locked:
+    if locked:  # at the limit: 429, unless the key is held (a repeat needs no slot)
         tail = (
             "started.started_at IS NULL AND (target.public OR %(authorized)s)"
-            f" AND {limit}, false, NULL"
+            f" AND {limit} AND NOT EXISTS (SELECT 1 FROM executions held"
+            " WHERE held.function_id = target.function_id"
+            " AND held.idempotency_key = %(key)s), false, NULL"
         )
     else:  # set_config's is_local: this statement's own transaction, then back to on
         tail = (

@@ -157,7 +157,10 @@ def get_execution(execution_id: str) -> Response:
     if park is not None:  # the worker waits on its greenlet, then calls the app again
         park(p.watch, eid, deadline)
         return jsonify(execution_json(record))
-    return jsonify(execution_json(wait_until_ended(p.db, p.watch, record, deadline)))
+    ended = wait_until_ended(p.db, p.watch, record, deadline)
+    if ended is None:  # deleted with its function meanwhile
+        raise NotFound(f"execution {eid} not found")
+    return jsonify(execution_json(ended))
 
 
 def _read_execution(p: Platform, eid: UUID):

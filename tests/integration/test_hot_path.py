@@ -61,6 +61,26 @@ def test_a_start_runs_alone_unless_its_function_is_limited_then_the_limit_holds(
     assert stored(db, second.id)[0] == "RUNNING"
 
 
+def test_a_repeated_idempotency_key_is_answered_while_the_limit_is_full(client, db, fid):
+    """A repeat needs no slot: with the function's only slot taken, the same key and
+    input answer the execution that holds it, another input is 409, a new key 429."""
+
+    def execute(key: str, n: int):
+        return client.post(
+            f"/functions/{fid}/execute", json={"input": {"n": n}}, headers={"Idempotency-Key": key}
+        )
+
+    first = execute("k1", 1)
+    assert first.status_code == 200, first.json
+    limited = client.put(f"/functions/{fid}", json=function_body(limits={"concurrency": 1}))
+    assert limited.status_code == 200, limited.json
+    start(db, fid)  # RUNNING: the only slot is taken
+    again = execute("k1", 1)
+    assert (again.status_code, again.json["id"]) == (200, first.json["id"])
+    assert execute("k1", 2).status_code == 409
+    assert execute("k2", 1).status_code == 429
+
+
 def finish(running, output: str = '{"ok": true}') -> repo.Finish:
     return repo.Finish(running, output, None, 1.5, 1000, "log line")
 

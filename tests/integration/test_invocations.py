@@ -445,6 +445,27 @@ def test_one_statement_claims_an_unlimited_execution_and_hides_its_message_for_t
     assert hidden_for(msg_id) <= 0.1  # left as it was
 
 
+def test_a_long_poll_on_an_execution_deleted_with_its_function_ends_at_once(client, ready):
+    """Deleting a function deletes its executions; an unfinished one wakes its waiters
+    (migration 0012), who answer 404 at once instead of at their deadline."""
+    fid = ready()
+    eid = invoke(client, fid, {"input": {}}).json["id"]  # PENDING: no invoker here
+    answered: list = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        response = client.get(f"/executions/{eid}?wait=20")
+        answered.append((response.status_code, time.monotonic() - started))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.5)  # the waiter is waiting
+    assert client.delete(f"/functions/{fid}").status_code == 204
+    waiter.join(timeout=25)
+    [(status, seconds)] = answered
+    assert status == 404 and seconds < 5, answered
+
+
 def test_a_retry_resent_with_its_idempotency_key_starts_one_execution(client, ready):
     fid = ready()
     eid = invoke(client, fid, {"input": {"r": 1}}).json["id"]
