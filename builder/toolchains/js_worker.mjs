@@ -21,6 +21,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const DATA = join(HERE, "data", "javascript");
 const WIT = join(DATA, "wit");
 const ENTRY = readFileSync(join(DATA, "entry.js"), "utf8");
+const RANDOM = readFileSync(join(DATA, "random.js"), "utf8");
 const NIL_TYPES = readFileSync(join(DATA, "nil.d.ts"), "utf8");
 const TS_LIB_DIR = dirname(createRequire(import.meta.url).resolve("typescript/lib/lib.d.ts"));
 const scratch = process.argv[2];
@@ -189,6 +190,7 @@ async function compile(request) {
         `export const LINES = ${JSON.stringify(lines || [])};\n`,
     );
     writeFileSync(join(job, "entry.js"), ENTRY);
+    writeFileSync(join(job, "random.js"), RANDOM);
     let result;
     try {
       result = await componentize({

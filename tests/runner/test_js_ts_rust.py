@@ -51,12 +51,14 @@ export function handle(event) {
       console.error("é".repeat(3000));
       return 1;
     case "random":
-      return { a: Math.random(), b: Math.random(), built: DRAWN_AT_BUILD };
+      return { a: Math.random(), b: KEPT(), c: BOUND(), built: DRAWN_AT_BUILD };
   }
   throw new Error("unknown op " + event.op);
 }
 
 const DRAWN_AT_BUILD = Math.random();
+const KEPT = Math.random; // as a library keeps it at load time
+const BOUND = Math.random.bind(Math);
 """
 
 TYPESCRIPT = """\
@@ -167,7 +169,7 @@ def test_math_random_differs_between_calls_though_the_engine_is_a_snapshot(execu
     drawn = [
         json.loads(call(executor, built["javascript"], {"op": "random"}).output) for _ in "xyz"
     ]
-    values = [d[k] for d in drawn for k in ("a", "b")]
+    values = [d[k] for d in drawn for k in ("a", "b", "c")]  # b, c: references kept at build
     assert len(set(values)) == len(values), drawn
     assert all(0 <= v < 1 for v in values)
     assert len({d["built"] for d in drawn}) == 1  # what module code drew at build time stays

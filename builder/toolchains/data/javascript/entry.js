@@ -8,12 +8,11 @@
 // to WASI stdout (log, info, debug) and stderr (warn, error), which the runner captures.
 import stdoutApi from "wasi:cli/stdout@0.2.0";
 import stderrApi from "wasi:cli/stderr@0.2.0";
-import randomApi from "wasi:random/random@0.2.0";
+import { calls } from "./random.js"; // before the function's module: Math.random
 import { SOURCE, LINES } from "./positions.js";
 import * as user from "./function.js";
 
 let streams = null; // opened per call: a handle from build time does not exist at run time
-let serving = false; // console output while the module is initialised at build time is dropped
 
 function utf8(text) {
   const bytes = [];
@@ -43,7 +42,7 @@ function show(value) {
 
 function writer(toStderr) {
   return (...args) => {
-    if (!serving) return;
+    if (!calls.serving) return; // console output at build time (top levels) is dropped
     streams ??= { out: stdoutApi.getStdout(), err: stderrApi.getStderr() };
     const bytes = utf8(args.map(show).join(" ") + "\n");
     const stream = toStderr ? streams.err : streams.out;
@@ -53,20 +52,6 @@ function writer(toStderr) {
     }
   };
 }
-
-// QuickJS seeds Math.random once, when the engine starts: at build time, so the seed is
-// in the snapshot and every call of every instance would draw the same numbers. While a
-// call runs, they come from the host's random source instead: 53 of 56 random bits, over
-// 2^53, exactly as V8 makes a double in [0, 1).
-const buildTimeRandom = Math.random;
-
-function hostRandom() {
-  const b = randomApi.getRandomBytes(7);
-  const high = (b[0] & 0x1f) * 2 ** 48 + b[1] * 2 ** 40 + b[2] * 2 ** 32;
-  return (high + b[3] * 2 ** 24 + b[4] * 2 ** 16 + b[5] * 2 ** 8 + b[6]) / 2 ** 53;
-}
-
-Math.random = () => (serving ? hostRandom() : buildTimeRandom());
 
 globalThis.console = {
   log: writer(false),
@@ -115,7 +100,7 @@ if (typeof user.handle !== "function") {
 
 export function handle(input) {
   streams = null;
-  serving = true;
+  calls.serving = true;
   try {
     const result = user.handle(JSON.parse(input));
     if (result instanceof Promise) {
@@ -127,6 +112,6 @@ export function handle(input) {
   } catch (error) {
     throw describeThrown(error);
   } finally {
-    serving = false;
+    calls.serving = false;
   }
 }
