@@ -26,7 +26,7 @@ ALIAS_PATTERN = "^[a-z][a-z0-9-]{0,62}$"
 MAX_REVISION = 2**31 - 1
 _ALIAS = re.compile(ALIAS_PATTERN)
 _REVISION = re.compile("^[1-9][0-9]{0,9}$")
-_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?\Z", re.ASCII)
+_SECONDS = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?\Z", re.ASCII)
 _LIMIT_FIELDS = {"timeoutMs": "timeout_ms", "memoryMb": "memory_mb", "fuel": "fuel"}
 
 
@@ -372,7 +372,7 @@ def parse_wait(args: dict[str, str]) -> float:
     raw = args.get("wait")
     if raw is None:
         return 0.0
-    if not _SECONDS.match(raw):  # float() would also take "1_0", " 1", "٣" and "1e1"
+    if not _SECONDS.match(raw):  # a JSON number; float() would also take "1_0", " 1", "٣"
         raise ValidationError("wait must be a number of seconds")
     seconds = float(raw)
     if not 0 <= seconds <= MAX_WAIT_SECONDS:  # also refuses nan
