@@ -375,46 +375,44 @@ def find_by_idempotency_key(
     return ExecutionRecord.from_row(row), row["idempotency_fingerprint"]
 
 
-_CLAIM = f"""
-WITH {TARGET_CTES["revision"]}, claimed AS (
-    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
-        started_at = clock_timestamp()  -- after the limit's lock was taken
-    FROM functions f, target
-    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
-      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
-           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
-      AND (e.status = 'RUNNING' OR NOT {_at_limit("f.id")})
-    RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
-              e.input, e.started_at, e.created_at
-)
-SELECT {TARGET_COLUMNS}, claimed.* FROM target JOIN claimed ON true
-"""
-
-
-# The claim of an unlimited function's execution and the hiding of its message for the
-# attempt's lease (the timeout plus the margin), in one statement and one transaction
-# that makes no WAL flush of its own: what claim_execution and ExecutionQueue.hide_for
-# do in a transaction, for the common case. A limited function's execution is never
-# claimed by it (its claims take turns under `_LOCK_LIMITED`).
-_CLAIM_UNLIMITED = f"""
-WITH {TARGET_CTES["revision"]}, claimed AS (
-    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
-        started_at = clock_timestamp()
-    FROM functions f, target
-    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
-      AND f.concurrency IS NULL
-      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
-           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
-    RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
-              e.input, e.started_at, e.created_at
-), hidden AS (
+def _claim_statement(*, locked: bool) -> str:
+    """The claim of an attempt. `locked`: after `_LOCK_LIMITED`, in the caller's
+    transaction, for any function; a PENDING execution is claimed only below the
+    function's limit. Otherwise one statement of its own, for an unlimited function
+    only (a limited one's execution is never claimed by it), that also hides the
+    attempt's message for its lease (the timeout plus the margin: what
+    ExecutionQueue.hide_for does in the locked transaction) and makes no WAL flush of
+    its own."""
+    if locked:
+        limit = f"(e.status = 'RUNNING' OR NOT {_at_limit('f.id')})"
+        hidden, tail = "", ""
+    else:
+        limit = "f.concurrency IS NULL"
+        hidden = f"""
+, hidden AS (
     UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
         + make_interval(secs => coalesce(target.timeout_ms, 0) / 1000.0 + %(margin)s)
     FROM target WHERE m.msg_id = %(message)s AND EXISTS (SELECT FROM claimed)
-)
-SELECT {TARGET_COLUMNS}, claimed.*, set_config('synchronous_commit', 'off', true)
-FROM target JOIN claimed ON true
+)"""
+        tail = ", set_config('synchronous_commit', 'off', true)"
+    return f"""
+WITH {TARGET_CTES["revision"]}, claimed AS (
+    UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
+        started_at = clock_timestamp()  -- after the limit's lock, when there is one
+    FROM functions f, target
+    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
+      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
+           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+      AND {limit}
+    RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
+              e.input, e.started_at, e.created_at
+){hidden}
+SELECT {TARGET_COLUMNS}, claimed.*{tail} FROM target JOIN claimed ON true
 """
+
+
+_CLAIM = _claim_statement(locked=True)
+_CLAIM_UNLIMITED = _claim_statement(locked=False)
 
 
 @dataclasses.dataclass(frozen=True)
