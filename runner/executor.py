@@ -456,16 +456,26 @@ class Executor:
         return bool(self._spent) or self._next is not None
 
     def idle(self, call_waiting: Callable[[], bool] = lambda: False) -> None:
-        """Between calls (on the executor thread, after the reply went out): free the
-        last calls' stores, and make the next instance of the component called last, in
-        a store of its own with that call's limits. It serves one call at most — the
-        next call of that artifact with the same limits, which gets its environment and
-        output capture then — and is dropped otherwise: never two calls on one instance,
-        and no call's environment or secrets kept past it. A template's instance is
-        primed too, unless a call already waits (`call_waiting`): it takes the instance
-        as it is rather than wait for the priming."""
-        while self._spent:
-            self._spent.pop().close()
+        """Between calls (on the executor thread, after the reply went out): make the next
+        instance of the component called last, in a store of its own with that call's
+        limits, then free the last calls' stores. It serves one call at most — the next
+        call of that artifact with the same limits, which gets its environment and output
+        capture then — and is dropped otherwise: never two calls on one instance, and no
+        call's environment or secrets kept past it. A template's instance is primed too,
+        unless a call already waits (`call_waiting`): it takes the instance as it is
+        rather than wait for the priming.
+
+        The instance comes before the freeing: freeing a Python call's store takes ~0.4 ms
+        of the ~2 ms a gateway takes between a reply and the next call, and a call that
+        comes that soon would wait for it (the new instance has touched next to nothing
+        yet, so the two stores alive together weigh little more than the spent one)."""
+        try:
+            self._make_next(call_waiting)
+        finally:
+            while self._spent:
+                self._spent.pop().close()
+
+    def _make_next(self, call_waiting: Callable[[], bool]) -> None:
         wanted, self._next = self._next, None
         if wanted is None or self._prepared is not None:
             return

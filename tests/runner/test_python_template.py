@@ -146,6 +146,33 @@ def test_a_primed_call_costs_no_more_fuel_than_a_fresh_one_whatever_its_environm
     assert primed.fuel_used < fresh.fuel_used, (primed.fuel_used, fresh.fuel_used)
 
 
+def test_idle_frees_the_answered_calls_stores_whether_or_not_it_makes_an_instance(
+    toolchains, executor
+):
+    """idle() makes the next instance before it frees the last call's store (a call that
+    follows at once waits less); every way out of the making frees it all the same."""
+    wasm = build(toolchains, "def handle(e):\n    return {'ok': True}\n")
+    for making in ("the next instance", "nothing wanted", "an artifact no longer cached"):
+        run(executor, wasm, {})
+        spent = list(executor._spent)
+        assert spent  # the answered call's store, kept until idle()
+        if making == "nothing wanted":
+            executor._next = None
+        elif making == "an artifact no longer cached":
+            executor._next = ("0" * 64, executor._next[1])
+        executor.idle()
+        assert executor._spent == [] and all(closed(store) for store in spent), making
+        assert (executor._prepared is not None) == (making == "the next instance")
+
+
+def closed(store) -> bool:
+    try:
+        store.get_fuel()
+    except ValueError:  # "already closed"
+        return True
+    return False
+
+
 def test_a_template_that_does_not_prime_is_not_primed():
     """Functions built from a template made before priming existed run as before."""
     assert not python_slot.primes(python_slot.PRISTINE + b"\0nil-call\0")
