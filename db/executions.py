@@ -48,18 +48,18 @@ _LOCK_LIMITED = {
 
 def _at_limit(function_id: str) -> str:
     """SQL: the function has a concurrency limit and that many executions RUNNING."""
-    return f"""EXISTS (
-        SELECT 1 FROM functions lim WHERE lim.id = {function_id} AND lim.concurrency IS NOT NULL
-        AND lim.concurrency <= (SELECT count(*) FROM executions running
-                                WHERE running.function_id = lim.id
-                                AND running.status = 'RUNNING'))"""
+    return _limited(
+        function_id,
+        " AND lim.concurrency <= (SELECT count(*) FROM executions running"
+        " WHERE running.function_id = lim.id AND running.status = 'RUNNING')",
+    )
 
 
-def _limited(function_id: str) -> str:
-    """SQL: the function has a concurrency limit."""
+def _limited(function_id: str, condition: str = "") -> str:
+    """SQL: the function has a concurrency limit (and `condition` holds)."""
     return (
         f"EXISTS (SELECT 1 FROM functions lim WHERE lim.id = {function_id}"
-        " AND lim.concurrency IS NOT NULL)"
+        f" AND lim.concurrency IS NOT NULL{condition})"
     )
 
 
