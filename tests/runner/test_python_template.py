@@ -173,6 +173,47 @@ def closed(store) -> bool:
     return False
 
 
+PRINTS = """\
+import sys
+
+def handle(event):
+    stream = sys.stderr if event["stderr"] else sys.stdout
+    line = event["char"] * event["width"]
+    for i in range(event["lines"]):
+        print(i, line, file=stream)
+    if event["long"]:
+        stream.write(line * 200 + "\\n")
+    return {}
+"""
+
+
+@pytest.mark.parametrize("char", ["x", "é", "€", "🙂"])  # 1 to 4 bytes of UTF-8
+def test_every_byte_printed_reaches_the_log_and_a_secret_is_redacted_whole(
+    toolchains, executor, char
+):
+    """The host drops what one write carries past 8 KiB: no write of a function's
+    output may be longer, however its prints add up in the buffers (an outside attack
+    printed a secret on 200 lines; the bytes past 8,192 were lost, and with them the
+    end of the secret that redaction needed to see)."""
+    wasm = build(toolchains, PRINTS)
+    for width in (1, 41, 500, 2047, 2049, 5000):
+        line = char * width
+        lines = max(1, 50_000 // len(f"9999 {line}\n".encode()))  # within the log cap
+        long = len(line.encode()) * 200 < 10_000  # one write of many pieces
+        expected = "".join(f"{i} {line}\n" for i in range(lines))
+        expected += line * 200 + "\n" if long else ""
+        for stderr in (False, True):
+            event = {"char": char, "width": width, "lines": lines, "long": long, "stderr": stderr}
+            assert run(executor, wasm, event).logs == expected, (width, stderr)
+    secret = "SECRET" + char * 30
+    source = f"def handle(e):\n    for i in range(300):\n        print(i, {secret!r})\n"
+    wasm = build(toolchains, source)
+    hashed = hashlib.sha256(wasm).hexdigest()
+    executor.load_module(hashed, "python", wasm)
+    reply = executor.execute(ExecuteRequest(hashed, "{}", LIMITS, redact=(secret,)))
+    assert reply.logs.splitlines() == [f"{i} [redacted]" for i in range(300)]
+
+
 def test_a_template_that_does_not_prime_is_not_primed():
     """Functions built from a template made before priming existed run as before."""
     assert not python_slot.primes(python_slot.PRISTINE + b"\0nil-call\0")

@@ -30,6 +30,8 @@ def install():
     """Cooperative waits, then output in pieces: before the function's modules load."""
     _cooperative_waits()
     sys.stdout, sys.stderr = _InPieces(sys.stdout), _InPieces(sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        stream.text_layer._CHUNK_SIZE = TEXT_CHUNK_BYTES
 
 
 def preload_lazy_stdlib():
@@ -136,15 +138,26 @@ def _cooperative_waits():
 
 
 # The host takes at most 8 KiB of one write to stdout or stderr and the rest of a longer
-# write is lost — and a secret cut there would escape the runner's redaction. Every write
-# longer than a piece goes out in pieces that fit (2048 characters are at most 8 KiB of
-# UTF-8), each flushed; shorter ones stay buffered.
-PIECE_CHARS = 2048
+# write is lost — and a secret cut there would escape the runner's redaction. So no write
+# may reach the host longer than 8 KiB, however prints add up in the buffers:
+# - a write longer than a piece goes out in pieces, each flushed (1024 characters are at
+#   most 4 KiB of UTF-8); shorter ones stay buffered;
+# - the text layer hands its pending bytes to the byte buffer (8 KiB) before they pass
+#   4 KiB, so what it hands over is under 4 KiB plus one piece: under 8 KiB, and the byte
+#   buffer writes that on whole (it writes straight through only what outgrows it).
+# An outside attack found the text layer's default (8 KiB pending plus the write that
+# crossed it, in one write) losing the bytes past 8,192 of 200 printed lines.
+PIECE_CHARS = 1024
+TEXT_CHUNK_BYTES = 4096
 
 
 class _InPieces:
     def __init__(self, stream):
         self._stream = stream
+
+    @property
+    def text_layer(self):
+        return self._stream
 
     def write(self, text):
         if len(text) <= PIECE_CHARS:  # short writes stay buffered (a print is two writes)
