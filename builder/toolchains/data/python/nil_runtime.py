@@ -1,5 +1,5 @@
 """What every Python function's component runs before the function: cooperative waits,
-output in pieces the host takes whole, the standard library's lazily imported modules,
+output the host takes whole, the standard library's lazily imported modules,
 and the function's exceptions as Python prints them. Bundled next to both entry modules
 (nil_entry.py: a function snapshotted at build time; nil_template.py: the shared
 template that loads a function per call) and imported by them first.
@@ -7,6 +7,8 @@ template that loads a function per call) and imported by them first.
 
 import ast
 import importlib
+import io
+import os
 import sys
 import traceback
 
@@ -27,11 +29,10 @@ LAZY_STDLIB = (
 
 
 def install():
-    """Cooperative waits, then output in pieces: before the function's modules load."""
+    """Cooperative waits, then output the host takes whole: before the function's modules
+    load."""
     _cooperative_waits()
-    sys.stdout, sys.stderr = _InPieces(sys.stdout), _InPieces(sys.stderr)
-    for stream in (sys.stdout, sys.stderr):
-        stream.text_layer._CHUNK_SIZE = TEXT_CHUNK_BYTES
+    _whole_writes()
 
 
 def preload_lazy_stdlib():
@@ -137,36 +138,55 @@ def _cooperative_waits():
         select.poll = Poll
 
 
-# The host takes at most 8 KiB of one write to stdout or stderr and the rest of a longer
-# write is lost — and a secret cut there would escape the runner's redaction. So no write
-# may reach the host longer than 8 KiB, however prints add up in the buffers:
-# - a write longer than a piece goes out in pieces, each flushed (1024 characters are at
-#   most 4 KiB of UTF-8); shorter ones stay buffered;
-# - the text layer hands its pending bytes to the byte buffer (8 KiB) before they pass
-#   4 KiB, so what it hands over is under 4 KiB plus one piece: under 8 KiB, and the byte
-#   buffer writes that on whole (it writes straight through only what outgrows it).
-# An outside attack found the text layer's default (8 KiB pending plus the write that
-# crossed it, in one write) losing the bytes past 8,192 of 200 printed lines.
-PIECE_CHARS = 1024
-TEXT_CHUNK_BYTES = 4096
+# The host takes at most 8 KiB of one write to stdout or stderr and says so (a short
+# write), but the text streams CPython gives a component sit on the raw file, and a text
+# layer never writes again what a raw file left: the bytes past 8,192 of a flush were
+# lost — and with them the end of a secret the runner's redaction needed to see (an
+# outside attack printed one on 200 lines). So the streams are made again on a raw file
+# that writes until everything is written, for `print`, `sys.stdout.write` and
+# `writelines`, `sys.stdout.buffer`, and `sys.__stdout__` alike; `os.write` to 1 or 2
+# writes everything too.
+_host_write = os.write
 
 
-class _InPieces:
-    def __init__(self, stream):
-        self._stream = stream
+def _write_all(fd, data):
+    view = memoryview(data).cast("B")
+    total = len(view)
+    while view:
+        view = view[_host_write(fd, view) :]
+    return total
 
-    @property
-    def text_layer(self):
-        return self._stream
 
-    def write(self, text):
-        if len(text) <= PIECE_CHARS:  # short writes stay buffered (a print is two writes)
-            return self._stream.write(text)
-        self._stream.flush()
-        for start in range(0, len(text), PIECE_CHARS):
-            self._stream.write(text[start : start + PIECE_CHARS])
-            self._stream.flush()
-        return len(text)
+class _WholeWrites(io.RawIOBase):
+    def __init__(self, fd):
+        self._fd = fd
 
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._fd
+
+    def write(self, data):
+        return _write_all(self._fd, data)
+
+
+def _whole_writes():
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        old.flush()
+        stream = io.TextIOWrapper(
+            _WholeWrites(fd),
+            encoding=old.encoding,
+            errors=old.errors,
+            line_buffering=old.line_buffering,
+            write_through=True,
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+    def write(fd, data):
+        return _write_all(fd, data) if fd in (1, 2) else _host_write(fd, data)
+
+    write.__doc__, write.__name__ = _host_write.__doc__, "write"
+    os.write = write
