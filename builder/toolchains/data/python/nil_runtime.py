@@ -8,6 +8,7 @@ template that loads a function per call) and imported by them first.
 import ast
 import importlib
 import io
+import operator
 import os
 import sys
 import traceback
@@ -186,7 +187,11 @@ def _whole_writes():
         setattr(sys, f"__{name}__", stream)
 
     def write(fd, data):
-        return _write_all(fd, data) if fd in (1, 2) else _host_write(fd, data)
+        try:
+            std = operator.index(fd) in (1, 2)  # an object with __index__ is an fd too
+        except TypeError:
+            std = False  # the host's write says what is wrong with it
+        return _write_all(fd, data) if std else _host_write(fd, data)
 
     write.__doc__, write.__name__ = _host_write.__doc__, "write"
     os.write = write
