@@ -8,7 +8,6 @@ template that loads a function per call) and imported by them first.
 import ast
 import importlib
 import io
-import operator
 import os
 import sys
 import traceback
@@ -154,7 +153,10 @@ def _write_all(fd, data):
     view = memoryview(data).cast("B")
     total = len(view)
     while view:
-        view = view[_host_write(fd, view) :]
+        written = _host_write(fd, view)
+        if not written:  # never spin: a stream that takes nothing is broken
+            raise OSError(5, "the host took none of a write")  # EIO
+        view = view[written:]
     return total
 
 
@@ -188,8 +190,8 @@ def _whole_writes():
 
     def write(fd, data):
         try:
-            std = operator.index(fd) in (1, 2)  # an object with __index__ is an fd too
-        except TypeError:
+            std = fd.__index__() in (1, 2)  # an object with __index__ is an fd too
+        except AttributeError:
             std = False  # the host's write says what is wrong with it
         return _write_all(fd, data) if std else _host_write(fd, data)
 
