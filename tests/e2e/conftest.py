@@ -34,6 +34,18 @@ class Api:
         raise TimeoutError(f"function {fid} stayed {fn['status']}")
 
 
+def every_item(base: str, path: str) -> list[dict]:
+    """Every item of a list endpoint, following the pages' `Link: rel="next"`."""
+    found: list[dict] = []
+    with requests.Session() as session:
+        page = session.get(base + path, timeout=30)
+        while True:
+            found += page.json()
+            if "next" not in page.links:
+                return found
+            page = session.get(base + page.links["next"]["url"], timeout=30)
+
+
 @pytest.fixture(scope="session")
 def platform(pg_url, template_url, tmp_path_factory):
     with temporary_database(pg_url, "nil_e2e") as url:

@@ -20,6 +20,7 @@ import requests
 from common.runners import Runner, affinity_order
 from tests.conftest import temporary_database
 from tests.e2e.cluster import Cluster
+from tests.e2e.conftest import every_item
 from tests.integration.helpers import function_body
 
 OK = (200, "COMPLETED")
@@ -42,18 +43,6 @@ SPIN_WAT = """(module
     (i64.or
       (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
       (i64.extend_i32_u (local.get $len)))))"""
-
-
-def all_executions(url: str, fid: str) -> list[dict]:
-    """Every execution of the function, following the pages' `Link: rel="next"`."""
-    found: list[dict] = []
-    with requests.Session() as session:
-        page = session.get(f"{url}/functions/{fid}/executions?limit=1000", timeout=30)
-        while True:
-            found += page.json()
-            if "next" not in page.links:
-                return found
-            page = session.get(url + page.links["next"]["url"], timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +190,7 @@ def test_a_runner_replaced_under_a_stream_of_calls_fails_and_repeats_nothing(clu
     assert not failed, failed[:5]
     ids = [body["id"] for _, _, body in results]
     assert len(set(ids)) == len(ids)
-    history = all_executions(urls[0], fid)
+    history = every_item(urls[0], f"/functions/{fid}/executions?limit=1000")
     assert sorted(e["id"] for e in history) == sorted(ids)  # one execution per call
     assert {e["status"] for e in history} == {"COMPLETED"}
     retired = max(h.calls for h in seen) - before[preferred] if seen else 0
@@ -276,7 +265,7 @@ def test_a_gateway_restarted_as_a_rollout_does_fails_no_call(cluster):
         for thread in threads:
             thread.join(timeout=90)
     failed = [(code, body) for _, code, body in results if (code, body.get("status")) != OK]
-    history = all_executions(urls[0], fid)
+    history = every_item(urls[0], f"/functions/{fid}/executions?limit=1000")
     print(
         f"\ngateway rollout: {len(results)} calls ({in_flight_at_sigterm} before SIGTERM),"
         f" {len(failed)} failed; executions {dict(Counter(e['status'] for e in history))}"

@@ -13,6 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
+from tests.e2e.conftest import every_item
+
 EXAMPLES_PER_OPERATION = 50
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "415", "429"]
 CONFIG = SchemathesisConfig.from_dict(
@@ -77,14 +79,7 @@ def test_every_operation_conforms_to_the_openapi_document(platform):
 
 def function_ids(platform) -> set[str]:
     base = f"http://127.0.0.1:{platform.port}"
-    ids: set[str] = set()
-    url = f"{base}/functions?limit=1000"
-    while url:
-        response = requests.get(url, timeout=30)
-        ids |= {item["id"] for item in response.json()}
-        url = response.links.get("next", {}).get("url")
-        url = url if url is None or url.startswith("http") else base + url
-    return ids
+    return {item["id"] for item in every_item(base, "/functions?limit=1000")}
 
 
 def delete_functions(platform, ids: set[str]) -> None:
