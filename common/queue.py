@@ -120,55 +120,16 @@ class CompilationQueues:
         return [Delivery(m.msg_id, m.read_ct, m.message, m.enqueued_at) for m in messages]
 
 
-# pgmq.read's statement for one message of `executions`, with a look at the next: the
-# first two visible messages are locked (SKIP LOCKED: concurrent readers take others),
-# the first is taken.
-_TAKE = f"""
-WITH visible AS (
-    SELECT msg_id FROM pgmq.q_{EXECUTIONS_QUEUE}
-    WHERE vt <= clock_timestamp()
-    ORDER BY msg_id LIMIT 2
-    FOR UPDATE SKIP LOCKED
-), taken AS (
-    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m
-    SET vt = clock_timestamp() + make_interval(secs => %(vt)s),
-        read_ct = m.read_ct + 1,
-        last_read_at = clock_timestamp()
-    WHERE m.msg_id = (SELECT min(msg_id) FROM visible)
-    RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.message
-)
-SELECT taken.*, (SELECT count(*) FROM visible) > 1,
-       set_config('synchronous_commit', 'off', true)  -- for this statement's own commit
-FROM taken
-"""
-
-
 class ExecutionQueue:
     """The queue `executions` of asynchronous invocations (SPEC §10). Messages are sent
-    by the statement that inserts the execution (db/executions.py, nil.invoke); moving
-    a message (delete, archive, delay) happens inside the transaction of the fenced
-    update of its execution, so only the attempt that owns the row moves it."""
+    by the statement that inserts the execution (db/executions.py, nil.invoke) and read
+    by the statement that also claims it (db/executions.py, take); moving a message
+    (delete, archive, delay) happens inside the transaction of the fenced update of its
+    execution, so only the attempt that owns the row moves it."""
 
     def __init__(self, db: psycopg_pool.ConnectionPool) -> None:
         self._db = db
         self._pgmq = PGMQueue(pool=db, conn_string=None, init_extension=False)
-
-    def take(self, *, vt: int) -> tuple[Delivery | None, bool]:
-        """The first visible message, hidden for `vt` seconds (pgmq's read: read_ct + 1),
-        and whether another one is visible now — the only case worth waking another
-        slot for (a slot woken for nothing reads the queue in vain).
-
-        One statement of our own instead of `pgmq.read`, which builds its SQL with
-        `format()` and plans it on every call (pg_stat_statements: ~1.4 ms of database
-        CPU per invocation, for ~3.5 reads each); alone in its transaction, which makes
-        no WAL flush of its own: a read lost in a crash only shows the message again
-        early, and its claim is fenced (db/executions.py, claim_execution)."""
-        with translate_errors(), self._db.connection() as conn:
-            row = conn.execute(_TAKE, {"vt": vt}).fetchone()
-        if row is None:
-            return None, False
-        msg_id, read_ct, enqueued_at, message, more, _ = row
-        return Delivery(msg_id, read_ct, message, enqueued_at), more
 
     def next_visible_seconds(self) -> float | None:
         """Seconds until the earliest hidden message becomes visible (a retry's backoff,

@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 
 from common.contracts import EXECUTIONS_QUEUE, ExecutionStatus
 from common.errors import ConcurrencyLimited
+from common.queue import Delivery
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
 from db.targets import (
@@ -22,6 +23,7 @@ from db.targets import (
     Target,
     choice_kind,
     function_lookup,
+    named_target_cte,
     resolve_params,
     route_bucket,
 )
@@ -377,44 +379,78 @@ def find_by_idempotency_key(
     return ExecutionRecord.from_row(row), row["idempotency_fingerprint"]
 
 
-def _claim_statement(*, locked: bool) -> str:
-    """The claim of an attempt. `locked`: after `_LOCK_LIMITED`, in the caller's
-    transaction, for any function; a PENDING execution is claimed only below the
-    function's limit. Otherwise one statement of its own, for an unlimited function
-    only (a limited one's execution is never claimed by it), that also hides the
-    attempt's message for its lease (the timeout plus the margin: what
-    ExecutionQueue.hide_for does in the locked transaction) and makes no WAL flush of
-    its own."""
-    if locked:
-        limit = f"(e.status = 'RUNNING' OR NOT {_at_limit('f.id')})"
-        hidden, tail = "", ""
-    else:
-        limit = "f.concurrency IS NULL"
-        hidden = f"""
-, hidden AS (
-    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
-        + make_interval(secs => coalesce(target.timeout_ms, 0) / 1000.0 + %(margin)s)
-    FROM target WHERE m.msg_id = %(message)s AND EXISTS (SELECT FROM claimed)
-)"""
-        tail = ", set_config('synchronous_commit', 'off', true)"
-    return f"""
-WITH {TARGET_CTES["revision"]}, claimed AS (
+def _claimed_cte(execution_id: str, limit: str) -> str:
+    """The CTE `claimed`: the claim of an attempt at the execution `execution_id`, of
+    the function `target` names, if `limit` holds."""
+    return f"""claimed AS (
     UPDATE executions e SET status = 'RUNNING', attempts = e.attempts + 1,
         started_at = clock_timestamp()  -- after the limit's lock, when there is one
     FROM functions f, target
-    WHERE e.id = %(id)s AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
+    WHERE e.id = {execution_id} AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
       AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
            - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
       AND {limit}
     RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
               e.input, e.started_at, e.created_at
-){hidden}
-SELECT {TARGET_COLUMNS}, claimed.*{tail} FROM target JOIN claimed ON true
+)"""
+
+
+# The claim of an attempt after `_LOCK_LIMITED`, in the caller's transaction, for any
+# function: a PENDING execution is claimed only below the function's limit.
+_CLAIM = f"""
+WITH {TARGET_CTES["revision"]},
+{_claimed_cte("%(id)s", f"(e.status = 'RUNNING' OR NOT {_at_limit('f.id')})")}
+SELECT {TARGET_COLUMNS}, claimed.* FROM target JOIN claimed ON true
 """
 
+# The ids a message names, or NULL where one is not of their form (a bad message is
+# taken and archived by the invoker, never an error that leaves it on the queue).
+_UUID_FORM = "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+_NAMED = {
+    "execution_id": ("executionId", _UUID_FORM, "uuid"),
+    "function_id": ("functionId", _UUID_FORM, "uuid"),
+    "revision": ("revision", "^[0-9]{1,9}$", "integer"),
+}
+_NAMED_COLUMNS = ",\n           ".join(
+    f"CASE WHEN message->>'{key}' ~ '{form}' THEN (message->>'{key}')::{kind} END AS {name}"
+    for name, (key, form, kind) in _NAMED.items()
+)
 
-_CLAIM = _claim_statement(locked=True)
-_CLAIM_UNLIMITED = _claim_statement(locked=False)
+# The invoker's read (SPEC §10), in one statement that makes no WAL flush of its own:
+# pgmq's read of the first visible message of `executions` (hidden for `vt` seconds,
+# read_ct + 1) with a look at whether a second one is visible — the first two are locked,
+# SKIP LOCKED, so concurrent readers take others — and, when the message's execution is
+# an unlimited function's and can run now, its claim, with the message hidden for the
+# attempt's lease (the timeout plus the margin) instead. A limited function's execution
+# is never claimed here: `claim_execution`, in its transaction, decides. A read or claim
+# lost in a crash only shows the message again early; the claim is fenced.
+_TAKE = f"""
+WITH visible AS (
+    SELECT msg_id, message FROM pgmq.q_{EXECUTIONS_QUEUE}
+    WHERE vt <= clock_timestamp()
+    ORDER BY msg_id LIMIT 2
+    FOR UPDATE SKIP LOCKED
+), named AS (
+    SELECT msg_id, {_NAMED_COLUMNS}
+    FROM visible ORDER BY msg_id LIMIT 1
+), {named_target_cte("named")},
+{_claimed_cte("(SELECT execution_id FROM named)", "f.concurrency IS NULL")},
+taken AS (
+    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m
+    SET vt = clock_timestamp() + make_interval(secs => CASE
+            WHEN EXISTS (SELECT FROM claimed)
+            THEN (SELECT coalesce(timeout_ms, 0) FROM target) / 1000.0 + %(margin)s
+            ELSE %(vt)s::float8 END),
+        read_ct = m.read_ct + 1,
+        last_read_at = clock_timestamp()
+    FROM named WHERE m.msg_id = named.msg_id
+    RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.message
+)
+SELECT taken.*, (SELECT count(*) FROM visible) > 1,
+       set_config('synchronous_commit', 'off', true),  -- for this statement's own commit
+       {TARGET_COLUMNS}, claimed.*
+FROM taken LEFT JOIN target ON true LEFT JOIN claimed ON true
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,23 +492,30 @@ def claim_execution(
     return _claim(cursor.fetchone(), execution_id, function_id, revision)
 
 
-def claim_unlimited(
-    conn: psycopg.Connection,
-    execution_id: UUID,
-    function_id: UUID,
-    revision: int,
-    *,
-    margin_seconds: float,
-    message: int,
-) -> Claim | None:
-    """claim_execution and the hiding of the attempt's `message` for its lease, in one
-    statement of its own (no transaction around it) — for an unlimited function only.
-    None when nothing was claimed: a limited function's execution, or one that cannot
-    run now; claim_execution, in its transaction, decides then."""
-    params = _claim_params(execution_id, function_id, revision, margin_seconds)
-    params["message"] = message
-    row = conn.execute(_CLAIM_UNLIMITED, params).fetchone()
-    return _claim(row, execution_id, function_id, revision)
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """The invoker's read of the queue `executions` (`take`)."""
+
+    delivery: Delivery
+    more: bool  # another message is visible now: worth waking another slot for
+    claim: Claim | None  # the message's execution, claimed (an unlimited function's)
+
+
+def take(conn: psycopg.Connection, *, vt: int, margin_seconds: float) -> Taken | None:
+    """The first visible message of `executions`, hidden for `vt` seconds — and, when
+    it can, the claim of its execution (`_TAKE`); None when no message is visible. One
+    statement of its own (autocommit): no transaction around it."""
+    row = conn.execute(_TAKE, {"vt": vt, "margin": margin_seconds}).fetchone()
+    if row is None:
+        return None
+    msg_id, read_ct, enqueued_at, message, more, _ = row[:6]
+    delivery = Delivery(msg_id, read_ct, message, enqueued_at)
+    rest = row[6:]
+    if rest[TARGET_WIDTH] is None:  # nothing claimed
+        return Taken(delivery, more, None)
+    target = Target.from_row(rest)
+    claim = _claim(rest, UUID(message["executionId"]), target.function_id, target.revision)
+    return Taken(delivery, more, claim)
 
 
 def _claim_params(

@@ -110,6 +110,17 @@ def function_lookup(by: str) -> str:
 
 def _target_cte(kind: str, by: str = "id") -> str:
     alias_join, alias_exists, revision = _KINDS[kind]
+    return _target_sql(alias_join, alias_exists, revision, _BY[by])
+
+
+def named_target_cte(source: str) -> str:
+    """The CTE `target` for the function and revision the CTE `source` names (its
+    columns function_id and revision, one row): the invoker's read of a message."""
+    revision = f"(SELECT revision FROM {source})"
+    return _target_sql("", "NULL::boolean", revision, f"(SELECT function_id FROM {source})")
+
+
+def _target_sql(alias_join: str, alias_exists: str, revision: str, function_id: str) -> str:
     return f"""target AS (
     SELECT f.id AS function_id, f.isolation, {alias_exists} AS alias_exists, c.revision,
            r.status, r.language, r.timeout_ms, r.memory_mb, r.fuel, r.artifact_sha256,
@@ -122,7 +133,7 @@ def _target_cte(kind: str, by: str = "id") -> str:
         WHERE function_id = f.id AND revision = c.revision
         LIMIT 1  -- one primary-key lookup, never a join over the function's revisions
     ) r ON true
-    WHERE f.id = {_BY[by]}
+    WHERE f.id = {function_id}
 )"""
 
 

@@ -92,15 +92,15 @@ class Invoker:
         while not self.stop_flag.stopping:
             try:
                 mark = self.watch.mark()
-                delivery, more = self.queue.take(vt=self.settings.read_visibility_seconds)
-                if delivery is None:
+                taken = self.take()
+                if taken is None:
                     if not wait:
                         return handled
                     self._idle(mark)
                     continue
-                if more:  # a burst: the next idle slot reads too
+                if taken.more:  # a burst: the next idle slot reads too
                     self.watch.wake_one()
-                self.handle(delivery)
+                self.handle(taken.delivery, taken.claim)
                 handled += 1
             except NilError as exc:  # the database is down: the message comes back
                 logger.warning("invoker.error", extra={"error": exc.message})
@@ -133,7 +133,22 @@ class Invoker:
         self.stop_flag.stop()
         self.watch.wake_all()
 
-    def handle(self, delivery: Delivery) -> None:
+    def take(self) -> repo.Taken | None:
+        """The next visible message, with its execution claimed when that takes no
+        lock (an unlimited function's): the common case costs one statement."""
+        with connection(self.db) as conn:
+            return repo.take(
+                conn,
+                vt=self.settings.read_visibility_seconds,
+                margin_seconds=self.settings.lease_margin_seconds,
+            )
+
+    def handle(self, delivery: Delivery, claim: repo.Claim | None = None) -> None:
+        """Run the message's execution: `claim`, when the read claimed it already;
+        otherwise claimed here, in the transaction that takes a limited function's lock."""
+        if claim is not None:
+            self._run(delivery, claim)
+            return
         try:
             eid = UUID(str(delivery.payload["executionId"]))
             fid = UUID(str(delivery.payload["functionId"]))
@@ -144,19 +159,14 @@ class Invoker:
                 self.queue.archive(conn, delivery.msg_id)
             return
         margin = self.settings.lease_margin_seconds
-        with connection(self.db) as conn:  # the common case: one statement
-            claim = repo.claim_unlimited(
-                conn, eid, fid, revision, margin_seconds=margin, message=delivery.msg_id
-            )
-        if claim is None:  # a limited function's execution, or none to run now
-            with transaction(self.db) as conn:
-                claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
-                if claim is None:
-                    self._unclaimable(conn, delivery, eid, fid)
-                    return
-                limits = claim.target.limits
-                lease = (limits.timeout_ms / 1000 if limits else 0) + margin
-                self.queue.hide_for(conn, delivery.msg_id, lease)
+        with transaction(self.db) as conn:  # a limited function's, or none to run now
+            claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
+            if claim is None:
+                self._unclaimable(conn, delivery, eid, fid)
+                return
+            limits = claim.target.limits
+            lease = (limits.timeout_ms / 1000 if limits else 0) + margin
+            self.queue.hide_for(conn, delivery.msg_id, lease)
         self._run(delivery, claim)
 
     def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID) -> None:

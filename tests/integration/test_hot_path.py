@@ -17,7 +17,6 @@ import pytest
 from common.db import connection, open_pool
 from common.errors import ConcurrencyLimited, DataRejected
 from common.execution import GroupCommit
-from common.queue import ExecutionQueue
 from common.runners import make_runners
 from db import executions as repo
 from db.targets import RevisionChoice
@@ -164,14 +163,14 @@ def test_the_checkout_check_replaces_a_connection_the_server_closed(db_url):
         pool.close()
 
 
-class CountingQueue(ExecutionQueue):
-    """The real queue, counting the worker's reads of it."""
+class CountingInvoker(Invoker):
+    """The real invoker, counting its reads of the queue."""
 
     reads = 0
 
-    def take(self, **kwargs):
-        CountingQueue.reads += 1
-        return super().take(**kwargs)
+    def take(self):
+        CountingInvoker.reads += 1
+        return super().take()
 
 
 def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fid, db, runner_dir):
@@ -179,9 +178,8 @@ def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fi
         {"runner_dir": str(runner_dir), "runner_wait_ms": 2000, "concurrency": 2}
     )
     runners = make_runners(settings)
-    invoker = Invoker(db, runners, settings)
-    invoker.queue = CountingQueue(db)
-    CountingQueue.reads = 0
+    invoker = CountingInvoker(db, runners, settings)
+    CountingInvoker.reads = 0
     worker = threading.Thread(target=invoker.run, daemon=True)
     worker.start()
     try:
@@ -189,7 +187,7 @@ def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fi
         time.sleep(3.0)
         # polling every 50 ms, two slots read ~120 times in 3 s; waiting on LISTEN, once
         # each (and once more each if the fallback read came due)
-        assert CountingQueue.reads <= 2 * settings.concurrency, CountingQueue.reads
+        assert CountingInvoker.reads <= 2 * settings.concurrency, CountingInvoker.reads
         sent = time.monotonic()
         eid = client.post(f"/functions/{fid}/invocations", json={"input": {}}).json["id"]
         while stored(db, UUID(eid))[0] != "COMPLETED":
@@ -203,10 +201,15 @@ def test_an_idle_invoker_does_not_poll_and_wakes_for_a_new_invocation(client, fi
 
 
 def test_take_hides_the_first_visible_message_and_says_whether_another_waits(db):
-    """The invoker's read (common/queue.py, `take`): pgmq's read of one message, plus
+    """The invoker's read (db/executions.py, `take`): pgmq's read of one message, plus
     whether a second is visible — a slot wakes another only then."""
-    queue = ExecutionQueue(db)
-    assert queue.take(vt=30) == (None, False)
+
+    def take(vt: int = 30) -> tuple:
+        with connection(db) as conn:
+            taken = repo.take(conn, vt=vt, margin_seconds=1.0)
+        return (None, False) if taken is None else (taken.delivery, taken.more)
+
+    assert take() == (None, False)
     with connection(db) as conn:
         sent = [
             conn.execute(
@@ -214,17 +217,16 @@ def test_take_hides_the_first_visible_message_and_says_whether_another_waits(db)
             ).fetchone()[0]
             for n in range(3)
         ]
-    first, more = queue.take(vt=30)
+    first, more = take()
     assert (first.msg_id, first.read_ct, first.payload, more) == (sent[0], 1, {"n": 0}, True)
     with db.connection() as holder, holder.transaction():  # another reader holds the 2nd
         holder.execute("SELECT 1 FROM pgmq.q_executions WHERE msg_id = %s FOR UPDATE", (sent[1],))
-        third, more = queue.take(vt=30)
+        third, more = take()
         assert (third.msg_id, more) == (sent[2], False)  # skipped, not waited for
-    second, more = queue.take(vt=0)  # taken and visible again at once
+    second, more = take(vt=0)  # taken and visible again at once
     assert (second.msg_id, more) == (sent[1], False)
-    again, _ = queue.take(vt=30)
+    again, _ = take()
     assert (again.msg_id, again.read_ct) == (sent[1], 2)
-    assert queue.take(vt=30) == (None, False)  # the others are hidden for 30 s
+    assert take() == (None, False)  # the others are hidden for 30 s
     with connection(db) as conn:
-        for msg_id in sent:
-            queue.delete(conn, msg_id)
+        conn.execute("DELETE FROM pgmq.q_executions WHERE msg_id = ANY(%s)", (sent,))

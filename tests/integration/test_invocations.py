@@ -13,6 +13,7 @@ from datetime import datetime
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from common.runners import affinity_order, make_runners
 from invoker.settings import Settings as InvokerSettings
@@ -393,23 +394,18 @@ def test_a_limited_execution_refused_before_a_slot_freed_is_looked_at_again_at_o
     assert client.get(f"/executions/{eid}").json["status"] == "COMPLETED"
 
 
-def test_one_statement_claims_an_unlimited_execution_and_hides_its_message_for_the_lease(
+def test_the_read_claims_an_unlimited_execution_and_hides_its_message_for_the_lease(
     client, ready, db
 ):
-    """claim_unlimited: the claim and the lease in one statement, for an unlimited
-    function; nothing for an execution another attempt holds, nor for a limited one."""
+    """take: the first visible message and, in the same statement, the claim of its
+    execution with the message hidden for the lease — for an unlimited function; a
+    limited function's execution, one another attempt holds, and a message naming
+    nothing runnable are taken unclaimed (hidden for the read's visibility timeout)."""
     from db import executions as repo
 
-    def claim(eid: str, fid: str, msg_id: int):
+    def take():
         with db.connection() as conn:
-            return repo.claim_unlimited(
-                conn,
-                uuid.UUID(eid),
-                uuid.UUID(fid),
-                1,
-                margin_seconds=2.5,
-                message=msg_id,
-            )
+            return repo.take(conn, vt=30, margin_seconds=2.5)
 
     def hidden_for(msg_id: int) -> float:
         with db.connection() as conn:
@@ -419,30 +415,46 @@ def test_one_statement_claims_an_unlimited_execution_and_hides_its_message_for_t
                 (msg_id,),
             ).fetchone()[0]
 
+    def make_visible(msg_id: int) -> None:
+        with db.connection() as conn:
+            conn.execute("UPDATE pgmq.q_executions SET vt = now() WHERE msg_id = %s", (msg_id,))
+
+    assert take() is None  # nothing visible
     fid = ready(limits={"timeoutMs": 4000})
     eid = invoke(client, fid, {"input": {"x": 1}}).json["id"]
-    with db.connection() as conn:
-        [msg_id] = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.q_executions")]
-    claimed = claim(eid, fid, msg_id)
+    taken = take()
+    claimed = taken.claim
+    assert taken.delivery.payload["executionId"] == eid and taken.delivery.read_ct == 1
     assert claimed is not None and claimed.attempt == 1 and claimed.input_json == '{"x": 1}'
-    assert claimed.target.limits.timeout_ms == 4000
-    assert 6.0 < hidden_for(msg_id) <= 6.5  # the lease: the timeout plus the margin
+    assert str(claimed.running.id) == eid and claimed.target.limits.timeout_ms == 4000
+    assert 6.0 < hidden_for(taken.delivery.msg_id) <= 6.5  # the timeout plus the margin
     assert client.get(f"/executions/{eid}").json["status"] == "RUNNING"
-    assert claim(eid, fid, msg_id) is None  # this attempt holds it until its lease ends
+    make_visible(taken.delivery.msg_id)
+    again = take()  # this attempt holds it until its lease ends
+    assert again.delivery.msg_id == taken.delivery.msg_id and again.delivery.read_ct == 2
+    assert again.claim is None and 29.0 < hidden_for(taken.delivery.msg_id) <= 30.0
 
     limited = ready(limits={"concurrency": 1})
     other = invoke(client, limited, {"input": {}}).json["id"]
+    taken = take()
+    assert taken.delivery.payload["executionId"] == other and taken.claim is None
+    assert client.get(f"/executions/{other}").json["status"] == "PENDING"  # left to the lock
+
+    payloads = [  # naming nothing runnable: taken unclaimed, never a failed statement
+        {"executionId": "x", "functionId": fid, "revision": 1},
+        {"executionId": eid, "functionId": fid, "revision": 12345678901},  # no integer
+        {"executionId": eid, "functionId": fid[:-1], "revision": 1},
+        [1],
+        "s",
+    ]
     with db.connection() as conn:
-        [msg_id] = [
-            r[0]
-            for r in conn.execute(
-                "SELECT msg_id FROM pgmq.q_executions WHERE message->>'executionId' = %s",
-                (other,),
-            )
-        ]
-    assert claim(other, limited, msg_id) is None  # its claims take turns under the lock
-    assert client.get(f"/executions/{other}").json["status"] == "PENDING"
-    assert hidden_for(msg_id) <= 0.1  # left as it was
+        for payload in payloads:
+            conn.execute("SELECT pgmq.send('executions', %s)", (Jsonb(payload),))
+    bad = [take() for _ in payloads]
+    assert [(t.delivery.payload, t.claim) for t in bad] == [(p, None) for p in payloads]
+    assert take() is None
+    with db.connection() as conn:
+        conn.execute("DELETE FROM pgmq.q_executions")
 
 
 def test_a_long_poll_on_an_execution_deleted_with_its_function_ends_at_once(client, ready):
