@@ -411,10 +411,15 @@ _NAMED = {
     "function_id": ("functionId", _UUID_FORM, "uuid"),
     "revision": ("revision", "^[0-9]{1,9}$", "integer"),
 }
-_NAMED_COLUMNS = ",\n           ".join(
-    f"CASE WHEN message->>'{key}' ~ '{form}' THEN (message->>'{key}')::{kind} END AS {name}"
-    for name, (key, form, kind) in _NAMED.items()
-)
+
+
+def _named(name: str, message: str = "message") -> str:
+    """SQL: the id `name` (_NAMED) of the message `message`, or NULL."""
+    key, form, kind = _NAMED[name]
+    return f"CASE WHEN {message}->>'{key}' ~ '{form}' THEN ({message}->>'{key}')::{kind} END"
+
+
+_NAMED_COLUMNS = ",\n           ".join(f"{_named(name)} AS {name}" for name in _NAMED)
 
 # The invoker's read (SPEC §10), in one statement that makes no WAL flush of its own:
 # pgmq's read of the first visible message of `executions` (hidden for `vt` seconds,
@@ -607,15 +612,32 @@ def storable(text: str | None) -> str | None:
     return text
 
 
-_FINISH = (
+_FINISH_UPDATE = (
     "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
     " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
     " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
-    " RETURNING completed_at"
 )
+_FINISH = f"{_FINISH_UPDATE} RETURNING completed_at"
+# An asynchronous attempt's outcome: its message is deleted (pgmq.delete's statement,
+# written out) and, when the function has limits.concurrency, the slot it frees goes at
+# once to the oldest first attempt that the limit deferred (`woken`) instead of waiting
+# for that message's next look (a second): limited functions' queued executions run
+# back to back. A deferred retry keeps its own time (its backoff may still run).
 _FINISH_DELETING_MESSAGE = f"""
-WITH finished AS ({_FINISH}), settled AS (  -- pgmq.delete's statement, written out
+WITH finished AS ({_FINISH_UPDATE} RETURNING completed_at, function_id), settled AS (
     DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s AND EXISTS (SELECT FROM finished)
+), woken AS (
+    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
+    WHERE m.msg_id = (
+        SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
+        JOIN executions e ON e.id = {_named("execution_id", "w.message")}
+        WHERE EXISTS (
+            SELECT FROM finished JOIN functions f ON f.id = finished.function_id
+            WHERE f.concurrency IS NOT NULL)
+          AND w.message->>'functionId' = (SELECT function_id::text FROM finished)
+          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND e.attempts = 0
+        ORDER BY w.msg_id LIMIT 1
+        FOR UPDATE OF w SKIP LOCKED)
 )
 SELECT completed_at FROM finished
 """

@@ -394,6 +394,61 @@ def test_a_limited_execution_refused_before_a_slot_freed_is_looked_at_again_at_o
     assert client.get(f"/executions/{eid}").json["status"] == "COMPLETED"
 
 
+def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_deferred(
+    client, ready, invoker, db, monkeypatch
+):
+    """The async outcome of a limited function hands its slot on at once: the oldest
+    execution the limit deferred becomes visible, not after its next look (stretched
+    here to a minute, so only the wake can run it in time). A deferred retry keeps its
+    backoff; an unlimited function's outcome wakes nothing."""
+    from db import executions as repo
+    from invoker import worker
+
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
+    fid = ready(limits={"concurrency": 1})
+    first, second, third, retry = (invoke(client, fid).json["id"] for _ in range(4))
+    with db.connection() as conn:
+        messages = dict(
+            conn.execute("SELECT message->>'executionId', msg_id FROM pgmq.q_executions")
+        )
+        # the last one failed once and waits out its backoff
+        conn.execute("UPDATE executions SET attempts = 1 WHERE id = %s", (retry,))
+        with conn.transaction():
+            holder = repo.claim_execution(
+                conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60
+            )
+    invoker.run(wait=False)  # the slot is taken: every other one is deferred
+
+    def hidden(eid: str) -> float:
+        with db.connection() as conn:
+            return conn.execute(
+                "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
+                " FROM pgmq.q_executions WHERE msg_id = %s",
+                (messages[eid],),
+            ).fetchone()[0]
+
+    assert all(hidden(eid) > 50 for eid in (second, third, retry))
+    with db.connection() as conn:
+        outcome = repo.Finish(holder.running, '{"ok": true}', None, 1.0, 1, None)
+        assert repo.finish(conn, outcome, message=messages[first]) is not None
+    assert hidden(second) <= 0 and hidden(third) > 50 and hidden(retry) > 50
+
+    def status(eid: str) -> str:
+        return client.get(f"/executions/{eid}").json["status"]
+
+    deadline = time.monotonic() + 20
+    while status(third) != "COMPLETED":  # each outcome wakes the next: no minute's wait
+        assert time.monotonic() < deadline, [status(eid) for eid in (second, third)]
+        invoker.run(wait=False)
+    assert status(second) == "COMPLETED" and status(retry) == "PENDING"
+    assert hidden(retry) > 50
+    with db.connection() as conn:  # its backoff over
+        conn.execute(
+            "UPDATE pgmq.q_executions SET vt = now() WHERE msg_id = %s", (messages[retry],)
+        )
+    drain(invoker, db)
+
+
 def test_the_read_claims_an_unlimited_execution_and_hides_its_message_for_the_lease(
     client, ready, db
 ):
