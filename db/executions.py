@@ -237,6 +237,9 @@ def list_executions(
     )
 
 
+SYNCHRONOUS_TRIGGERS = "('http', 'route')"  # run by a gateway; every other, by the queue
+
+
 def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
     """Fail executions left RUNNING past their function's timeout plus a margin."""
     cur = conn.execute(
@@ -244,7 +247,7 @@ def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
         " error_message = 'platform error: the execution was lost (runner or gateway failed)'"
         " FROM functions f JOIN revisions r ON r.function_id = f.id"
         " WHERE e.function_id = f.id AND r.revision = COALESCE(e.revision, f.revision)"
-        " AND e.status = 'RUNNING' AND e.trigger IN ('http', 'route')"  # the queue retries the rest
+        f" AND e.status = 'RUNNING' AND e.trigger IN {SYNCHRONOUS_TRIGGERS}"  # the queue: the rest
         " AND e.started_at < now() - make_interval(secs => (r.timeout_ms + %s) / 1000.0)",
         (margin_ms,),
     )
@@ -379,6 +382,17 @@ def find_by_idempotency_key(
     return ExecutionRecord.from_row(row), row["idempotency_fingerprint"]
 
 
+# The message names the execution's own function and revision, and the execution is
+# one the queue runs (not a synchronous call's, which its gateway runs): a message sent
+# by hand on the queue can neither run other code for an execution nor take over one.
+_ITS_MESSAGE = (
+    f"e.function_id = target.function_id AND e.revision = target.revision"
+    f" AND e.trigger NOT IN {SYNCHRONOUS_TRIGGERS}"
+)
+# A retry starts only after its backoff (release_attempt), whatever message names it.
+_RETRY_DUE = "(e.retry_at IS NULL OR e.retry_at <= clock_timestamp())"
+
+
 def _claimed_cte(execution_id: str, limit: str) -> str:
     """The CTE `claimed`: the claim of an attempt at the execution `execution_id`, of
     the function `target` names, if `limit` holds."""
@@ -387,8 +401,10 @@ def _claimed_cte(execution_id: str, limit: str) -> str:
         started_at = clock_timestamp()  -- after the limit's lock, when there is one
     FROM functions f, target
     WHERE e.id = {execution_id} AND f.id = e.function_id AND e.attempts < f.retry_max_attempts
-      AND (e.status = 'PENDING' OR (e.status = 'RUNNING' AND e.started_at < now()
-           - make_interval(secs => target.timeout_ms / 1000.0 + %(margin)s)))
+      AND {_ITS_MESSAGE}
+      AND ((e.status = 'PENDING' AND {_RETRY_DUE}) OR (e.status = 'RUNNING'
+           AND e.started_at < now() - make_interval(secs => target.timeout_ms / 1000.0
+                                                     + %(margin)s)))
       AND {limit}
     RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
               e.input, e.started_at, e.created_at
@@ -572,27 +588,49 @@ class AttemptState:
     max_attempts: int
     lease_expired: bool  # RUNNING past its timeout plus the margin: the attempt was lost
     lease_seconds: float  # the revision's timeout plus the margin
+    its_message: bool  # the message named its function and revision; the queue runs it
+    retry_in: float  # seconds until a retry's backoff ends (0: none, or it has ended)
 
 
 def execution_state(
-    conn: psycopg.Connection, execution_id: UUID, *, margin_seconds: float
+    conn: psycopg.Connection,
+    execution_id: UUID,
+    function_id: UUID,
+    revision: int,
+    *,
+    margin_seconds: float,
 ) -> AttemptState | None:
-    """Where an execution that could not be claimed stands; None if it is gone."""
+    """Where an execution that could not be claimed stands, for a message that named it
+    with `function_id` and `revision`; None if it is gone."""
     row = conn.execute(
         "SELECT e.status, e.attempts, f.retry_max_attempts,"
         " e.status = 'RUNNING' AND e.started_at < now()"
-        "   - make_interval(secs => r.timeout_ms / 1000.0 + %s),"
-        " r.timeout_ms / 1000.0 + %s"
+        "   - make_interval(secs => r.timeout_ms / 1000.0 + %(margin)s),"
+        " r.timeout_ms / 1000.0 + %(margin)s,"
+        " e.function_id = %(function_id)s AND e.revision = %(revision)s"
+        f"   AND e.trigger NOT IN {SYNCHRONOUS_TRIGGERS},"
+        " greatest(extract(epoch FROM e.retry_at - clock_timestamp()), 0)::float8"
         " FROM executions e JOIN functions f ON f.id = e.function_id"
         " JOIN revisions r ON r.function_id = e.function_id AND r.revision = e.revision"
-        " WHERE e.id = %s",
-        (margin_seconds, margin_seconds, execution_id),
+        " WHERE e.id = %(id)s",
+        {
+            "margin": margin_seconds,
+            "function_id": function_id,
+            "revision": revision,
+            "id": execution_id,
+        },
     ).fetchone()
     if row is None:
         return None
-    status, attempts, max_attempts, expired, lease = row
+    status, attempts, max_attempts, expired, lease, its_message, retry_in = row
     return AttemptState(
-        ExecutionStatus(status), attempts, max_attempts, bool(expired), float(lease)
+        ExecutionStatus(status),
+        attempts,
+        max_attempts,
+        bool(expired),
+        float(lease),
+        bool(its_message),
+        retry_in or 0.0,
     )
 
 
@@ -612,6 +650,31 @@ def storable(text: str | None) -> str | None:
     return text
 
 
+def _wake(function_id: str) -> str:
+    """SQL: if the function `function_id` has limits.concurrency, the oldest of its
+    first attempts that the limit deferred becomes visible now (its slot was freed)."""
+    return f"""
+    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
+    WHERE m.msg_id = (
+        SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
+        JOIN executions e ON e.id = {_named("execution_id", "w.message")}
+        WHERE EXISTS (
+            SELECT FROM functions f WHERE f.id = {function_id} AND f.concurrency IS NOT NULL)
+          AND w.message->>'functionId' = ({function_id})::text
+          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND e.attempts = 0
+        ORDER BY w.msg_id LIMIT 1
+        FOR UPDATE OF w SKIP LOCKED)
+"""
+
+
+_WAKE = _wake("%(function_id)s::uuid")
+
+
+def wake_deferred(conn: psycopg.Connection, function_id: UUID) -> None:
+    """`_wake` on its own: a dead letter or a retry freed a limited function's slot."""
+    conn.execute(_WAKE, {"function_id": function_id})
+
+
 _FINISH_UPDATE = (
     "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s,"
     " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
@@ -622,23 +685,11 @@ _FINISH = f"{_FINISH_UPDATE} RETURNING completed_at"
 # written out) and, when the function has limits.concurrency, the slot it frees goes at
 # once to the oldest first attempt that the limit deferred (`woken`) instead of waiting
 # for that message's next look (a second): limited functions' queued executions run
-# back to back. A deferred retry keeps its own time (its backoff may still run).
+# back to back (`_wake`). A deferred retry keeps its own time (its backoff may still run).
 _FINISH_DELETING_MESSAGE = f"""
 WITH finished AS ({_FINISH_UPDATE} RETURNING completed_at, function_id), settled AS (
     DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s AND EXISTS (SELECT FROM finished)
-), woken AS (
-    UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
-    WHERE m.msg_id = (
-        SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
-        JOIN executions e ON e.id = {_named("execution_id", "w.message")}
-        WHERE EXISTS (
-            SELECT FROM finished JOIN functions f ON f.id = finished.function_id
-            WHERE f.concurrency IS NOT NULL)
-          AND w.message->>'functionId' = (SELECT function_id::text FROM finished)
-          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND e.attempts = 0
-        ORDER BY w.msg_id LIMIT 1
-        FOR UPDATE OF w SKIP LOCKED)
-)
+), woken AS ({_wake("(SELECT function_id FROM finished)")})
 SELECT completed_at FROM finished
 """
 
@@ -786,12 +837,16 @@ def finish_executions(
     return records
 
 
-def release_attempt(conn: psycopg.Connection, execution_id: UUID, attempt: int) -> bool:
-    """RUNNING → PENDING after a retryable failure of `attempt` (fenced on it)."""
+def release_attempt(
+    conn: psycopg.Connection, execution_id: UUID, attempt: int, delay_seconds: float
+) -> bool:
+    """RUNNING → PENDING after a retryable failure of `attempt` (fenced on it), to be
+    claimed again only after `delay_seconds` (the backoff)."""
     cur = conn.execute(
-        "UPDATE executions SET status = 'PENDING' WHERE id = %s AND status = 'RUNNING'"
-        " AND attempts = %s",
-        (execution_id, attempt),
+        "UPDATE executions SET status = 'PENDING',"
+        " retry_at = clock_timestamp() + make_interval(secs => %s)"
+        " WHERE id = %s AND status = 'RUNNING' AND attempts = %s",
+        (delay_seconds, execution_id, attempt),
     )
     return cur.rowcount == 1
 

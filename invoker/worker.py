@@ -48,6 +48,23 @@ IDLE_POLL_SECONDS = 5.0  # an idle slot's fallback read (LISTEN wakes it for a n
 LOST = "platform error: the execution was lost (its worker stopped) and is out of attempts"
 
 
+MAX_REVISION = 2**31 - 1  # revisions are PostgreSQL integers
+
+
+def message_ids(payload: object) -> tuple[UUID, UUID, int]:
+    """The execution, function and revision a message names; ValueError, TypeError or
+    KeyError when it is not a message the platform sends."""
+    if not isinstance(payload, dict):
+        raise TypeError("not an object")
+    revision = payload["revision"]
+    if isinstance(revision, bool) or not isinstance(revision, int | str):
+        raise TypeError("revision is not an integer")
+    revision = int(revision)
+    if not 0 < revision <= MAX_REVISION:
+        raise ValueError("revision out of range")
+    return UUID(str(payload["executionId"])), UUID(str(payload["functionId"])), revision
+
+
 def backoff_seconds(backoff_ms: int, attempt: int, rand: random.Random | None = None) -> float:
     """The delay before attempt `attempt + 1`: exponential, with equal jitter (half of
     it fixed, half random) so retries of many executions spread out."""
@@ -150,35 +167,46 @@ class Invoker:
             self._run(delivery, claim)
             return
         try:
-            eid = UUID(str(delivery.payload["executionId"]))
-            fid = UUID(str(delivery.payload["functionId"]))
-            revision = int(delivery.payload["revision"])
+            eid, fid, revision = message_ids(delivery.payload)
         except (KeyError, TypeError, ValueError):
-            logger.error("invoker.bad_message", extra={"msgId": delivery.msg_id})
-            with transaction(self.db) as conn:
-                self.queue.archive(conn, delivery.msg_id)
+            self._archive_bad(delivery, "not a message of this queue")
             return
         margin = self.settings.lease_margin_seconds
         with transaction(self.db) as conn:  # a limited function's, or none to run now
             claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
             if claim is None:
-                self._unclaimable(conn, delivery, eid, fid)
+                self._unclaimable(conn, delivery, eid, fid, revision)
                 return
             limits = claim.target.limits
             lease = (limits.timeout_ms / 1000 if limits else 0) + margin
             self.queue.hide_for(conn, delivery.msg_id, lease)
         self._run(delivery, claim)
 
-    def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID) -> None:
+    def _archive_bad(self, delivery: Delivery, reason: str) -> None:
+        logger.error("invoker.bad_message", extra={"msgId": delivery.msg_id, "reason": reason})
+        with transaction(self.db) as conn:
+            self.queue.archive(conn, delivery.msg_id)
+
+    def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID, revision: int) -> None:
         margin = self.settings.lease_margin_seconds
-        state = repo.execution_state(conn, eid, margin_seconds=margin)
+        state = repo.execution_state(conn, eid, fid, revision, margin_seconds=margin)
         ids = {"executionId": str(eid), "functionId": str(fid), "msgId": delivery.msg_id}
         if state is None or state.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
             self.queue.delete(conn, delivery.msg_id)
             metrics.REDELIVERIES.inc()
             logger.info("execution.redelivery_dropped", extra=ids)
             return
+        if not state.its_message:  # not how the platform enqueues it: never run by it
+            self.queue.archive(conn, delivery.msg_id)
+            logger.error(
+                "invoker.bad_message",
+                extra={**ids, "reason": "names another function or revision than its execution's"},
+            )
+            return
         out_of_attempts = state.attempts >= state.max_attempts
+        if state.status == ExecutionStatus.PENDING and state.retry_in > 0 and not out_of_attempts:
+            self.queue.hide_for(conn, delivery.msg_id, state.retry_in)  # a retry's backoff
+            return
         if state.status == ExecutionStatus.PENDING and not out_of_attempts:
             # refused at the function's limits.concurrency — or at a limit an outcome
             # committed since the claim has freed: then at once, not after a lease
@@ -228,8 +256,9 @@ class Invoker:
         if retryable and claim.attempt < claim.max_attempts:
             delay = backoff_seconds(claim.backoff_ms, claim.attempt)
             with transaction(self.db) as conn:
-                if repo.release_attempt(conn, running.id, claim.attempt):
+                if repo.release_attempt(conn, running.id, claim.attempt, delay):
                     self.queue.hide_for(conn, delivery.msg_id, delay)
+                    repo.wake_deferred(conn, running.function_id)  # its slot is free
                     metrics.RETRIES.labels(outcome.value).inc()
                     logger.info(
                         "execution.retried",
@@ -280,6 +309,7 @@ class Invoker:
                 record = repo.finish(conn, outcome, dead_lettered=True)
                 if record is not None:
                     self.queue.archive(conn, delivery.msg_id)
+                    repo.wake_deferred(conn, running.function_id)  # its slot is free
         else:
             with connection(self.db) as conn:
                 record = repo.finish(conn, outcome, message=delivery.msg_id)

@@ -81,6 +81,7 @@ EXPECTED_COLUMNS = {
         ("choice", "jsonb", "NO"),
         ("idempotency_key", "text", "YES"),
         ("idempotency_fingerprint", "text", "YES"),
+        ("retry_at", "timestamp with time zone", "YES"),
     ],
     "function_secrets": [
         ("function_id", "uuid", "NO"),
