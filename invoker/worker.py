@@ -168,8 +168,9 @@ class Invoker:
             return
         try:
             eid, fid, revision = message_ids(delivery.payload)
-        except (KeyError, TypeError, ValueError):
-            self._archive_bad(delivery, "not a message of this queue")
+        except (KeyError, TypeError, ValueError) as exc:
+            with transaction(self.db) as conn:
+                self._archive_bad(conn, delivery, f"not a message of this queue: {exc}")
             return
         margin = self.settings.lease_margin_seconds
         with transaction(self.db) as conn:  # a limited function's, or none to run now
@@ -182,10 +183,10 @@ class Invoker:
             self.queue.hide_for(conn, delivery.msg_id, lease)
         self._run(delivery, claim)
 
-    def _archive_bad(self, delivery: Delivery, reason: str) -> None:
+    def _archive_bad(self, conn, delivery: Delivery, reason: str) -> None:
+        """A message the platform did not send as it is: kept in the archive, never run."""
+        self.queue.archive(conn, delivery.msg_id)
         logger.error("invoker.bad_message", extra={"msgId": delivery.msg_id, "reason": reason})
-        with transaction(self.db) as conn:
-            self.queue.archive(conn, delivery.msg_id)
 
     def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID, revision: int) -> None:
         margin = self.settings.lease_margin_seconds
@@ -196,12 +197,9 @@ class Invoker:
             metrics.REDELIVERIES.inc()
             logger.info("execution.redelivery_dropped", extra=ids)
             return
-        if not state.its_message:  # not how the platform enqueues it: never run by it
-            self.queue.archive(conn, delivery.msg_id)
-            logger.error(
-                "invoker.bad_message",
-                extra={**ids, "reason": "names another function or revision than its execution's"},
-            )
+        if not state.its_message:
+            reason = "it names another function or revision than its execution's"
+            self._archive_bad(conn, delivery, reason)
             return
         out_of_attempts = state.attempts >= state.max_attempts
         if state.status == ExecutionStatus.PENDING and state.retry_in > 0 and not out_of_attempts:
