@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -407,7 +408,7 @@ def _claimed_cte(execution_id: str, limit: str) -> str:
                                                      + %(margin)s)))
       AND {limit}
     RETURNING e.attempts, f.retry_max_attempts, f.retry_backoff_ms, e.input::text,
-              e.input, e.started_at, e.created_at
+              e.started_at, e.created_at  -- the input as text: the runner reads it
 )"""
 
 
@@ -465,9 +466,9 @@ taken AS (
         read_ct = m.read_ct + 1,
         last_read_at = clock_timestamp()
     FROM named WHERE m.msg_id = named.msg_id
-    RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.message
+    RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.message::text  -- read in Python
 )
-SELECT taken.*, (SELECT count(*) FROM visible) > 1,
+SELECT taken.*, (SELECT count(*) FROM visible) > 1, (SELECT execution_id FROM named),
        set_config('synchronous_commit', 'off', true),  -- for this statement's own commit
        {TARGET_COLUMNS}, claimed.*
 FROM taken LEFT JOIN target ON true LEFT JOIN claimed ON true
@@ -529,14 +530,25 @@ def take(conn: psycopg.Connection, *, vt: int, margin_seconds: float) -> Taken |
     row = conn.execute(_TAKE, {"vt": vt, "margin": margin_seconds}).fetchone()
     if row is None:
         return None
-    msg_id, read_ct, enqueued_at, message, more, _ = row[:6]
-    delivery = Delivery(msg_id, read_ct, message, enqueued_at)
-    rest = row[6:]
+    msg_id, read_ct, enqueued_at, message, more, execution_id, _ = row[:7]
+    delivery = Delivery(msg_id, read_ct, _payload(message), enqueued_at)
+    rest = row[7:]
     if rest[TARGET_WIDTH] is None:  # nothing claimed
         return Taken(delivery, more, None)
     target = Target.from_row(rest)
-    claim = _claim(rest, UUID(message["executionId"]), target.function_id, target.revision)
+    claim = _claim(rest, execution_id, target.function_id, target.revision)
     return Taken(delivery, more, claim)
+
+
+def _payload(text: str) -> Any:
+    """A message's body, or None when Python's JSON cannot read what jsonb holds (an
+    integer of over 4,300 digits, nesting past the recursion limit): a message the
+    platform never sends, which the invoker archives — it must not fail the read after
+    the read has committed, and come back for ever."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _claim_params(
@@ -555,14 +567,14 @@ def _claim(row: tuple | None, execution_id: UUID, function_id: UUID, revision: i
     if row is None:
         return None
     target = Target.from_row(row)
-    rest = row[TARGET_WIDTH : TARGET_WIDTH + 7]
-    attempts, max_attempts, backoff_ms, input_json, input_value, started, created = rest
+    rest = row[TARGET_WIDTH : TARGET_WIDTH + 6]
+    attempts, max_attempts, backoff_ms, input_json, started, created = rest
     running = ExecutionRecord(
         id=execution_id,
         function_id=function_id,
         revision=revision,
         status=ExecutionStatus.RUNNING,
-        input=input_value,
+        input=None,  # never decoded here: the runner reads `input_json`
         output=None,
         error_message=None,
         duration_ms=None,
@@ -652,7 +664,8 @@ def storable(text: str | None) -> str | None:
 
 def _wake(function_id: str) -> str:
     """SQL: if the function `function_id` has limits.concurrency, the oldest of its
-    first attempts that the limit deferred becomes visible now (its slot was freed)."""
+    executions that the limit deferred becomes visible now (its slot was freed) — a
+    retry only once its backoff is over."""
     return f"""
     UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
     WHERE m.msg_id = (
@@ -660,19 +673,29 @@ def _wake(function_id: str) -> str:
         JOIN executions e ON e.id = {_named("execution_id", "w.message")}
         WHERE EXISTS (
             SELECT FROM functions f WHERE f.id = {function_id} AND f.concurrency IS NOT NULL)
-          AND w.message->>'functionId' = ({function_id})::text
-          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND e.attempts = 0
+          AND {_named("function_id", "w.message")} = {function_id}
+          AND e.function_id = {function_id}
+          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND {_RETRY_DUE}
         ORDER BY w.msg_id LIMIT 1
         FOR UPDATE OF w SKIP LOCKED)
 """
 
 
 _WAKE = _wake("%(function_id)s::uuid")
+_WAKE_EVERY = f"""
+UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
+FROM executions e
+WHERE e.id = {_named("execution_id", "m.message")} AND e.function_id = %(function_id)s
+  AND {_named("function_id", "m.message")} = %(function_id)s
+  AND m.vt > clock_timestamp() AND e.status = 'PENDING' AND {_RETRY_DUE}
+"""
 
 
-def wake_deferred(conn: psycopg.Connection, function_id: UUID) -> None:
-    """`_wake` on its own: a dead letter or a retry freed a limited function's slot."""
-    conn.execute(_WAKE, {"function_id": function_id})
+def wake_deferred(conn: psycopg.Connection, function_id: UUID, *, every: bool = False) -> None:
+    """`_wake` on its own: a dead letter or a retry freed a limited function's slot.
+    `every`: all of the function's waiting executions look again now (its limit was
+    raised or lifted)."""
+    conn.execute(_WAKE_EVERY if every else _WAKE, {"function_id": function_id})
 
 
 _FINISH_UPDATE = (

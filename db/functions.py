@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from common.contracts import FunctionStatus
-from db import aliases
+from db import aliases, executions
 from db.pages import fetch_page
 from db.records import FunctionRecord, FunctionSpec, FunctionSummary, PageCursor
 
@@ -187,6 +187,8 @@ def update_function(
             function_id,
         ),
     )
+    if spec.concurrency != head.concurrency:  # a raised or lifted limit frees slots now
+        executions.wake_deferred(conn, function_id, every=True)
     if compile:
         _insert_pending_revision(conn, function_id, revision, spec)
     elif new_revision:

@@ -43,7 +43,14 @@ from invoker.settings import Settings
 logger = logging.getLogger(__name__)
 
 RETRYABLE = {Outcome.PLATFORM_ERROR, Outcome.TIMEOUT}
-CONCURRENCY_RETRY_SECONDS = 1.0  # a PENDING execution of a function at its limit: look again
+# A PENDING execution of a function at its limit is looked at again after 1 s, then 2, 4…
+# up to 30 s (the message's reads double it): a slot that an asynchronous outcome, dead
+# letter or retry frees wakes the oldest one at once anyway (db/executions.py, `_wake`),
+# so the looks are for slots freed otherwise (a synchronous call, a raised limit), and
+# a backlog of thousands at one function is not read again every second, ahead of every
+# other function's work.
+CONCURRENCY_RETRY_SECONDS = 1.0
+CONCURRENCY_RETRY_MAX_SECONDS = 30.0
 IDLE_POLL_SECONDS = 5.0  # an idle slot's fallback read (LISTEN wakes it for a new message)
 LOST = "platform error: the execution was lost (its worker stopped) and is out of attempts"
 
@@ -63,6 +70,13 @@ def message_ids(payload: object) -> tuple[UUID, UUID, int]:
     if not 0 < revision <= MAX_REVISION:
         raise ValueError("revision out of range")
     return UUID(str(payload["executionId"])), UUID(str(payload["functionId"])), revision
+
+
+def deferral_seconds(read_ct: int) -> float:
+    """How long a message read `read_ct` times and refused at a concurrency limit waits
+    for its next look (CONCURRENCY_RETRY_SECONDS, doubling)."""
+    doublings = min(max(read_ct - 1, 0), 16)
+    return min(CONCURRENCY_RETRY_SECONDS * 2**doublings, CONCURRENCY_RETRY_MAX_SECONDS)
 
 
 def backoff_seconds(backoff_ms: int, attempt: int, rand: random.Random | None = None) -> float:
@@ -211,7 +225,7 @@ class Invoker:
             if not repo.at_concurrency_limit(conn, fid):
                 self.queue.hide_for(conn, delivery.msg_id, 0)
                 return
-            self.queue.hide_for(conn, delivery.msg_id, CONCURRENCY_RETRY_SECONDS)
+            self.queue.hide_for(conn, delivery.msg_id, deferral_seconds(delivery.read_ct))
             metrics.CONCURRENCY_DEFERRED.inc()
             logger.info("execution.concurrency_deferred", extra=ids)
             return
@@ -219,6 +233,7 @@ class Invoker:
         if out_of_attempts and lost:
             if repo.dead_letter_lost(conn, eid, state.attempts, LOST):
                 self.queue.archive(conn, delivery.msg_id)
+                repo.wake_deferred(conn, fid)  # a lost RUNNING attempt held a slot
                 metrics.DEAD_LETTERS.inc()
                 logger.warning("execution.dead_lettered", extra={**ids, "attempts": state.attempts})
             return

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from common.runners import affinity_order, make_runners
 from invoker.settings import Settings as InvokerSettings
-from invoker.worker import Invoker, backoff_seconds
+from invoker.worker import Invoker, backoff_seconds, deferral_seconds
 from tests.integration.helpers import archived_messages, function_body, queue_messages, source
 
 
@@ -175,6 +175,17 @@ def test_an_always_timing_out_function_is_retried_with_backoff_then_dead_lettere
         assert [m["executionId"] for m in archived_messages(conn, "executions")] == [eid]
 
 
+def test_a_deferral_doubles_with_each_look_up_to_its_cap():
+    assert [deferral_seconds(read_ct) for read_ct in (1, 2, 3, 5, 6, 10**6)] == [
+        1.0,
+        2.0,
+        4.0,
+        16.0,
+        30.0,
+        30.0,
+    ]
+
+
 def test_backoff_is_exponential_with_equal_jitter():
     for attempt, base in ((1, 1.0), (2, 2.0), (3, 4.0)):
         delays = [backoff_seconds(1000, attempt) for _ in range(50)]
@@ -305,6 +316,18 @@ def test_nil_invoke_runs_only_when_its_transaction_commits(ready, invoker, db, d
         with pytest.raises(psycopg.Error, match="not found"):
             conn.execute("SELECT nil.invoke(%s, '{}'::jsonb)", (str(uuid.uuid4()),))
         conn.rollback()
+        # what the HTTP API refuses, and the platform's JSON readers cannot read back
+        for refused, why in (
+            ('{"n": 1' + "0" * 5000 + "}", "too large for a double"),
+            ('{"a": ' + "[" * 100 + "]" * 100 + "}", "nested deeper than 100 levels"),
+        ):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match=why):
+                conn.execute("SELECT nil.invoke(%s, %s::jsonb)", (fid, refused))
+            conn.rollback()
+        assert conn.execute(  # 100 levels, and the largest doubles, are inputs
+            "SELECT nil.input_problem(%s)",
+            (Jsonb({"a": json.loads("[" * 99 + "]" * 99), "b": [1.7976931348623157e308]}),),
+        ).fetchone() == (None,)
     drain(invoker, db)
     with db.connection() as conn:
         rows = conn.execute(
@@ -406,6 +429,7 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
     fid = ready(limits={"concurrency": 1})
     first, second, third, retry = (invoke(client, fid).json["id"] for _ in range(4))
     with db.connection() as conn:
@@ -413,7 +437,11 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
             conn.execute("SELECT message->>'executionId', msg_id FROM pgmq.q_executions")
         )
         # the last one failed once and waits out its backoff
-        conn.execute("UPDATE executions SET attempts = 1 WHERE id = %s", (retry,))
+        conn.execute(
+            "UPDATE executions SET attempts = 1, retry_at = now() + interval '1 minute'"
+            " WHERE id = %s",
+            (retry,),
+        )
         with conn.transaction():
             holder = repo.claim_execution(
                 conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60
@@ -444,10 +472,51 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
     assert status(second) == "COMPLETED" and status(retry) == "PENDING"
     assert hidden(retry) > 50
     with db.connection() as conn:  # its backoff over
+        conn.execute("UPDATE executions SET retry_at = now() WHERE id = %s", (retry,))
         conn.execute(
             "UPDATE pgmq.q_executions SET vt = now() WHERE msg_id = %s", (messages[retry],)
         )
     drain(invoker, db)
+
+
+def test_a_lifted_limit_lets_every_deferred_execution_look_again_at_once(
+    client, ready, invoker, db, monkeypatch
+):
+    """PUT that raises or lifts limits.concurrency makes the executions the limit
+    deferred visible at once, not at their next look (up to 30 s away)."""
+    from db import executions as repo
+    from invoker import worker
+
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
+    fid = ready(limits={"concurrency": 1})
+    first, *waiting = (invoke(client, fid).json["id"] for _ in range(3))
+    with db.connection() as conn, conn.transaction():
+        repo.claim_execution(conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60)
+    invoker.run(wait=False)  # the slot is taken: the other two are deferred
+
+    def hidden() -> list[float]:
+        with db.connection() as conn:
+            return [
+                seconds
+                for (seconds,) in conn.execute(
+                    "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
+                    " FROM pgmq.q_executions WHERE message->>'executionId' = ANY(%s)",
+                    (waiting,),
+                )
+            ]
+
+    assert [seconds > 50 for seconds in hidden()] == [True, True]
+    assert client.put(f"/functions/{fid}", json=function_body()).status_code == 200
+    assert [seconds <= 0 for seconds in hidden()] == [True, True]
+    invoker.run(wait=False)  # no limit now: both run beside the one claimed by hand
+    assert [client.get(f"/executions/{eid}").json["status"] for eid in waiting] == [
+        "COMPLETED",
+        "COMPLETED",
+    ]
+    with db.connection() as conn:  # the one claimed by hand is left RUNNING: not ours
+        conn.execute("DELETE FROM executions WHERE function_id = %s", (fid,))
+        conn.execute("DELETE FROM pgmq.q_executions")
 
 
 @pytest.mark.parametrize("max_attempts", [1, 2], ids=["dead letter", "retry"])
@@ -462,6 +531,7 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
     fid = ready(
         "assemblyscript",
         source("loop.ts"),
@@ -515,12 +585,26 @@ def test_messages_sent_by_hand_run_nothing_but_their_own_execution(client, ready
         ]
         for payload in forged:
             conn.execute("SELECT pgmq.send('executions', %s)", (Jsonb(payload),))
+        unreadable = [  # jsonb holds them; Python's JSON cannot read them back
+            '{"revision": 1' + "0" * 5000 + "}",
+            '{"pad": ' + "[" * 3000 + "1" + "]" * 3000 + "}",
+        ]
+        for text in unreadable:
+            conn.execute("SELECT pgmq.send('executions', %s::jsonb)", (text,))
     worker = threading.Thread(target=invoker.run, kwargs={"wait": False}, daemon=True)
     worker.start()
     worker.join(30)
     assert not worker.is_alive(), "the invoker kept reading the forged messages"
     with db.connection() as conn:
-        assert archived_messages(conn, "executions") == forged
+        archived = [
+            text
+            for (text,) in conn.execute(
+                "WITH gone AS (DELETE FROM pgmq.a_executions RETURNING msg_id, message::text)"
+                " SELECT message FROM gone ORDER BY msg_id"
+            )
+        ]
+        assert [json.loads(text) for text in archived[: len(forged)]] == forged
+        assert archived[len(forged) :] == unreadable
         states = dict(conn.execute("SELECT id::text, status FROM executions"))
         assert (states[eid], states[synchronous]) == ("PENDING", "RUNNING")
         conn.execute("UPDATE executions SET status = 'COMPLETED' WHERE id = %s", (synchronous,))
