@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from common.contracts import EXECUTIONS_QUEUE, ExecutionStatus
 from common.errors import ConcurrencyLimited
+from common.notifications import QUEUED_CHANNEL
 from common.queue import Delivery
 from db.pages import fetch_page
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
@@ -692,10 +693,32 @@ WHERE e.id = {_named("execution_id", "m.message")} AND e.function_id = %(functio
 
 
 def wake_deferred(conn: psycopg.Connection, function_id: UUID, *, every: bool = False) -> None:
-    """`_wake` on its own: a dead letter or a retry freed a limited function's slot.
-    `every`: all of the function's waiting executions look again now (its limit was
-    raised or lifted)."""
-    conn.execute(_WAKE_EVERY if every else _WAKE, {"function_id": function_id})
+    """`_wake` on its own: a dead letter or a retry freed a limited function's slot (the
+    invoker's slot that freed it reads the queue next). `every`: all of the function's
+    waiting executions look again now (its limit was raised or lifted, by a gateway),
+    and the idle invokers are told so, as for a new message."""
+    woken = conn.execute(_WAKE_EVERY if every else _WAKE, {"function_id": function_id})
+    if every and woken.rowcount:
+        conn.execute("SELECT pg_notify(%s, '')", (QUEUED_CHANNEL,))
+
+
+# A function at its limit: its other visible messages wait too, in one statement, so a
+# backlog of thousands is not read (and deferred) one by one ahead of other functions'
+# work. Only those visible since before `message` was read: one made visible since —
+# by a slot that freed (`_wake`) — is left for the next read.
+_DEFER_VISIBLE = f"""
+UPDATE pgmq.q_{EXECUTIONS_QUEUE} m
+SET vt = clock_timestamp() + make_interval(secs => %(seconds)s)
+WHERE m.vt <= (SELECT last_read_at FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %(message)s)
+  AND {_named("function_id", "m.message")} = %(function_id)s
+"""
+
+
+def defer_visible(conn: psycopg.Connection, function_id: UUID, message: int, seconds: float) -> int:
+    """Hide the function's messages visible since before `message` was read for
+    `seconds` (`_DEFER_VISIBLE`); how many."""
+    params = {"function_id": function_id, "message": message, "seconds": seconds}
+    return conn.execute(_DEFER_VISIBLE, params).rowcount
 
 
 _FINISH_UPDATE = (

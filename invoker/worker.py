@@ -225,7 +225,9 @@ class Invoker:
             if not repo.at_concurrency_limit(conn, fid):
                 self.queue.hide_for(conn, delivery.msg_id, 0)
                 return
-            self.queue.hide_for(conn, delivery.msg_id, deferral_seconds(delivery.read_ct))
+            seconds = deferral_seconds(delivery.read_ct)
+            self.queue.hide_for(conn, delivery.msg_id, seconds)
+            repo.defer_visible(conn, fid, delivery.msg_id, seconds)  # its backlog too
             metrics.CONCURRENCY_DEFERRED.inc()
             logger.info("execution.concurrency_deferred", extra=ids)
             return

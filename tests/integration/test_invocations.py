@@ -479,41 +479,50 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
     drain(invoker, db)
 
 
-def test_a_lifted_limit_lets_every_deferred_execution_look_again_at_once(
+def test_a_backlog_at_a_limit_is_deferred_at_once_and_a_lifted_limit_wakes_idle_workers(
     client, ready, invoker, db, monkeypatch
 ):
-    """PUT that raises or lifts limits.concurrency makes the executions the limit
-    deferred visible at once, not at their next look (up to 30 s away)."""
+    """Refused at limits.concurrency, a message takes the function's other visible
+    messages with it: the backlog waits after a read or two, instead of each message
+    being read (ahead of every other function's) and deferred in turn. A PUT that
+    raises or lifts the limit makes them visible and wakes idle invokers at once — not
+    at their next look (up to 30 s), nor at an idle slot's fallback read (5 s)."""
     from db import executions as repo
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
     fid = ready(limits={"concurrency": 1})
-    first, *waiting = (invoke(client, fid).json["id"] for _ in range(3))
+    first, *waiting = (invoke(client, fid).json["id"] for _ in range(7))
     with db.connection() as conn, conn.transaction():
         repo.claim_execution(conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60)
-    invoker.run(wait=False)  # the slot is taken: the other two are deferred
+    invoker.run(wait=False)  # the slot is taken: the others are deferred
 
-    def hidden() -> list[float]:
+    def queued() -> list[tuple[float, int]]:
         with db.connection() as conn:
-            return [
-                seconds
-                for (seconds,) in conn.execute(
-                    "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
-                    " FROM pgmq.q_executions WHERE message->>'executionId' = ANY(%s)",
-                    (waiting,),
-                )
-            ]
+            return conn.execute(
+                "SELECT extract(epoch FROM vt - clock_timestamp())::float8, read_ct"
+                " FROM pgmq.q_executions WHERE message->>'executionId' = ANY(%s)",
+                (waiting,),
+            ).fetchall()
 
-    assert [seconds > 50 for seconds in hidden()] == [True, True]
-    assert client.put(f"/functions/{fid}", json=function_body()).status_code == 200
-    assert [seconds <= 0 for seconds in hidden()] == [True, True]
-    invoker.run(wait=False)  # no limit now: both run beside the one claimed by hand
-    assert [client.get(f"/executions/{eid}").json["status"] for eid in waiting] == [
-        "COMPLETED",
-        "COMPLETED",
-    ]
+    assert all(seconds > 50 for seconds, _ in queued())
+    assert sum(reads for _, reads in queued()) <= invoker.settings.concurrency
+    idle = threading.Thread(target=invoker.run, daemon=True)
+    idle.start()
+    try:
+        assert invoker.watch.connected.wait(10)
+        time.sleep(0.5)  # both slots wait on LISTEN
+        assert client.put(f"/functions/{fid}", json=function_body()).status_code == 200
+        deadline = time.monotonic() + 2.5
+        while any(
+            client.get(f"/executions/{eid}").json["status"] != "COMPLETED" for eid in waiting
+        ):
+            assert time.monotonic() < deadline, "the lifted limit woke no idle invoker"
+            time.sleep(0.05)
+    finally:
+        invoker.stop()
+        idle.join(10)
     with db.connection() as conn:  # the one claimed by hand is left RUNNING: not ours
         conn.execute("DELETE FROM executions WHERE function_id = %s", (fid,))
         conn.execute("DELETE FROM pgmq.q_executions")
