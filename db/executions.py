@@ -729,9 +729,9 @@ _FINISH_UPDATE = (
 _FINISH = f"{_FINISH_UPDATE} RETURNING completed_at"
 # An asynchronous attempt's outcome: its message is deleted (pgmq.delete's statement,
 # written out) and, when the function has limits.concurrency, the slot it frees goes at
-# once to the oldest first attempt that the limit deferred (`woken`) instead of waiting
-# for that message's next look (a second): limited functions' queued executions run
-# back to back (`_wake`). A deferred retry keeps its own time (its backoff may still run).
+# once to the oldest execution that the limit deferred (`woken`, `_wake`) instead of
+# waiting for that message's next look: limited functions' queued executions run back
+# to back. A deferred retry keeps its own time (its backoff may still run).
 _FINISH_DELETING_MESSAGE = f"""
 WITH finished AS ({_FINISH_UPDATE} RETURNING completed_at, function_id), settled AS (
     DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s AND EXISTS (SELECT FROM finished)

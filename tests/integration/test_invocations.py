@@ -51,6 +51,16 @@ def invoker(db, runner_dir):
     runners.close()
 
 
+def timing_out(ready, *, max_attempts: int, backoff_ms: int, **limits) -> str:
+    """A function whose every attempt times out after 300 ms: a retryable outcome."""
+    return ready(
+        "assemblyscript",
+        source("loop.ts"),
+        limits={"timeoutMs": 300, "fuel": 10**11, **limits},
+        retry={"maxAttempts": max_attempts, "backoffMs": backoff_ms},
+    )
+
+
 def invoke(client, fid, body=None, **kwargs):
     return client.post(f"/functions/{fid}/invocations", json=body or {}, **kwargs)
 
@@ -156,12 +166,7 @@ def test_an_error_holding_nul_is_the_functions_failure_once_not_a_lost_execution
 def test_an_always_timing_out_function_is_retried_with_backoff_then_dead_lettered(
     client, ready, invoker, db
 ):
-    fid = ready(
-        "assemblyscript",
-        source("loop.ts"),
-        limits={"timeoutMs": 300, "fuel": 10**11},
-        retry={"maxAttempts": 3, "backoffMs": 400},
-    )
+    fid = timing_out(ready, max_attempts=3, backoff_ms=400)
     eid = invoke(client, fid).json["id"]
     drain(invoker, db)
     done = client.get(f"/executions/{eid}").json
@@ -541,12 +546,7 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
-    fid = ready(
-        "assemblyscript",
-        source("loop.ts"),
-        limits={"timeoutMs": 300, "fuel": 10**11, "concurrency": 1},
-        retry={"maxAttempts": max_attempts, "backoffMs": 60_000},
-    )
+    fid = timing_out(ready, max_attempts=max_attempts, backoff_ms=60_000, concurrency=1)
     first, second = (invoke(client, fid).json["id"] for _ in range(2))
     with db.connection() as conn:
         messages = {
@@ -626,12 +626,7 @@ def test_messages_sent_by_hand_run_nothing_but_their_own_execution(client, ready
 def test_a_retry_waits_out_its_backoff_whatever_message_names_it(client, ready, invoker, db):
     """The backoff is on the row (retry_at): a second message for the execution — sent
     by hand — is hidden until the backoff ends instead of starting the retry early."""
-    fid = ready(
-        "assemblyscript",
-        source("loop.ts"),
-        limits={"timeoutMs": 300, "fuel": 10**11},
-        retry={"maxAttempts": 2, "backoffMs": 60_000},
-    )
+    fid = timing_out(ready, max_attempts=2, backoff_ms=60_000)
     eid = invoke(client, fid).json["id"]
     invoker.run(wait=False)  # attempt 1 times out; the retry waits 30-60 s
     with db.connection() as conn:
