@@ -227,9 +227,12 @@ class Invoker:
                 return
             seconds = deferral_seconds(delivery.read_ct)
             self.queue.hide_for(conn, delivery.msg_id, seconds)
-            repo.defer_visible(conn, fid, delivery.msg_id, seconds)  # its backlog too
-            metrics.CONCURRENCY_DEFERRED.inc()
-            logger.info("execution.concurrency_deferred", extra=ids)
+            backlog = repo.defer_visible(conn, fid, delivery.msg_id, seconds)
+            metrics.CONCURRENCY_DEFERRED.inc(1 + backlog)
+            logger.info(
+                "execution.concurrency_deferred",
+                extra={**ids, "delaySeconds": seconds, "backlogDeferred": backlog},
+            )
             return
         lost = state.status == ExecutionStatus.PENDING or state.lease_expired
         if out_of_attempts and lost:
