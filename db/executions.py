@@ -666,29 +666,37 @@ def storable(text: str | None) -> str | None:
 def _wake(function_id: str) -> str:
     """SQL: if the function `function_id` has limits.concurrency, the oldest of its
     executions that the limit deferred becomes visible now (its slot was freed) — a
-    retry only once its backoff is over."""
+    retry only once its backoff is over. The queue is walked in message order and each
+    message's execution looked up by its key (`_waiting`): never a join the planner
+    may turn around (with the statistics of a queue that just grew by thousands, it
+    scanned the queue once per execution of the function: 26 s a statement)."""
     return f"""
     UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
     WHERE m.msg_id = (
         SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
-        JOIN executions e ON e.id = {_named("execution_id", "w.message")}
         WHERE EXISTS (
             SELECT FROM functions f WHERE f.id = {function_id} AND f.concurrency IS NOT NULL)
           AND {_named("function_id", "w.message")} = {function_id}
-          AND e.function_id = {function_id}
-          AND w.vt > clock_timestamp() AND e.status = 'PENDING' AND {_RETRY_DUE}
+          AND w.vt > clock_timestamp() AND {_waiting("w.message", function_id)}
         ORDER BY w.msg_id LIMIT 1
         FOR UPDATE OF w SKIP LOCKED)
 """
 
 
+def _waiting(message: str, function_id: str) -> str:
+    """SQL: the execution `message` names is PENDING, of `function_id`, and due (a
+    retry's backoff over). A scalar subquery, one primary-key lookup per message."""
+    return f"""coalesce((
+            SELECT e.status = 'PENDING' AND {_RETRY_DUE} FROM executions e
+            WHERE e.id = {_named("execution_id", message)} AND e.function_id = {function_id}
+          ), false)"""
+
+
 _WAKE = _wake("%(function_id)s::uuid")
 _WAKE_EVERY = f"""
 UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
-FROM executions e
-WHERE e.id = {_named("execution_id", "m.message")} AND e.function_id = %(function_id)s
-  AND {_named("function_id", "m.message")} = %(function_id)s
-  AND m.vt > clock_timestamp() AND e.status = 'PENDING' AND {_RETRY_DUE}
+WHERE {_named("function_id", "m.message")} = %(function_id)s
+  AND m.vt > clock_timestamp() AND {_waiting("m.message", "%(function_id)s")}
 """
 
 
