@@ -462,9 +462,9 @@ def cold_figures(bench: Bench, api: Api) -> float:
 def container_peer(bench: Bench, cold: float, image: str) -> None:
     """A fresh runner container per call: start, load the module, run, remove."""
     try:
-        import docker
+        from runner.launchers.docker import docker_client
 
-        client = docker.from_env()
+        client = docker_client()
         client.ping()
         client.images.get(image)
     except Exception as exc:

@@ -15,6 +15,17 @@ from runner.settings import GRACEFUL_SECONDS, RUN_DIR, SupervisorSettings
 
 LABEL = "dev.nil.runner"
 CONTAINER_ARTIFACTS = "/var/cache/nil/artifacts"
+# The Docker API answers a create only after the storage driver has laid out the
+# container's root; a copying driver (vfs, as on hosts without overlayfs) takes more
+# than the SDK's default 60 s for a large image on a loaded machine.
+DOCKER_API_TIMEOUT_SECONDS = 300
+
+
+def docker_client():
+    """A Docker SDK client for the environment's engine, patient with slow creates."""
+    import docker
+
+    return docker.from_env(timeout=DOCKER_API_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -79,9 +90,7 @@ class DockerLauncher:
         log_level: str = "INFO",
         graceful_seconds: float = GRACEFUL_SECONDS,
     ) -> None:
-        import docker
-
-        self.client = client or docker.from_env()
+        self.client = client or docker_client()
         self.image = image
         self.pool_name = pool_name
         self.limits = limits

@@ -39,9 +39,9 @@ def pool_name(kind: str) -> str:
 @pytest.fixture(scope="session")
 def docker_client():
     try:
-        import docker
+        from runner.launchers.docker import docker_client as patient_client
 
-        client = docker.from_env()
+        client = patient_client()
         client.ping()
     except Exception as exc:  # no SDK, no socket, no daemon
         pytest.skip(

@@ -72,6 +72,17 @@ def platform(docker_client, database, tmp_path_factory):
         "security_opt": ["no-new-privileges"],
         "labels": {f"{LABEL}.test": pool_name},
     }
+    try:
+        yield _start_platform(docker_client, pool_name, root, env, common, port, builder_port)
+    finally:  # also when the start failed half-way: nothing of this pool outlives it
+        for label in (f"{LABEL}.test={pool_name}", f"{LABEL}.pool={pool_name}"):
+            for container in docker_client.containers.list(all=True, filters={"label": label}):
+                container.remove(force=True)
+
+
+def _start_platform(docker_client, pool_name, root, env, common, port, builder_port) -> dict:
+    """Migrate, then start the gateway, consumer and builder containers; wait until
+    they answer."""
     docker_client.containers.run(
         image("gateway"),
         ["python", "-m", "db"],
@@ -112,17 +123,7 @@ def platform(docker_client, database, tmp_path_factory):
             c.logs(tail=40).decode(errors="replace") for c in (gateway, consumer, builder)
         )
         raise RuntimeError(f"containerized platform did not start:\n{logs}") from None
-    yield {"base": base, "root": root, "pool": pool_name}
-    for container in (gateway, consumer, builder):
-        container.stop(timeout=20)
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{LABEL}.test={pool_name}"}
-    ):
-        container.remove(force=True)
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{LABEL}.pool={pool_name}"}
-    ):
-        container.remove(force=True)
+    return {"base": base, "root": root, "pool": pool_name}
 
 
 def _ok(url: str) -> bool:
