@@ -47,6 +47,7 @@ from common.runners import RunnerPool
 from common.secrets import Keyring
 from db import executions as repo
 from db import functions as functions_repo
+from db import outcomes
 from db import revisions as revisions_repo
 from db.records import ExecutionRecord
 from db.targets import RevisionChoice, Target
@@ -344,9 +345,9 @@ def outcome_of(
     error: str | None,
     result: ExecuteReply | None,
     logs: str | None,
-) -> repo.Finish:
+) -> outcomes.Finish:
     """What recording `running`'s outcome writes: `result` is None for a platform error."""
-    return repo.Finish(
+    return outcomes.Finish(
         running,
         output_json=output,
         error_message=error,
@@ -356,9 +357,9 @@ def outcome_of(
     )
 
 
-def _finish_alone(db: psycopg_pool.ConnectionPool, f: repo.Finish) -> ExecutionRecord | None:
+def _finish_alone(db: psycopg_pool.ConnectionPool, f: outcomes.Finish) -> ExecutionRecord | None:
     with connection(db) as conn:
-        return repo.finish(conn, f)
+        return outcomes.finish(conn, f)
 
 
 class GroupCommit:
@@ -379,7 +380,7 @@ class GroupCommit:
         self._writing = False
         self.batches = 0  # statements written (fewer than outcomes under load)
 
-    def write(self, finish: repo.Finish) -> ExecutionRecord | None:
+    def write(self, finish: outcomes.Finish) -> ExecutionRecord | None:
         pending = _Pending(finish)
         with self._cond:
             self._queue.append(pending)
@@ -408,7 +409,7 @@ class GroupCommit:
                 batch[0].record = _finish_alone(self.db, batch[0].finish)
                 return
             with connection(self.db) as conn:
-                records = repo.finish_executions(conn, [p.finish for p in batch])
+                records = outcomes.finish_executions(conn, [p.finish for p in batch])
             for p, record in zip(batch, records, strict=True):
                 p.record = record
         except DataRejected:
@@ -430,7 +431,7 @@ class GroupCommit:
 class _Pending:
     __slots__ = ("done", "error", "finish", "record")
 
-    def __init__(self, finish: repo.Finish) -> None:
+    def __init__(self, finish: outcomes.Finish) -> None:
         self.finish = finish
         self.done = False
         self.record: ExecutionRecord | None = None

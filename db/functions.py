@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from common.contracts import FunctionStatus
-from db import aliases, executions
+from db import aliases, concurrency
 from db.pages import fetch_page
 from db.records import FunctionRecord, FunctionSpec, FunctionSummary, PageCursor
 
@@ -188,7 +188,7 @@ def update_function(
         ),
     )
     if spec.concurrency != head.concurrency:  # a raised or lifted limit frees slots now
-        executions.wake_deferred(conn, function_id, every=True)
+        concurrency.wake_deferred(conn, function_id, every=True)
     if compile:
         _insert_pending_revision(conn, function_id, revision, spec)
     elif new_revision:

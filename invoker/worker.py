@@ -35,7 +35,7 @@ from common.notifications import QueueWatch
 from common.queue import Delivery, ExecutionQueue
 from common.runners import RunnerPool
 from common.secrets import Keyring
-from db import executions as repo
+from db import attempts, concurrency, outcomes
 from db.records import ExecutionRecord
 from invoker import metrics
 from invoker.settings import Settings
@@ -60,7 +60,8 @@ MAX_REVISION = 2**31 - 1  # revisions are PostgreSQL integers
 
 def message_ids(payload: object) -> tuple[UUID, UUID, int]:
     """The execution, function and revision a message names; ValueError, TypeError or
-    KeyError when it is not a message the platform sends."""
+    KeyError when it is not a message the platform sends. Looser than the SQL read's
+    (db/queued.py, `named`): what only this accepts goes through the locked claim."""
     if not isinstance(payload, dict):
         raise TypeError("not an object")
     revision = payload["revision"]
@@ -164,17 +165,17 @@ class Invoker:
         self.stop_flag.stop()
         self.watch.wake_all()
 
-    def take(self) -> repo.Taken | None:
+    def take(self) -> attempts.Taken | None:
         """The next visible message, with its execution claimed when that takes no
         lock (an unlimited function's): the common case costs one statement."""
         with connection(self.db) as conn:
-            return repo.take(
+            return attempts.take(
                 conn,
                 vt=self.settings.read_visibility_seconds,
                 margin_seconds=self.settings.lease_margin_seconds,
             )
 
-    def handle(self, delivery: Delivery, claim: repo.Claim | None = None) -> None:
+    def handle(self, delivery: Delivery, claim: attempts.Claim | None = None) -> None:
         """Run the message's execution: `claim`, when the read claimed it already;
         otherwise claimed here, in the transaction that takes a limited function's lock."""
         if claim is not None:
@@ -188,7 +189,7 @@ class Invoker:
             return
         margin = self.settings.lease_margin_seconds
         with transaction(self.db) as conn:  # a limited function's, or none to run now
-            claim = repo.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
+            claim = attempts.claim_execution(conn, eid, fid, revision, margin_seconds=margin)
             if claim is None:
                 self._unclaimable(conn, delivery, eid, fid, revision)
                 return
@@ -204,7 +205,7 @@ class Invoker:
 
     def _unclaimable(self, conn, delivery: Delivery, eid: UUID, fid: UUID, revision: int) -> None:
         margin = self.settings.lease_margin_seconds
-        state = repo.execution_state(conn, eid, fid, revision, margin_seconds=margin)
+        state = attempts.execution_state(conn, eid, fid, revision, margin_seconds=margin)
         ids = {"executionId": str(eid), "functionId": str(fid), "msgId": delivery.msg_id}
         if state is None or state.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
             self.queue.delete(conn, delivery.msg_id)
@@ -222,12 +223,12 @@ class Invoker:
         if state.status == ExecutionStatus.PENDING and not out_of_attempts:
             # refused at the function's limits.concurrency — or at a limit an outcome
             # committed since the claim has freed: then at once, not after a lease
-            if not repo.at_concurrency_limit(conn, fid):
+            if not concurrency.at_concurrency_limit(conn, fid):
                 self.queue.hide_for(conn, delivery.msg_id, 0)
                 return
             seconds = deferral_seconds(delivery.read_ct)
             self.queue.hide_for(conn, delivery.msg_id, seconds)
-            backlog = repo.defer_visible(conn, fid, delivery.msg_id, seconds)
+            backlog = concurrency.defer_visible(conn, fid, delivery.msg_id, seconds)
             metrics.CONCURRENCY_DEFERRED.inc(1 + backlog)
             logger.info(
                 "execution.concurrency_deferred",
@@ -236,16 +237,16 @@ class Invoker:
             return
         lost = state.status == ExecutionStatus.PENDING or state.lease_expired
         if out_of_attempts and lost:
-            if repo.dead_letter_lost(conn, eid, state.attempts, LOST):
+            if attempts.dead_letter_lost(conn, eid, state.attempts, LOST):
                 self.queue.archive(conn, delivery.msg_id)
-                repo.wake_deferred(conn, fid)  # a lost RUNNING attempt held a slot
+                concurrency.wake_deferred(conn, fid)  # a lost RUNNING attempt held a slot
                 metrics.DEAD_LETTERS.inc()
                 logger.warning("execution.dead_lettered", extra={**ids, "attempts": state.attempts})
             return
         # another attempt runs it now: look again once its lease ends
         self.queue.hide_for(conn, delivery.msg_id, state.lease_seconds)
 
-    def _run(self, delivery: Delivery, claim: repo.Claim) -> None:
+    def _run(self, delivery: Delivery, claim: attempts.Claim) -> None:
         running = claim.running
         ids = {
             "executionId": str(running.id),
@@ -274,9 +275,9 @@ class Invoker:
         if retryable and claim.attempt < claim.max_attempts:
             delay = backoff_seconds(claim.backoff_ms, claim.attempt)
             with transaction(self.db) as conn:
-                if repo.release_attempt(conn, running.id, claim.attempt, delay):
+                if attempts.release_attempt(conn, running.id, claim.attempt, delay):
                     self.queue.hide_for(conn, delivery.msg_id, delay)
-                    repo.wake_deferred(conn, running.function_id)  # its slot is free
+                    concurrency.wake_deferred(conn, running.function_id)  # its slot is free
                     metrics.RETRIES.labels(outcome.value).inc()
                     logger.info(
                         "execution.retried",
@@ -324,13 +325,13 @@ class Invoker:
         outcome = outcome_of(running, output, error, result, logs)
         if dead:
             with transaction(self.db) as conn:
-                record = repo.finish(conn, outcome, dead_lettered=True)
+                record = outcomes.finish(conn, outcome, dead_lettered=True)
                 if record is not None:
                     self.queue.archive(conn, delivery.msg_id)
-                    repo.wake_deferred(conn, running.function_id)  # its slot is free
+                    concurrency.wake_deferred(conn, running.function_id)  # its slot is free
         else:
             with connection(self.db) as conn:
-                record = repo.finish(conn, outcome, message=delivery.msg_id)
+                record = outcomes.finish(conn, outcome, message=delivery.msg_id)
         if record is None:
             logger.warning("execution.attempt_fenced", extra=ids)
         return record

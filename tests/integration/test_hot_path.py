@@ -18,6 +18,7 @@ from common.db import connection, open_pool
 from common.errors import ConcurrencyLimited, DataRejected
 from common.execution import GroupCommit
 from common.runners import make_runners
+from db import attempts, outcomes
 from db import executions as repo
 from db.targets import RevisionChoice
 from invoker.settings import Settings as InvokerSettings
@@ -54,7 +55,7 @@ def test_a_start_runs_alone_unless_its_function_is_limited_then_the_limit_holds(
     with pytest.raises(ConcurrencyLimited):
         start(db, fid)  # the first still runs
     with connection(db) as conn:
-        assert repo.finish(conn, finish(first)) is not None
+        assert outcomes.finish(conn, finish(first)) is not None
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
     second = start(db, fid)  # the first ended: the limit lets one more run
     assert stored(db, second.id)[0] == "RUNNING"
@@ -80,8 +81,8 @@ def test_a_repeated_idempotency_key_is_answered_while_the_limit_is_full(client, 
     assert execute("k2", 1).status_code == 429
 
 
-def finish(running, output: str = '{"ok": true}') -> repo.Finish:
-    return repo.Finish(running, output, None, 1.5, 1000, "log line")
+def finish(running, output: str = '{"ok": true}') -> outcomes.Finish:
+    return outcomes.Finish(running, output, None, 1.5, 1000, "log line")
 
 
 def stored(db, execution_id: UUID) -> tuple:
@@ -129,7 +130,7 @@ def test_a_refused_value_fails_only_its_own_outcome_and_fences_hold(db, fid):
     assert GroupCommit(db).write(finish(done)) is not None
     group = GroupCommit(db)
     with connection(db) as conn:
-        batch = repo.finish_executions(conn, [finish(done), finish(good)])
+        batch = outcomes.finish_executions(conn, [finish(done), finish(good)])
     assert batch[0] is None and batch[1] is not None  # already finished: fenced
     other = start(db, fid)
     pending = [group_pending(finish(other)), group_pending(finish(bad, '{"a": "\\u0000"}'))]
@@ -206,7 +207,7 @@ def test_take_hides_the_first_visible_message_and_says_whether_another_waits(db)
 
     def take(vt: int = 30) -> tuple:
         with connection(db) as conn:
-            taken = repo.take(conn, vt=vt, margin_seconds=1.0)
+            taken = attempts.take(conn, vt=vt, margin_seconds=1.0)
         return (None, False) if taken is None else (taken.delivery, taken.more)
 
     assert take() == (None, False)

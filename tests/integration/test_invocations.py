@@ -217,13 +217,13 @@ def test_a_redelivered_message_never_runs_twice(client, ready, invoker, db):
 
 
 def test_an_attempt_whose_worker_died_is_claimed_again_and_ends_once(client, ready, invoker, db):
-    from db import executions as repo
+    from db import attempts
 
     fid = ready()
     eid = uuid.UUID(invoke(client, fid, {"input": {"k": 2}}).json["id"])
     with db.connection() as conn:
         # a worker claimed it and died: RUNNING, attempt 1, its lease over
-        claim = repo.claim_execution(conn, eid, uuid.UUID(fid), 1, margin_seconds=0)
+        claim = attempts.claim_execution(conn, eid, uuid.UUID(fid), 1, margin_seconds=0)
         assert claim is not None and claim.attempt == 1
         conn.execute(
             "UPDATE executions SET started_at = now() - interval '1 minute' WHERE id = %s",
@@ -430,7 +430,7 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
     execution the limit deferred becomes visible, not after its next look (stretched
     here to a minute, so only the wake can run it in time). A deferred retry keeps its
     backoff; an unlimited function's outcome wakes nothing."""
-    from db import executions as repo
+    from db import attempts, outcomes
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
@@ -448,7 +448,7 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
             (retry,),
         )
         with conn.transaction():
-            holder = repo.claim_execution(
+            holder = attempts.claim_execution(
                 conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60
             )
     invoker.run(wait=False)  # the slot is taken: every other one is deferred
@@ -463,8 +463,8 @@ def test_a_limited_functions_finished_attempt_wakes_the_oldest_first_attempt_it_
 
     assert all(hidden(eid) > 50 for eid in (second, third, retry))
     with db.connection() as conn:
-        outcome = repo.Finish(holder.running, '{"ok": true}', None, 1.0, 1, None)
-        assert repo.finish(conn, outcome, message=messages[first]) is not None
+        outcome = outcomes.Finish(holder.running, '{"ok": true}', None, 1.0, 1, None)
+        assert outcomes.finish(conn, outcome, message=messages[first]) is not None
     assert hidden(second) <= 0 and hidden(third) > 50 and hidden(retry) > 50
 
     def status(eid: str) -> str:
@@ -492,7 +492,7 @@ def test_a_backlog_at_a_limit_is_deferred_at_once_and_a_lifted_limit_wakes_idle_
     being read (ahead of every other function's) and deferred in turn. A PUT that
     raises or lifts the limit makes them visible and wakes idle invokers at once — not
     at their next look (up to 30 s), nor at an idle slot's fallback read (5 s)."""
-    from db import executions as repo
+    from db import attempts
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
@@ -500,7 +500,7 @@ def test_a_backlog_at_a_limit_is_deferred_at_once_and_a_lifted_limit_wakes_idle_
     fid = ready(limits={"concurrency": 1})
     first, *waiting = (invoke(client, fid).json["id"] for _ in range(7))
     with db.connection() as conn, conn.transaction():
-        repo.claim_execution(conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60)
+        attempts.claim_execution(conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60)
     invoker.run(wait=False)  # the slot is taken: the others are deferred
 
     def queued() -> list[tuple[float, int]]:
@@ -541,7 +541,7 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
     retry — goes to the oldest execution the limit deferred at once, as an outcome's
     does (an outsider measured 0.7 s gaps between dead letters)."""
     from common.queue import Delivery
-    from db import executions as repo
+    from db import attempts
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
@@ -554,7 +554,7 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
             for i, m in conn.execute("SELECT msg_id, message FROM pgmq.q_executions")
         }
         with conn.transaction():
-            claim = repo.claim_execution(
+            claim = attempts.claim_execution(
                 conn, uuid.UUID(first), uuid.UUID(fid), 1, margin_seconds=60
             )
     invoker.run(wait=False)  # the slot is taken: the second one is deferred
@@ -658,11 +658,11 @@ def test_the_read_claims_an_unlimited_execution_and_hides_its_message_for_the_le
     execution with the message hidden for the lease — for an unlimited function; a
     limited function's execution, one another attempt holds, and a message naming
     nothing runnable are taken unclaimed (hidden for the read's visibility timeout)."""
-    from db import executions as repo
+    from db import attempts
 
     def take():
         with db.connection() as conn:
-            return repo.take(conn, vt=30, margin_seconds=2.5)
+            return attempts.take(conn, vt=30, margin_seconds=2.5)
 
     def hidden_for(msg_id: int) -> float:
         with db.connection() as conn:
