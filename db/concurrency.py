@@ -54,23 +54,25 @@ def at_concurrency_limit(conn: psycopg.Connection, function_id: UUID) -> bool:
     return conn.execute(f"SELECT {at_limit('%s')}", (function_id,)).fetchone()[0]
 
 
-def wake(function_id: str) -> str:
-    """SQL: if the function `function_id` has limits.concurrency, the oldest of its
-    executions that the limit deferred becomes visible now (its slot was freed) — a
-    retry only once its backoff is over. The queue is walked in message order and each
-    message's execution looked up by its key (`_waiting`): never a join the planner
-    may turn around (with the statistics of a queue that just grew by thousands, it
-    scanned the queue once per execution of the function: 26 s a statement)."""
+def wake(function_ids: str) -> str:
+    """SQL: for each function of `function_ids` (SQL of a set of ids) that has
+    limits.concurrency, the oldest of its executions that the limit deferred becomes
+    visible now (a slot was freed) — a retry only once its backoff is over — and idle
+    invokers are told (QUEUED_CHANNEL, at commit) when one did. The queue is walked in
+    message order and each message's execution looked up by its key (`_waiting`):
+    never a join the planner may turn around (with the statistics of a queue that just
+    grew by thousands, it scanned the queue once per execution of the function: 26 s a
+    statement)."""
     return f"""
     UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
-    WHERE m.msg_id = (
-        SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
-        WHERE EXISTS (
-            SELECT FROM functions f WHERE f.id = {function_id} AND f.concurrency IS NOT NULL)
-          AND {named("function_id", "w.message")} = {function_id}
-          AND w.vt > clock_timestamp() AND {_waiting("w.message", function_id)}
-        ORDER BY w.msg_id LIMIT 1
-        FOR UPDATE OF w SKIP LOCKED)
+    WHERE m.msg_id IN (
+        SELECT (SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
+                WHERE {named("function_id", "w.message")} = f.id
+                  AND w.vt > clock_timestamp() AND {_waiting("w.message", "f.id")}
+                ORDER BY w.msg_id LIMIT 1
+                FOR UPDATE OF w SKIP LOCKED)
+        FROM functions f WHERE f.id IN ({function_ids}) AND f.concurrency IS NOT NULL)
+    RETURNING pg_notify('{QUEUED_CHANNEL}', '')
 """
 
 
@@ -88,17 +90,16 @@ _WAKE_EVERY = f"""
 UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
 WHERE {named("function_id", "m.message")} = %(function_id)s
   AND m.vt > clock_timestamp() AND {_waiting("m.message", "%(function_id)s")}
+RETURNING pg_notify('{QUEUED_CHANNEL}', '')
 """
 
 
 def wake_deferred(conn: psycopg.Connection, function_id: UUID, *, every: bool = False) -> None:
-    """`wake` on its own: a dead letter or a retry freed a limited function's slot (the
-    invoker's slot that freed it reads the queue next). `every`: all of the function's
-    waiting executions look again now (its limit was raised or lifted, by a gateway),
-    and the idle invokers are told so, as for a new message."""
-    woken = conn.execute(_WAKE_EVERY if every else _WAKE, {"function_id": function_id})
-    if every and woken.rowcount:
-        conn.execute("SELECT pg_notify(%s, '')", (QUEUED_CHANNEL,))
+    """`wake` on its own: a retry or a lost attempt freed a limited function's slot (an
+    outcome's statement wakes by itself, db/outcomes.py). `every`: all of the function's
+    waiting executions look again now (its limit was raised or lifted, by a gateway).
+    Either way idle invokers are told, as for a new message."""
+    conn.execute(_WAKE_EVERY if every else _WAKE, {"function_id": function_id})
 
 
 # A function at its limit: its other visible messages wait too, in one statement, so a

@@ -35,16 +35,22 @@ _FINISH_UPDATE = (
     " duration_ms = %s, fuel_used = %s, logs = %s, dead_lettered = %s,"
     " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
 )
-_FINISH = f"{_FINISH_UPDATE} RETURNING completed_at"
-# An asynchronous attempt's outcome: its message is deleted (pgmq.delete's statement,
-# written out) and, when the function has limits.concurrency, the slot it frees goes at
-# once to the oldest execution that the limit deferred (`woken`, db/concurrency.py) instead of
-# waiting for that message's next look: limited functions' queued executions run back
-# to back. A deferred retry keeps its own time (its backoff may still run).
+# Every outcome hands its slot on: when the function has limits.concurrency, the oldest
+# execution that the limit deferred becomes visible at once (`woken`, db/concurrency.py)
+# instead of waiting for that message's next look (up to 30 s), whether the slot was a
+# synchronous call's or a queued attempt's: a limited function's queued executions run
+# back to back. A deferred retry keeps its own time (its backoff may still run).
+_WOKEN = f"woken AS ({wake('SELECT function_id FROM finished')})"
+_FINISH = f"""
+WITH finished AS ({_FINISH_UPDATE} RETURNING completed_at, function_id), {_WOKEN}
+SELECT completed_at FROM finished
+"""
+# An asynchronous attempt's outcome also deletes its message (pgmq.delete's statement,
+# written out).
 _FINISH_DELETING_MESSAGE = f"""
 WITH finished AS ({_FINISH_UPDATE} RETURNING completed_at, function_id), settled AS (
     DELETE FROM pgmq.q_{EXECUTIONS_QUEUE} WHERE msg_id = %s AND EXISTS (SELECT FROM finished)
-), woken AS ({wake("(SELECT function_id FROM finished)")})
+), {_WOKEN}
 SELECT completed_at FROM finished
 """
 
@@ -66,7 +72,8 @@ def finish_execution(
     sweeper or another attempt decided. None when another attempt owns the row or it is
     finished. (A synchronous execution is attempt 1.) With `message`, the attempt's
     message on the queue `executions` is deleted by the same statement, only if the
-    row was updated: an asynchronous attempt settled in one round trip."""
+    row was updated: an asynchronous attempt settled in one round trip. Either way the
+    slot it frees goes to the function's oldest deferred execution (`_WOKEN`)."""
     status = ExecutionStatus.FAILED if error_message is not None else ExecutionStatus.COMPLETED
     error_message, logs = storable(error_message), storable(logs)
     values = [
@@ -132,7 +139,8 @@ def finish(
     )
 
 
-_FINISH_MANY = """
+_FINISH_MANY = f"""
+WITH finished AS (
 UPDATE executions e SET status = v.status::execution_status, output = v.output::jsonb,
     error_message = v.error, duration_ms = v.duration, fuel_used = v.fuel, logs = v.logs,
     completed_at = now()
@@ -140,7 +148,9 @@ FROM unnest(%s::uuid[], %s::integer[], %s::text[], %s::text[], %s::text[],
             %s::double precision[], %s::bigint[], %s::text[])
      AS v(id, attempts, status, output, error, duration, fuel, logs)
 WHERE e.id = v.id AND e.status = 'RUNNING' AND e.attempts = v.attempts
-RETURNING e.id, e.completed_at
+RETURNING e.id, e.completed_at, e.function_id
+), {_WOKEN}
+SELECT id, completed_at FROM finished
 """
 
 

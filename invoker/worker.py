@@ -325,10 +325,9 @@ class Invoker:
         outcome = outcome_of(running, output, error, result, logs)
         if dead:
             with transaction(self.db) as conn:
-                record = outcomes.finish(conn, outcome, dead_lettered=True)
+                record = outcomes.finish(conn, outcome, dead_lettered=True)  # wakes the next
                 if record is not None:
                     self.queue.archive(conn, delivery.msg_id)
-                    concurrency.wake_deferred(conn, running.function_id)  # its slot is free
         else:
             with connection(self.db) as conn:
                 record = outcomes.finish(conn, outcome, message=delivery.msg_id)

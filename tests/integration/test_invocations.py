@@ -569,6 +569,56 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
     assert [i for (i,) in visible] == [messages[second][0]]
 
 
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group commit", "alone"])
+def test_a_limited_functions_synchronous_outcome_wakes_the_first_attempt_it_deferred(
+    client, ready, invoker, db, db_url, monkeypatch, group_commit
+):
+    """A slot freed by a synchronous call — recorded by the gateway's group commit or
+    on its own — goes to the oldest execution the limit deferred at once, and the idle
+    invokers are told: no invoker slot freed it, so none would read the queue before
+    its fallback (and the message's next look is up to 30 s away)."""
+    from db import executions, outcomes
+    from db.targets import RevisionChoice
+    from invoker import worker
+
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
+    monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
+    fid = ready(limits={"concurrency": 1})
+    with db.connection() as conn:
+        call = executions.start_execution(
+            conn,
+            uuid.UUID(fid),
+            RevisionChoice(),
+            execution_id=uuid.uuid4(),
+            input_value={},
+            input_json="{}",
+        ).running  # the synchronous call holds the slot
+    queued = invoke(client, fid).json["id"]
+    invoker.run(wait=False)  # deferred for a minute
+
+    def hidden() -> float:
+        with db.connection() as conn:
+            return conn.execute(
+                "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
+                " FROM pgmq.q_executions WHERE message->>'executionId' = %s",
+                (queued,),
+            ).fetchone()[0]
+
+    assert hidden() > 50
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN nil_executions_queued")
+        with db.connection() as conn:
+            outcome = outcomes.Finish(call, '{"ok": true}', None, 1.0, 1, None)
+            if group_commit:
+                assert outcomes.finish_executions(conn, [outcome])[0] is not None
+            else:
+                assert outcomes.finish(conn, outcome) is not None
+        assert hidden() <= 0
+        assert list(listener.notifies(timeout=5, stop_after=1)), "no idle invoker was told"
+    drain(invoker, db, deadline=10)
+    assert client.get(f"/executions/{queued}").json["status"] == "COMPLETED"
+
+
 def test_messages_sent_by_hand_run_nothing_but_their_own_execution(client, ready, invoker, db):
     """A message names an execution, its function and its revision. One sent by hand on
     the queue (an application may write to it) that names another function or revision
