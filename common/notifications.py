@@ -30,26 +30,73 @@ RECENT_SECONDS = 60.0
 RECENT_MAX = 100_000
 
 
-class ExecutionWatch:
+class _Listener:
+    """One LISTEN connection on `channel` in a daemon thread (started on first use, so
+    after a fork), reconnecting with a backoff up to 5 s; `connected` is set while it
+    listens. A subclass says what a notification, a (re)connection and a lost
+    connection do."""
+
+    channel = ""
+    thread_name = ""
+    disconnected_event = ""  # the log event of a lost connection
+
     def __init__(self, database_url: str) -> None:
         self._url = database_url
-        self._lock = threading.Lock()
-        self._waiters: dict[UUID, list[Callable[[], None]]] = {}
-        self._recent: OrderedDict[UUID, float] = OrderedDict()
+        self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.connected = threading.Event()
 
     def start(self) -> None:
-        with self._lock:
+        with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._listen, name="execution-watch", daemon=True
+                    target=self._listen, name=self.thread_name, daemon=True
                 )
                 self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _notified(self, payload: str) -> None:
+        raise NotImplementedError
+
+    def _reconnected(self) -> None:
+        """Listening (again): anything may have happened while it was not."""
+
+    def _disconnected(self) -> None:
+        """The connection was lost; the next attempt follows the backoff."""
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {self.channel}")
+                    self.connected.set()
+                    backoff = 0.1
+                    self._reconnected()
+                    while not self._stopping.is_set():
+                        for notify in conn.notifies(timeout=1.0):
+                            self._notified(notify.payload)
+            except psycopg.Error as exc:
+                self.connected.clear()
+                self._disconnected()
+                logger.warning(self.disconnected_event, extra={"error": str(exc)})
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+class ExecutionWatch(_Listener):
+    channel = CHANNEL
+    thread_name = "execution-watch"
+    disconnected_event = "execution_watch.disconnected"
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url)
+        self._lock = threading.Lock()
+        self._waiters: dict[UUID, list[Callable[[], None]]] = {}
+        self._recent: OrderedDict[UUID, float] = OrderedDict()
 
     def register(self, execution_id: UUID, wake: Callable[[], None]) -> bool:
         """Call `wake` when the execution ends; False (nothing registered) when it ended
@@ -104,32 +151,20 @@ class ExecutionWatch:
         for wake in waiters:
             wake()
 
-    def _listen(self) -> None:
-        backoff = 0.1
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
-                    backoff = 0.1
-                    self._wake_all()  # anything may have ended while disconnected
-                    while not self._stopping.is_set():
-                        for notify in conn.notifies(timeout=1.0):
-                            try:
-                                self._ended(UUID(notify.payload))
-                            except ValueError:
-                                continue
-            except psycopg.Error as exc:
-                self.connected.clear()
-                logger.warning("execution_watch.disconnected", extra={"error": str(exc)})
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+    def _notified(self, payload: str) -> None:
+        try:
+            self._ended(UUID(payload))
+        except ValueError:
+            pass
+
+    def _reconnected(self) -> None:
+        self._wake_all()  # anything may have ended while disconnected
 
 
 QUEUED_CHANNEL = "nil_executions_queued"
 
 
-class QueueWatch:
+class QueueWatch(_Listener):
     """Wakes idle invocation slots when a message is sent to the queue `executions`
     (a statement trigger on pgmq's table notifies `nil_executions_queued` when the
     sending transaction commits, migration 0011), so an idle invoker sends the database
@@ -143,25 +178,17 @@ class QueueWatch:
     wait at most `DISCONNECTED_POLL_SECONDS` between reads."""
 
     DISCONNECTED_POLL_SECONDS = 1.0
+    channel = QUEUED_CHANNEL
+    thread_name = "queue-watch"
+    disconnected_event = "queue_watch.disconnected"
 
     def __init__(self, database_url: str) -> None:
-        self._url = database_url
+        super().__init__(database_url)
         self._cond = threading.Condition()
         self._generation = 0
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self.connected = threading.Event()
-
-    def start(self) -> None:
-        with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._listen, name="queue-watch", daemon=True
-                )
-                self._thread.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        super().stop()
         self.wake_all()
 
     def mark(self) -> int:
@@ -189,21 +216,11 @@ class QueueWatch:
             self._generation += 1
             self._cond.notify_all()
 
-    def _listen(self) -> None:
-        backoff = 0.1
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {QUEUED_CHANNEL}")
-                    self.connected.set()
-                    backoff = 0.1
-                    self.wake_all()  # anything may have been sent while disconnected
-                    while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0):
-                            self.wake_one()
-            except psycopg.Error as exc:
-                self.connected.clear()
-                self.wake_all()
-                logger.warning("queue_watch.disconnected", extra={"error": str(exc)})
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+    def _notified(self, payload: str) -> None:
+        self.wake_one()
+
+    def _reconnected(self) -> None:
+        self.wake_all()  # anything may have been sent while disconnected
+
+    def _disconnected(self) -> None:
+        self.wake_all()  # the slots fall back to polling
