@@ -54,24 +54,27 @@ def at_concurrency_limit(conn: psycopg.Connection, function_id: UUID) -> bool:
     return conn.execute(f"SELECT {at_limit('%s')}", (function_id,)).fetchone()[0]
 
 
-def wake(function_ids: str) -> str:
-    """SQL: for each function of `function_ids` (SQL of a set of ids) that has
-    limits.concurrency, the oldest of its executions that the limit deferred becomes
-    visible now (a slot was freed) — a retry only once its backoff is over — and idle
-    invokers are told (QUEUED_CHANNEL, at commit) when one did. The queue is walked in
-    message order and each message's execution looked up by its key (`_waiting`):
-    never a join the planner may turn around (with the statistics of a queue that just
-    grew by thousands, it scanned the queue once per execution of the function: 26 s a
-    statement)."""
+def wake(freed: str) -> str:
+    """SQL: for each slot `freed` names (SQL of rows with a `function_id`, one per
+    execution that ended) of a function with limits.concurrency, the oldest of its
+    executions that the limit deferred becomes visible now — a retry only once its
+    backoff is over — and idle invokers are told (QUEUED_CHANNEL, at commit) when one
+    did. The queue is walked in message order and each message's execution looked up by
+    its key (`_waiting`), per function: never a join the planner may turn around (with
+    the statistics of a queue that just grew by thousands, it scanned the queue once per
+    execution of the function: 26 s a statement)."""
     return f"""
     UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
     WHERE m.msg_id IN (
-        SELECT (SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
-                WHERE {named("function_id", "w.message")} = f.id
-                  AND w.vt > clock_timestamp() AND {_waiting("w.message", "f.id")}
-                ORDER BY w.msg_id LIMIT 1
-                FOR UPDATE OF w SKIP LOCKED)
-        FROM functions f WHERE f.id IN ({function_ids}) AND f.concurrency IS NOT NULL)
+        SELECT next.msg_id
+        FROM (SELECT function_id, count(*) AS slots FROM ({freed}) ended
+              GROUP BY function_id) ended
+        JOIN functions f ON f.id = ended.function_id AND f.concurrency IS NOT NULL,
+        LATERAL (SELECT w.msg_id FROM pgmq.q_{EXECUTIONS_QUEUE} w
+                 WHERE {named("function_id", "w.message")} = f.id
+                   AND w.vt > clock_timestamp() AND {_waiting("w.message", "f.id")}
+                 ORDER BY w.msg_id LIMIT ended.slots
+                 FOR UPDATE OF w SKIP LOCKED) next)
     RETURNING pg_notify('{QUEUED_CHANNEL}', '')
 """
 
@@ -85,7 +88,7 @@ def _waiting(message: str, function_id: str) -> str:
           ), false)"""
 
 
-_WAKE = wake("%(function_id)s::uuid")
+_WAKE = wake("SELECT %(function_id)s::uuid AS function_id")
 _WAKE_EVERY = f"""
 UPDATE pgmq.q_{EXECUTIONS_QUEUE} m SET vt = clock_timestamp()
 WHERE {named("function_id", "m.message")} = %(function_id)s

@@ -36,7 +36,8 @@ _FINISH_UPDATE = (
     " completed_at = now() WHERE id = %s AND status = 'RUNNING' AND attempts = %s"
 )
 # Every outcome hands its slot on: when the function has limits.concurrency, the oldest
-# execution that the limit deferred becomes visible at once (`woken`, db/concurrency.py)
+# execution that the limit deferred becomes visible at once (`woken`, db/concurrency.py;
+# as many as a group commit ended)
 # instead of waiting for that message's next look (up to 30 s), whether the slot was a
 # synchronous call's or a queued attempt's: a limited function's queued executions run
 # back to back. A deferred retry keeps its own time (its backoff may still run).

@@ -570,53 +570,62 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
 
 
 @pytest.mark.parametrize("group_commit", [True, False], ids=["group commit", "alone"])
-def test_a_limited_functions_synchronous_outcome_wakes_the_first_attempt_it_deferred(
+def test_a_limited_functions_synchronous_outcomes_wake_as_many_as_they_deferred(
     client, ready, invoker, db, db_url, monkeypatch, group_commit
 ):
-    """A slot freed by a synchronous call — recorded by the gateway's group commit or
-    on its own — goes to the oldest execution the limit deferred at once, and the idle
-    invokers are told: no invoker slot freed it, so none would read the queue before
-    its fallback (and the message's next look is up to 30 s away)."""
+    """Slots freed by synchronous calls — recorded together by the gateway's group
+    commit, or each on its own — go to as many of the oldest executions the limit
+    deferred at once, and the idle invokers are told: no invoker slot freed them, so
+    none would read the queue before its fallback (and the messages' next look is up to
+    30 s away)."""
     from db import executions, outcomes
     from db.targets import RevisionChoice
     from invoker import worker
 
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_SECONDS", 60.0)
     monkeypatch.setattr(worker, "CONCURRENCY_RETRY_MAX_SECONDS", 60.0)
-    fid = ready(limits={"concurrency": 1})
-    with db.connection() as conn:
-        call = executions.start_execution(
-            conn,
-            uuid.UUID(fid),
-            RevisionChoice(),
-            execution_id=uuid.uuid4(),
-            input_value={},
-            input_json="{}",
-        ).running  # the synchronous call holds the slot
-    queued = invoke(client, fid).json["id"]
+    fid = ready(limits={"concurrency": 2})
+    with db.connection() as conn:  # two synchronous calls hold both slots
+        calls = [
+            executions.start_execution(
+                conn,
+                uuid.UUID(fid),
+                RevisionChoice(),
+                execution_id=uuid.uuid4(),
+                input_value={},
+                input_json="{}",
+            ).running
+            for _ in range(2)
+        ]
+    queued = [invoke(client, fid).json["id"] for _ in range(3)]
     invoker.run(wait=False)  # deferred for a minute
 
-    def hidden() -> float:
+    def hidden() -> list[float]:
         with db.connection() as conn:
-            return conn.execute(
-                "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
-                " FROM pgmq.q_executions WHERE message->>'executionId' = %s",
-                (queued,),
-            ).fetchone()[0]
+            return [
+                seconds
+                for (seconds,) in conn.execute(
+                    "SELECT extract(epoch FROM vt - clock_timestamp())::float8"
+                    " FROM pgmq.q_executions ORDER BY msg_id"
+                )
+            ]
 
-    assert hidden() > 50
+    assert all(seconds > 50 for seconds in hidden())
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute("LISTEN nil_executions_queued")
         with db.connection() as conn:
-            outcome = outcomes.Finish(call, '{"ok": true}', None, 1.0, 1, None)
+            ended = [outcomes.Finish(call, '{"ok": true}', None, 1.0, 1, None) for call in calls]
             if group_commit:
-                assert outcomes.finish_executions(conn, [outcome])[0] is not None
+                assert None not in outcomes.finish_executions(conn, ended)
             else:
-                assert outcomes.finish(conn, outcome) is not None
-        assert hidden() <= 0
+                assert None not in [outcomes.finish(conn, outcome) for outcome in ended]
+        first, second, third = hidden()
+        assert first <= 0 and second <= 0 and third > 50  # two slots freed: two woken
         assert list(listener.notifies(timeout=5, stop_after=1)), "no idle invoker was told"
     drain(invoker, db, deadline=10)
-    assert client.get(f"/executions/{queued}").json["status"] == "COMPLETED"
+    assert [client.get(f"/executions/{eid}").json["status"] for eid in queued[:2]] == [
+        "COMPLETED"
+    ] * 2
 
 
 def test_messages_sent_by_hand_run_nothing_but_their_own_execution(client, ready, invoker, db):
