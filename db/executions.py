@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from common.contracts import ExecutionStatus
 from common.errors import ConcurrencyLimited
-from db.concurrency import LOCK_LIMITED, at_limit, limited
+from db.concurrency import LOCK_LIMITED, at_limit, limited, wake
 from db.pages import fetch_page
 from db.queued import SYNCHRONOUS_TRIGGERS
 from db.records import ExecutionRecord, ExecutionSummary, PageCursor
@@ -204,18 +204,25 @@ def list_executions(
     )
 
 
+# A lost synchronous call is failed, and the slot it held goes to the oldest execution
+# its function's concurrency limit deferred (db/concurrency.py, `wake`), as an outcome's.
+_FAIL_STALE = f"""
+WITH finished AS (
+    UPDATE executions e SET status = 'FAILED', completed_at = now(),
+        error_message = 'platform error: the execution was lost (runner or gateway failed)'
+    FROM functions f JOIN revisions r ON r.function_id = f.id
+    WHERE e.function_id = f.id AND r.revision = COALESCE(e.revision, f.revision)
+      AND e.status = 'RUNNING' AND e.trigger IN {SYNCHRONOUS_TRIGGERS}  -- the queue: the rest
+      AND e.started_at < now() - make_interval(secs => (r.timeout_ms + %s) / 1000.0)
+    RETURNING e.function_id
+), woken AS ({wake("SELECT function_id FROM finished")})
+SELECT count(*) FROM finished
+"""
+
+
 def fail_stale_executions(conn: psycopg.Connection, margin_ms: int) -> int:
     """Fail executions left RUNNING past their function's timeout plus a margin."""
-    cur = conn.execute(
-        "UPDATE executions e SET status = 'FAILED', completed_at = now(),"
-        " error_message = 'platform error: the execution was lost (runner or gateway failed)'"
-        " FROM functions f JOIN revisions r ON r.function_id = f.id"
-        " WHERE e.function_id = f.id AND r.revision = COALESCE(e.revision, f.revision)"
-        f" AND e.status = 'RUNNING' AND e.trigger IN {SYNCHRONOUS_TRIGGERS}"  # the queue: the rest
-        " AND e.started_at < now() - make_interval(secs => (r.timeout_ms + %s) / 1000.0)",
-        (margin_ms,),
-    )
-    return cur.rowcount
+    return conn.execute(_FAIL_STALE, (margin_ms,)).fetchone()[0]
 
 
 # --- Asynchronous executions (SPEC §10) -------------------------------------------------

@@ -569,15 +569,17 @@ def test_a_limited_functions_dead_letter_or_retry_wakes_the_first_attempt_it_def
     assert [i for (i,) in visible] == [messages[second][0]]
 
 
-@pytest.mark.parametrize("group_commit", [True, False], ids=["group commit", "alone"])
+@pytest.mark.parametrize("ended_by", ["group commit", "alone", "sweeper"])
 def test_a_limited_functions_synchronous_outcomes_wake_as_many_as_they_deferred(
-    client, ready, invoker, db, db_url, monkeypatch, group_commit
+    client, ready, invoker, db, db_url, monkeypatch, ended_by
 ):
     """Slots freed by synchronous calls — recorded together by the gateway's group
-    commit, or each on its own — go to as many of the oldest executions the limit
+    commit, each on its own, or failed as lost by the consumer's sweeper (the gateway
+    died) — go to as many of the oldest executions the limit
     deferred at once, and the idle invokers are told: no invoker slot freed them, so
     none would read the queue before its fallback (and the messages' next look is up to
     30 s away)."""
+    from consumer.sweeper import Sweeper
     from db import executions, outcomes
     from db.targets import RevisionChoice
     from invoker import worker
@@ -615,10 +617,18 @@ def test_a_limited_functions_synchronous_outcomes_wake_as_many_as_they_deferred(
         listener.execute("LISTEN nil_executions_queued")
         with db.connection() as conn:
             ended = [outcomes.Finish(call, '{"ok": true}', None, 1.0, 1, None) for call in calls]
-            if group_commit:
+            if ended_by == "group commit":
                 assert None not in outcomes.finish_executions(conn, ended)
-            else:
+            elif ended_by == "alone":
                 assert None not in [outcomes.finish(conn, outcome) for outcome in ended]
+            else:
+                conn.execute(
+                    "UPDATE executions SET started_at = now() - interval '1 hour'"
+                    " WHERE id = ANY(%s)",
+                    ([call.id for call in calls],),
+                )
+        if ended_by == "sweeper":
+            assert Sweeper(db, margin_ms=0).sweep() == 2
         first, second, third = hidden()
         assert first <= 0 and second <= 0 and third > 50  # two slots freed: two woken
         assert list(listener.notifies(timeout=5, stop_after=1)), "no idle invoker was told"
