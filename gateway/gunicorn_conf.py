@@ -1,14 +1,15 @@
 """gunicorn settings for the gateway, from the gateway's settings.
 
 With a backend whose runners a launcher starts (`local`, `docker`), the gunicorn master
-also starts the one runner supervisor (runner/supervisor.py) for all workers, and stops
-it on exit.
+also keeps the one runner supervisor (runner/supervisor.py) for all workers running
+(gateway/supervisor_keeper.py), and stops it on exit.
 """
 
-import subprocess
 import sys
 
+from common.logging import configure_logging
 from gateway.settings import Settings
+from gateway.supervisor_keeper import SupervisorKeeper
 
 settings = Settings.from_env()
 bind = f"{settings.host}:{settings.port}"
@@ -24,22 +25,20 @@ accesslog = None
 proc_name = "nil-gateway"
 control_socket_disable = True
 
-_supervisor: subprocess.Popen | None = None
+_supervisor: SupervisorKeeper | None = None
 
 
 def on_starting(server) -> None:
     global _supervisor
     if settings.launcher is not None and settings.supervise_runners:
-        _supervisor = subprocess.Popen([sys.executable, "-m", "runner.supervisor"])
+        configure_logging("gateway", settings.log_level)  # the master's own events
+        _supervisor = SupervisorKeeper([sys.executable, "-m", "runner.supervisor"])
+        _supervisor.start()
 
 
 def on_exit(server) -> None:
-    if _supervisor is not None and _supervisor.poll() is None:
-        _supervisor.terminate()
-        try:
-            _supervisor.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _supervisor.kill()
+    if _supervisor is not None:
+        _supervisor.stop()
 
 
 def child_exit(server, worker) -> None:

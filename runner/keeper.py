@@ -55,12 +55,35 @@ def bind(address: str) -> socket.socket:
     return sock
 
 
+def socket_file(sock: socket.socket) -> tuple[str, int] | None:
+    """A unix listener's path and the inode of the file its bind made."""
+    if sock.family != socket.AF_UNIX:
+        return None
+    path = sock.getsockname()
+    return path, os.stat(path).st_ino
+
+
+def unlink_own(file: tuple[str, int] | None) -> None:
+    """Remove a socket's path if it is still the file this process bound. A successor
+    may have bound the same path since — a new supervisor's runner, while this one,
+    orphaned, drained — and removing its file would hide it from every client."""
+    if file is None:
+        return
+    path, inode = file
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+
+
 class Keeper:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.listener = bind(settings.bind)
         metrics_address = settings.metrics_address
         self.metrics_listener = bind(metrics_address) if metrics_address else None
+        self.socket_files = {
+            sock: socket_file(sock) for sock in (self.listener, self.metrics_listener) if sock
+        }
         self.child: int | None = None
         self.replaced: set[int] = set()  # workers that asked for a successor, still draining
         self.draining = False
@@ -110,9 +133,7 @@ class Keeper:
             return
         self.draining = True
         self.drain_deadline = time.monotonic() + self.settings.graceful_seconds + 1
-        if self.settings.bind.startswith("unix:"):  # new connections go elsewhere
-            with contextlib.suppress(OSError):
-                os.unlink(self.settings.bind[5:])
+        unlink_own(self.socket_files[self.listener])  # new connections go elsewhere
         for pid in (self.child, *self.replaced):
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -221,12 +242,8 @@ class Keeper:
         )
 
     def _close(self) -> None:
-        for sock in (self.listener, self.metrics_listener):
-            if sock is None:
-                continue
-            if sock.family == socket.AF_UNIX:
-                with contextlib.suppress(OSError):
-                    os.unlink(sock.getsockname())
+        for sock, file in self.socket_files.items():
+            unlink_own(file)
             sock.close()
 
 

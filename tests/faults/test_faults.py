@@ -179,15 +179,38 @@ def test_the_same_result_delivered_a_thousand_times_equals_one_delivery(
 # ------------------------------------------------------------------ database restart
 
 
-@pytest.fixture
-def own_postgres(tmp_path):
-    """A PostgreSQL server of this test's own, so restarting it disturbs nothing else."""
-    home = tmp_path / "pg"
-    home.mkdir()
-    url = start_embedded_postgres(home)
+@pytest.fixture(scope="module")
+def own_platform(tmp_path_factory):
+    """A whole platform on a PostgreSQL server of its own, so restarting that server or
+    killing the platform's processes disturbs nothing else; shared by the tests below,
+    each of which leaves it serving again."""
+    home = tmp_path_factory.mktemp("own")
+    (home / "pg").mkdir()
+    url = start_embedded_postgres(home / "pg")
     migrate(url)
-    yield home / "pgdata", url
-    stop_embedded_postgres(home)
+    platform = LocalPlatform.on_free_ports(url, home / "home", output=io.StringIO())
+    platform.start()
+    try:
+        platform.wait_ready(90)
+        base = f"http://127.0.0.1:{platform.port}"
+        fid = requests.post(f"{base}/functions", json=function_body(), timeout=10).json()["id"]
+        wait_for(
+            lambda: requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"] == "READY",
+            60,
+            "compilation",
+        )
+        yield {"pgdata": home / "pg" / "pgdata", "url": url, "platform": platform, "fid": fid}
+    finally:
+        platform.stop()
+        stop_embedded_postgres(home / "pg")
+
+
+def _executes(base: str, fid: str) -> bool:
+    try:
+        answer = requests.post(f"{base}/functions/{fid}/execute", json={"input": {}}, timeout=30)
+    except requests.RequestException:
+        return False
+    return answer.status_code == 200
 
 
 def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
@@ -204,60 +227,35 @@ def restart_postgres(pgdata: Path, url: str, down_seconds: float) -> None:
     )
 
 
-def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_path):
-    pgdata, url = own_postgres
-    platform = LocalPlatform.on_free_ports(
-        url,
-        tmp_path / "home",
-        output=io.StringIO(),
-    )
-    platform.start()
-    base = f"http://127.0.0.1:{platform.port}"
+def test_a_database_restart_during_executions_loses_nothing(own_platform):
+    pgdata, url, fid = own_platform["pgdata"], own_platform["url"], own_platform["fid"]
+    base = f"http://127.0.0.1:{own_platform['platform'].port}"
     answers: list[tuple[int, dict]] = []
-    try:
-        platform.wait_ready(90)
-        fid = requests.post(f"{base}/functions", json=function_body(), timeout=10).json()["id"]
-        wait_for(
-            lambda: requests.get(f"{base}/functions/{fid}", timeout=5).json()["status"] == "READY",
-            60,
-            "compilation",
-        )
-        stop = threading.Event()
+    stop = threading.Event()
 
-        def stream() -> None:
-            session = requests.Session()
-            while not stop.is_set():
-                try:
-                    r = session.post(
-                        f"{base}/functions/{fid}/execute",
-                        json={"input": {"n": len(answers)}},
-                        timeout=30,
-                    )
-                except requests.RequestException:
-                    continue
-                answers.append((r.status_code, r.json()))
+    def stream() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                r = session.post(
+                    f"{base}/functions/{fid}/execute",
+                    json={"input": {"n": len(answers)}},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                continue
+            answers.append((r.status_code, r.json()))
 
-        thread = threading.Thread(target=stream)
-        thread.start()
-        time.sleep(1.0)
-        restart_postgres(pgdata, url, down_seconds=7.0)  # longer than the pool timeout
-        time.sleep(2.0)
-        stop.set()
-        thread.join(timeout=60)
-        # No restart of the platform: it recovers by itself, once the pool's reconnect
-        # backoff (which grew while the database was down) lets it try again.
-        wait_for(
-            lambda: (
-                requests.post(
-                    f"{base}/functions/{fid}/execute", json={"input": {}}, timeout=30
-                ).status_code
-                == 200
-            ),
-            20,
-            "recovery",
-        )
-    finally:
-        platform.stop()
+    thread = threading.Thread(target=stream)
+    thread.start()
+    time.sleep(1.0)
+    restart_postgres(pgdata, url, down_seconds=7.0)  # longer than the pool timeout
+    time.sleep(2.0)
+    stop.set()
+    thread.join(timeout=60)
+    # No restart of the platform: it recovers by itself, once the pool's reconnect
+    # backoff (which grew while the database was down) lets it try again.
+    wait_for(lambda: _executes(base, fid), 20, "recovery")
     statuses = {status for status, _ in answers}
     assert statuses <= {200, 503}, statuses  # never a 500
     assert 503 in statuses and 200 in statuses
@@ -273,6 +271,51 @@ def test_a_database_restart_during_executions_loses_nothing(own_postgres, tmp_pa
         f"{len(answers)} requests: {sum(s == 200 for s, _ in answers)} x 200, "
         f"{sum(s == 503 for s, _ in answers)} x 503 during the outage"
     )
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The child processes of `pid`, with their command lines."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid:
+            children[int(entry.name)] = cmdline
+    return children
+
+
+def _pids() -> set[int]:
+    return {int(name) for name in os.listdir("/proc") if name.isdigit()}
+
+
+def test_a_killed_runner_supervisor_is_started_again_and_executions_resume(own_platform):
+    """The gateway master keeps its runner supervisor: killed, its runners drain and
+    exit (orphaned), and a new one brings runners back at the same addresses without a
+    restart of the gateway — the orphans, exiting after the new runners bound their
+    paths, must not remove the new runners' socket files."""
+    platform, fid = own_platform["platform"], own_platform["fid"]
+    base = f"http://127.0.0.1:{platform.port}"
+    master = next(m for m in platform.processes if m.name == "gateway").proc.pid
+
+    def supervisors() -> list[int]:
+        return [pid for pid, cmd in _children(master).items() if "runner.supervisor" in cmd]
+
+    (killed,) = supervisors()
+    orphans = set(_children(killed))  # its runners' keepers
+    assert orphans and _executes(base, fid)
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: supervisors() not in ([], [killed]), 10, "a new supervisor")
+    wait_for(lambda: not orphans & _pids(), 15, "the orphaned runners' exit")
+    started = time.monotonic()
+    wait_for(lambda: _executes(base, fid), 30, "executions on the new supervisor's runners")
+    print(f"executions resumed {time.monotonic() - started:.1f} s after the old runners left")
+    status = requests.get(f"{base}/ready", timeout=5).json()["components"]["runners"]
+    assert status["size"] == status["healthy"] == platform.runners, status
 
 
 def test_nothing_stays_running_after_a_runner_is_killed(client, compile_all, app, db):
