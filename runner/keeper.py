@@ -90,6 +90,7 @@ class Keeper:
         self.drain_deadline = 0.0
         self.last_beat = 0.0
         self.killed_for_hang = False
+        self.keeper_lost = False  # in a worker: the heartbeat pipe broke
         self.forked_at = 0.0
         self.respawn_at = 0.0  # a worker that dies young is forked again after a back-off
         self.backoff = 0.0
@@ -196,13 +197,26 @@ class Keeper:
         self.child = None
         self._fork()
 
-    def _heartbeat(self) -> None:  # in the worker
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._beat_w, b".")
+    def _heartbeat(self) -> None:  # in the worker, every second
+        self._tell_keeper(b".")
 
     def _replace_me(self) -> None:  # in the worker
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._beat_w, REPLACE_ME)
+        self._tell_keeper(REPLACE_ME)
+
+    def _tell_keeper(self, what: bytes) -> None:
+        """Write to the heartbeat pipe. A full pipe is a keeper behind on reading (it
+        has beats enough); a broken one is a keeper gone — killed outright, it could not
+        stop this worker, which would live on, orphaned, serving stale connections: it
+        drains and exits as on SIGTERM (a new keeper serves the address meanwhile)."""
+        try:
+            os.write(self._beat_w, what)
+        except BlockingIOError:
+            pass
+        except BrokenPipeError:
+            if not self.keeper_lost:
+                self.keeper_lost = True
+                logger.warning("runner.keeper_lost", extra={"pid": os.getpid()})
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def _reap(self) -> None:
         """Collect every ended child (a worker, or an orphan of one: the keeper may be

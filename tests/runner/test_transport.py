@@ -446,3 +446,32 @@ def test_a_local_runner_whose_supervisor_is_killed_drains_and_exits(tmp_path):
         supervisor.kill()
         supervisor.wait()
         supervisor.stdout.close()
+
+
+def test_a_worker_whose_keeper_is_killed_drains_and_exits(tmp_path):
+    """A keeper killed outright (SIGKILL, the OOM killer) cannot stop its worker, which
+    would live on orphaned, its supervisor having started another runner at the address:
+    the worker finds its heartbeat pipe broken within a second and exits."""
+    import psutil
+
+    sock = tmp_path / "runner.sock"
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", "runner"], env={**os.environ, "NIL_RUNNER_BIND": f"unix:{sock}"}
+    )
+    worker = None
+    try:
+        runner = Runner(f"unix:{sock}")
+        deadline = time.monotonic() + 30
+        while not runner.healthy():
+            assert time.monotonic() < deadline and keeper.poll() is None
+            time.sleep(0.05)
+        worker = psutil.Process(runner.health().pid)
+        keeper.kill()
+        keeper.wait()
+        _, alive = psutil.wait_procs([worker], timeout=10)
+        assert not alive, alive
+    finally:
+        if worker is not None and worker.is_running():
+            worker.kill()
+        keeper.kill()
+        keeper.wait()
