@@ -3,6 +3,7 @@ a restarted database, and a result delivered a thousand times."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import requests
@@ -273,26 +275,6 @@ def test_a_database_restart_during_executions_loses_nothing(own_platform):
     )
 
 
-def _children(pid: int) -> dict[int, str]:
-    """The child processes of `pid`, with their command lines."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if ppid == pid:
-            children[int(entry.name)] = cmdline
-    return children
-
-
-def _pids() -> set[int]:
-    return {int(name) for name in os.listdir("/proc") if name.isdigit()}
-
-
 def test_a_killed_runner_supervisor_is_started_again_and_executions_resume(own_platform):
     """The gateway master keeps its runner supervisor: killed, its runners drain and
     exit (orphaned), and a new one brings runners back at the same addresses without a
@@ -303,14 +285,19 @@ def test_a_killed_runner_supervisor_is_started_again_and_executions_resume(own_p
     master = next(m for m in platform.processes if m.name == "gateway").proc.pid
 
     def supervisors() -> list[int]:
-        return [pid for pid, cmd in _children(master).items() if "runner.supervisor" in cmd]
+        found = []
+        for child in psutil.Process(master).children():
+            with contextlib.suppress(psutil.Error):  # gone, or a zombie not yet reaped
+                if "runner.supervisor" in child.cmdline():
+                    found.append(child.pid)
+        return found
 
     (killed,) = supervisors()
-    orphans = set(_children(killed))  # its runners' keepers
+    orphans = [child.pid for child in psutil.Process(killed).children()]  # runners' keepers
     assert orphans and _executes(base, fid)
     os.kill(killed, signal.SIGKILL)
     wait_for(lambda: supervisors() not in ([], [killed]), 10, "a new supervisor")
-    wait_for(lambda: not orphans & _pids(), 15, "the orphaned runners' exit")
+    wait_for(lambda: not any(map(psutil.pid_exists, orphans)), 15, "the orphaned runners' exit")
     started = time.monotonic()
     wait_for(lambda: _executes(base, fid), 30, "executions on the new supervisor's runners")
     print(f"executions resumed {time.monotonic() - started:.1f} s after the old runners left")
